@@ -1,0 +1,15 @@
+//! Database migrations for onegraph (SQLite and PostgreSQL).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_foundation;
+
+/// The migrator listing every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_foundation::Migration)]
+    }
+}

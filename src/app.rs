@@ -1,0 +1,96 @@
+//! Application state, router assembly and graceful shutdown.
+
+use std::{ops::Deref, sync::Arc};
+
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::{
+    auth::rate_limit::RateLimiter,
+    config::Settings,
+    db::DbStats,
+    events::{EventHub, LocalHub},
+    graphql::{self, AppSchema},
+    http,
+};
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared parts of [`AppState`].
+pub struct Inner {
+    /// Settings, read once at start-up.
+    pub settings: Settings,
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// Statement counters.
+    pub stats: Arc<DbStats>,
+    /// The GraphQL schema.
+    pub schema: AppSchema,
+    /// Live events for subscriptions.
+    pub hub: Arc<dyn EventHub>,
+    /// The per-IP limiter on brute-force surfaces.
+    pub limiter: RateLimiter,
+    /// Open WebSocket connections, for metrics.
+    pub ws_connections: std::sync::atomic::AtomicI64,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state around an open, migrated database.
+    pub fn new(settings: Settings, db: DatabaseConnection, stats: Arc<DbStats>) -> Self {
+        let schema = graphql::build_schema(&settings);
+        let limiter = RateLimiter::new(settings.auth_rate_burst, settings.auth_rate_per_minute);
+        AppState(Arc::new(Inner {
+            settings,
+            db,
+            stats,
+            schema,
+            hub: Arc::new(LocalHub::default()),
+            limiter,
+            ws_connections: std::sync::atomic::AtomicI64::new(0),
+        }))
+    }
+}
+
+/// The public router: `/graphql`, `/api/…`, health.
+pub fn router(state: AppState) -> Router {
+    http::common_layers(http::router(state.clone()).merge(graphql::router(state)))
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Some(addr) = state.settings.metrics_addr {
+        match TcpListener::bind(addr).await {
+            Ok(metrics) => {
+                let app = http::metrics::router(state.clone());
+                tokio::spawn(async move {
+                    if let Err(err) = axum::serve(metrics, app).await {
+                        tracing::error!(%err, "metrics listener stopped");
+                    }
+                });
+                tracing::info!(%addr, "metrics on /metrics");
+            }
+            Err(err) => tracing::warn!(%addr, %err, "metrics listener not started"),
+        }
+    }
+    let app = router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,449 @@
+//! Every setting onegraph reads, typed, documented and read once at start-up.
+//!
+//! Each setting comes from the environment variable of its name or, when `<NAME>_FILE` is
+//! set, from that file (one trailing newline trimmed), which is how secret stores mount
+//! secrets. Secrets are held in [`Secret`], whose `Debug` never shows the value.
+
+use std::{collections::HashMap, fmt, net::SocketAddr, time::Duration};
+
+/// A secret value: printed as `[redacted]`, compared only through its digest.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret string.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used, never to log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A setting that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name}: {message}")]
+pub struct ConfigError {
+    /// The setting's name.
+    pub name: &'static str,
+    /// What is wrong with it (never its value when it is a secret).
+    pub message: String,
+}
+
+/// The settings of CONTRACT section 7 plus onegraph's own tuning knobs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: SQLite (`sqlite://…`) or PostgreSQL (`postgres://…`).
+    pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS` (default 10).
+    pub database_max_connections: u32,
+    /// `REDIS_URL` (optional).
+    pub redis_url: Option<Secret>,
+    /// `BIND_ADDR` (default `127.0.0.1:4000`).
+    pub bind_addr: SocketAddr,
+    /// `PUBLIC_URL` (default `http://localhost:4000`): the origin the SPAs are served from.
+    pub public_url: String,
+    /// `CORS_ORIGINS`: comma-separated further origins allowed to call with bearer tokens.
+    pub cors_origins: Vec<String>,
+    /// `METRICS_ADDR` (default `127.0.0.1:9464`); `off` disables the metrics listener.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `HUB_SSO_ISSUER` (default `https://my.theonestack.com`).
+    pub hub_sso_issuer: String,
+    /// `PORTAL_CLIENT_SSO_SECRET`: HS256 secret shared with Hub; SSO is off when unset.
+    pub sso_secret: Option<Secret>,
+    /// `INTEGRATION_KEY`: the platform integration key.
+    pub integration_key: Option<Secret>,
+    /// `PORTAL_INTEGRATION_KEY`: the key Legal uses for signing pushes.
+    pub portal_integration_key: Option<Secret>,
+    /// `PSA_API_URL`.
+    pub psa_api_url: Option<String>,
+    /// `PSA_SERVICE_KEY`.
+    pub psa_service_key: Option<Secret>,
+    /// `BOOKS_API_URL`.
+    pub books_api_url: Option<String>,
+    /// `BOOKS_SERVICE_KEY`.
+    pub books_service_key: Option<Secret>,
+    /// `MISSION_API_URL`.
+    pub mission_api_url: Option<String>,
+    /// `MISSION_SERVICE_KEY`.
+    pub mission_service_key: Option<Secret>,
+    /// `LEGAL_WEBHOOK_URL`.
+    pub legal_webhook_url: Option<String>,
+    /// `LEGAL_WEBHOOK_SECRET`.
+    pub legal_webhook_secret: Option<Secret>,
+    /// `HUB_API_URL`.
+    pub hub_api_url: Option<String>,
+    /// `BUS_INTEGRATION_KEY`.
+    pub bus_integration_key: Option<Secret>,
+    /// `BUS_API_URL`.
+    pub bus_api_url: Option<String>,
+    /// `BUS_SDK_KEY`.
+    pub bus_sdk_key: Option<Secret>,
+    /// `SES_FROM_ADDRESS`.
+    pub ses_from_address: Option<String>,
+    /// `SES_REGION`.
+    pub ses_region: Option<String>,
+    /// `SES_SMTP_USERNAME`.
+    pub ses_smtp_username: Option<Secret>,
+    /// `SES_SMTP_PASSWORD`.
+    pub ses_smtp_password: Option<Secret>,
+    /// `MAIL_DIR` (default `./mail`).
+    pub mail_dir: String,
+    /// `VITE_HUB_URL`, served as `me { hubUrl }`.
+    pub hub_url: Option<String>,
+    /// `VITE_BUS_URL`, served as `me { busUrl }`.
+    pub bus_url: Option<String>,
+    /// `TICKET_SYNC_INTERVAL` (default `5m`).
+    pub ticket_sync_interval: Duration,
+    /// `INVOICE_SYNC_INTERVAL` (default `6h`).
+    pub invoice_sync_interval: Duration,
+    /// `BILLING_USAGE_AT` (default `00:58`, UTC), as (hour, minute).
+    pub billing_usage_at: (u32, u32),
+    /// `GRAPHIQL` (default `true`).
+    pub graphiql: bool,
+    /// `GRAPHQL_INTROSPECTION` (default `true`); off also turns off field suggestions.
+    pub introspection: bool,
+    /// `DATALOADER_DELAY` (default `1ms`): how long a DataLoader waits to batch keys.
+    pub dataloader_delay: Duration,
+    /// `AUTH_RATE_BURST` (default 10): sign-in attempts one IP may make at once.
+    pub auth_rate_burst: u32,
+    /// `AUTH_RATE_PER_MINUTE` (default 20): how fast that allowance refills.
+    pub auth_rate_per_minute: u32,
+    /// `WS_MAX_OPERATIONS` (default 20): live operations one WebSocket may hold.
+    pub ws_max_operations: usize,
+    /// `WS_INIT_TIMEOUT` (default `10s`): time allowed between upgrade and `connection_init`.
+    pub ws_init_timeout: Duration,
+}
+
+/// Where settings are read from: the process environment, or a map in tests.
+pub trait Source {
+    /// The raw value of a variable, if set.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Env;
+
+impl Source for Env {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Source for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+struct Reader<'a> {
+    source: &'a dyn Source,
+}
+
+impl Reader<'_> {
+    /// The value of `name`, from `<name>_FILE` when that is set; empty means unset.
+    fn get(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        let file_var = format!("{name}_FILE");
+        if let Some(path) = self.source.var(&file_var).filter(|p| !p.is_empty()) {
+            let mut text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+                name,
+                message: format!("cannot read {file_var} ({path}): {e}"),
+            })?;
+            if text.ends_with('\n') {
+                text.pop();
+                if text.ends_with('\r') {
+                    text.pop();
+                }
+            }
+            return Ok(Some(text).filter(|t| !t.is_empty()));
+        }
+        Ok(self.source.var(name).filter(|v| !v.is_empty()))
+    }
+
+    fn string(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        Ok(self.get(name)?.unwrap_or_else(|| default.to_owned()))
+    }
+
+    fn secret(&self, name: &'static str) -> Result<Option<Secret>, ConfigError> {
+        Ok(self.get(name)?.map(Secret))
+    }
+
+    fn url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.get(name)? {
+            None => Ok(None),
+            Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
+                Ok(Some(v.trim_end_matches('/').to_owned()))
+            }
+            Some(_) => Err(ConfigError {
+                name,
+                message: "must be an http:// or https:// URL".into(),
+            }),
+        }
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError> {
+        match self.get(name)? {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| ConfigError {
+                name,
+                message: format!("must be {what}, got {v:?}"),
+            }),
+        }
+    }
+
+    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self
+            .get(name)?
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(other) => Err(ConfigError {
+                name,
+                message: format!("must be true or false, got {other:?}"),
+            }),
+        }
+    }
+
+    fn duration(&self, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+        let text = self.string(name, default)?;
+        parse_duration(&text).ok_or_else(|| ConfigError {
+            name,
+            message: format!("must be a duration like 500ms, 2s, 5m or 6h, got {text:?}"),
+        })
+    }
+}
+
+/// Parses `500ms`, `2s`, `5m`, `6h` (and `0`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text == "0" {
+        return Some(Duration::ZERO);
+    }
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
+    }
+}
+
+/// Parses `HH:MM` (24-hour clock).
+pub fn parse_hh_mm(text: &str) -> Option<(u32, u32)> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some((h, m))
+}
+
+impl Settings {
+    /// Reads every setting from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&Env)
+    }
+
+    /// Reads every setting from `source` and validates them together.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let r = Reader { source };
+        let sso_secret = r.secret("PORTAL_CLIENT_SSO_SECRET")?;
+        if let Some(secret) = &sso_secret
+            && secret.expose().len() < 32
+        {
+            return Err(ConfigError {
+                name: "PORTAL_CLIENT_SSO_SECRET",
+                message: "must be at least 32 bytes long".into(),
+            });
+        }
+        let redis_url = r.secret("REDIS_URL")?;
+        if redis_url.is_some() {
+            return Err(ConfigError {
+                name: "REDIS_URL",
+                message: "is set, but this build of onegraph runs its event hub and rate limiter \
+                          in process only; unset REDIS_URL to run a single replica"
+                    .into(),
+            });
+        }
+        let metrics_addr = match r.get("METRICS_ADDR")?.as_deref() {
+            Some("off") => None,
+            Some(addr) => Some(addr.parse().map_err(|_| ConfigError {
+                name: "METRICS_ADDR",
+                message: format!("must be host:port or off, got {addr:?}"),
+            })?),
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+        };
+        let billing_text = r.string("BILLING_USAGE_AT", "00:58")?;
+        let billing_usage_at = parse_hh_mm(&billing_text).ok_or_else(|| ConfigError {
+            name: "BILLING_USAGE_AT",
+            message: format!("must be HH:MM, got {billing_text:?}"),
+        })?;
+        let public_url = r.string("PUBLIC_URL", "http://localhost:4000")?;
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError {
+                name: "PUBLIC_URL",
+                message: "must be an http:// or https:// origin".into(),
+            });
+        }
+        let settings = Settings {
+            database_url: r.string("DATABASE_URL", "sqlite://onegraph.db?mode=rwc")?,
+            database_max_connections: r.parse(
+                "DATABASE_MAX_CONNECTIONS",
+                10,
+                "a positive integer",
+            )?,
+            redis_url,
+            bind_addr: r.parse(
+                "BIND_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 4000)),
+                "host:port",
+            )?,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            cors_origins: r
+                .get("CORS_ORIGINS")?
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            metrics_addr,
+            hub_sso_issuer: r.string("HUB_SSO_ISSUER", "https://my.theonestack.com")?,
+            sso_secret,
+            integration_key: r.secret("INTEGRATION_KEY")?,
+            portal_integration_key: r.secret("PORTAL_INTEGRATION_KEY")?,
+            psa_api_url: r.url("PSA_API_URL")?,
+            psa_service_key: r.secret("PSA_SERVICE_KEY")?,
+            books_api_url: r.url("BOOKS_API_URL")?,
+            books_service_key: r.secret("BOOKS_SERVICE_KEY")?,
+            mission_api_url: r.url("MISSION_API_URL")?,
+            mission_service_key: r.secret("MISSION_SERVICE_KEY")?,
+            legal_webhook_url: r.url("LEGAL_WEBHOOK_URL")?,
+            legal_webhook_secret: r.secret("LEGAL_WEBHOOK_SECRET")?,
+            hub_api_url: r.url("HUB_API_URL")?,
+            bus_integration_key: r.secret("BUS_INTEGRATION_KEY")?,
+            bus_api_url: r.url("BUS_API_URL")?,
+            bus_sdk_key: r.secret("BUS_SDK_KEY")?,
+            ses_from_address: r.get("SES_FROM_ADDRESS")?,
+            ses_region: r.get("SES_REGION")?,
+            ses_smtp_username: r.secret("SES_SMTP_USERNAME")?,
+            ses_smtp_password: r.secret("SES_SMTP_PASSWORD")?,
+            mail_dir: r.string("MAIL_DIR", "./mail")?,
+            hub_url: r.get("VITE_HUB_URL")?,
+            bus_url: r.get("VITE_BUS_URL")?,
+            ticket_sync_interval: r.duration("TICKET_SYNC_INTERVAL", "5m")?,
+            invoice_sync_interval: r.duration("INVOICE_SYNC_INTERVAL", "6h")?,
+            billing_usage_at,
+            graphiql: r.bool("GRAPHIQL", true)?,
+            introspection: r.bool("GRAPHQL_INTROSPECTION", true)?,
+            dataloader_delay: r.duration("DATALOADER_DELAY", "1ms")?,
+            auth_rate_burst: r.parse("AUTH_RATE_BURST", 10, "a positive integer")?,
+            auth_rate_per_minute: r.parse("AUTH_RATE_PER_MINUTE", 20, "a positive integer")?,
+            ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
+            ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
+        };
+        if settings.database_max_connections == 0 {
+            return Err(ConfigError {
+                name: "DATABASE_MAX_CONNECTIONS",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(settings)
+    }
+
+    /// Whether session cookies get the `Secure` attribute (not when `PUBLIC_URL` is http).
+    pub fn secure_cookies(&self) -> bool {
+        !self.public_url.starts_with("http://")
+    }
+
+    /// Origins allowed to open cookie-authenticated WebSockets: `PUBLIC_URL` and `CORS_ORIGINS`.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        origin == self.public_url || self.cors_origins.iter().any(|o| o == origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_source(&map)
+    }
+
+    #[test]
+    fn defaults_match_the_contract() -> Result<(), ConfigError> {
+        let s = settings(&[])?;
+        assert_eq!(s.database_url, "sqlite://onegraph.db?mode=rwc");
+        assert_eq!(s.bind_addr.to_string(), "127.0.0.1:4000");
+        assert_eq!(s.ticket_sync_interval, Duration::from_secs(300));
+        assert_eq!(s.invoice_sync_interval, Duration::from_secs(6 * 3600));
+        assert_eq!(s.billing_usage_at, (0, 58));
+        assert_eq!(s.dataloader_delay, Duration::from_millis(1));
+        assert!(s.sso_secret.is_none());
+        assert!(!s.secure_cookies());
+        Ok(())
+    }
+
+    #[test]
+    fn short_sso_secret_is_refused_without_echoing_it() {
+        let err = settings(&[("PORTAL_CLIENT_SSO_SECRET", "too-short-secret")]).err();
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("at least 32 bytes"), "{text}");
+        assert!(!text.contains("too-short-secret"));
+    }
+
+    #[test]
+    fn file_variant_wins_and_trims_one_newline() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("onegraph-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("secret");
+        std::fs::write(&path, "0123456789abcdef0123456789abcdef\n")?;
+        let path_text = path.to_string_lossy().into_owned();
+        let s = settings(&[
+            ("PORTAL_CLIENT_SSO_SECRET", "ignored"),
+            ("PORTAL_CLIENT_SSO_SECRET_FILE", &path_text),
+        ])?;
+        assert_eq!(
+            s.sso_secret.as_ref().map(Secret::expose),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(format!("{:?}", s.sso_secret), "Some([redacted])");
+        Ok(())
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("6h"), Some(Duration::from_secs(21600)));
+        assert_eq!(parse_duration("5 minutes"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert!(settings(&[("DATALOADER_DELAY", "soon")]).is_err());
+    }
+}

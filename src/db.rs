@@ -1,0 +1,82 @@
+//! The database: connecting (SQLite with WAL and foreign keys, or PostgreSQL), migrating, and
+//! counting statements for `/metrics` and the statement-count tests.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// Statement counters shared with the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct DbStats {
+    /// SQL statements executed since start.
+    pub statements: AtomicU64,
+    /// Statements that failed.
+    pub failed: AtomicU64,
+    /// Total time spent in statements, microseconds.
+    pub micros: AtomicU64,
+}
+
+impl DbStats {
+    /// Statements executed so far.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether `url` names SQLite.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Connects to `url` with a pool of `max_connections`, counting statements into `stats`.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    stats: Arc<DbStats>,
+) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if is_sqlite(url) {
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    }
+    let mut db = Database::connect(options).await?;
+    db.set_metric_callback(move |info| {
+        stats.statements.fetch_add(1, Ordering::Relaxed);
+        if info.failed {
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        let micros = u64::try_from(info.elapsed.as_micros()).unwrap_or(u64::MAX);
+        stats.micros.fetch_add(micros, Ordering::Relaxed);
+    });
+    Ok(db)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Whether `err` is a unique-constraint violation (a conflict, not a failure).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

@@ -1,0 +1,339 @@
+//! The `/graphql` endpoint over HTTP: POST with `application/json` bodies, GET for queries,
+//! the WebSocket upgrade, and GraphiQL for browsers. Content negotiation and status codes
+//! follow the GraphQL-over-HTTP specification.
+
+use std::net::SocketAddr;
+
+use async_graphql::parser::types::OperationType;
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, FromRequestParts, Request, State, ws::WebSocketUpgrade},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use crate::{app::AppState, auth::RequestMeta, error::AppError, http::auth as http_auth};
+
+/// Largest request body accepted (1 MiB).
+pub const MAX_BODY: usize = 1 << 20;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+fn wants_graphql_response(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains(GRAPHQL_RESPONSE))
+}
+
+/// A request-level error (no execution happened), as a GraphQL response body.
+fn request_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({"errors": [{"message": message, "extensions": {"code": code}}]});
+    let mut response = (status, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(JSON))
+}
+
+fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Gives every error a stable `extensions.code`: limits become `QUERY_TOO_COMPLEX`, other
+/// uncoded errors (parse, validation, input coercion) `BAD_USER_INPUT`.
+fn add_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let code = if error.message.contains("nested too deep")
+            || error.message.contains("too complex")
+            || error.message.contains("recursion depth")
+            || error.message.contains("directives")
+        {
+            "QUERY_TOO_COMPLEX"
+        } else {
+            "BAD_USER_INPUT"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    request: async_graphql::Request,
+    meta: RequestMeta,
+    headers: &HeaderMap,
+) -> Response {
+    let request = super::prepare(state, request, meta);
+    let mut response = state.schema.execute(request).await;
+    add_codes(&mut response);
+    let graphql_response = wants_graphql_response(headers);
+    let request_failed = matches!(response.data, async_graphql::Value::Null) && response.is_err();
+    let status = if graphql_response && request_failed {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = match serde_json::to_vec(&response) {
+        Ok(body) => body,
+        Err(err) => return AppError::internal(format!("encoding response: {err}")).into_response(),
+    };
+    let content_type = if graphql_response {
+        GRAPHQL_RESPONSE
+    } else {
+        JSON
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// POST /graphql.
+pub async fn post_graphql(State(state): State<AppState>, req: Request) -> Response {
+    let ip = client_ip(&req);
+    let (parts, body) = req.into_parts();
+    if !is_json(&parts.headers) {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "POST /graphql takes Content-Type: application/json",
+        );
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return request_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "QUERY_TOO_COMPLEX",
+                "Request body is larger than 1 MiB",
+            );
+        }
+    };
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "Batched requests are not supported; send one operation per request",
+        );
+    }
+    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
+        Ok(request) => request,
+        Err(err) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("Body is not a GraphQL request: {err}"),
+            );
+        }
+    };
+    let meta = match http_auth::request_meta(&state, &parts.headers, ip).await {
+        Ok(meta) => meta,
+        Err(err) => return err.into_response(),
+    };
+    execute(&state, request, meta, &parts.headers).await
+}
+
+fn is_websocket(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+/// GET /graphql: WebSocket upgrade, GraphiQL, or a query in the URL.
+pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Response {
+    let ip = client_ip(&req);
+    let (mut parts, _body) = req.into_parts();
+    if is_websocket(&parts.headers) {
+        let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => upgrade,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let meta = RequestMeta {
+            principal: None,
+            ip,
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        };
+        let cookie_principal =
+            http_auth::cookie_principal_for_websocket(&state, &parts.headers).await;
+        return super::ws::upgrade(upgrade, state, cookie_principal, meta);
+    }
+    let params: Vec<(String, String)> = parts.uri.query().map(|q| url_pairs(q)).unwrap_or_default();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let Some(query) = get("query") else {
+        if accepts_html(&parts.headers) && state.settings.graphiql {
+            return graphiql_page();
+        }
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "GET /graphql needs a query parameter",
+        );
+    };
+    let operation_name = get("operationName").filter(|o| !o.is_empty());
+    if let Ok(doc) = async_graphql::parser::parse_query(&query) {
+        let operation_type = match &doc.operations {
+            async_graphql::parser::types::DocumentOperations::Single(op) => Some(op.node.ty),
+            async_graphql::parser::types::DocumentOperations::Multiple(ops) => operation_name
+                .as_deref()
+                .and_then(|name| ops.get(name))
+                .or_else(|| (ops.len() == 1).then(|| ops.values().next()).flatten())
+                .map(|op| op.node.ty),
+        };
+        if matches!(
+            operation_type,
+            Some(OperationType::Mutation | OperationType::Subscription)
+        ) {
+            let mut response = request_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "BAD_USER_INPUT",
+                "Mutations and subscriptions cannot be sent with GET; use POST or the WebSocket",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = get("variables").filter(|v| !v.is_empty()) {
+        match serde_json::from_str::<Value>(&variables) {
+            Ok(value @ Value::Object(_)) => {
+                request = request.variables(async_graphql::Variables::from_json(value));
+            }
+            _ => {
+                return request_error(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    "variables must be a JSON object",
+                );
+            }
+        }
+    }
+    let meta = match http_auth::request_meta(&state, &parts.headers, ip).await {
+        Ok(meta) => meta,
+        Err(err) => return err.into_response(),
+    };
+    execute(&state, request, meta, &parts.headers).await
+}
+
+/// Decodes `a=b&c=d` with percent-escapes and `+` as space.
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+fn graphiql_page() -> Response {
+    let mut response = Html(super::graphiql::page("/graphql", "/graphql")).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// Answers methods other than GET and POST.
+pub async fn method_not_allowed(method: Method) -> Response {
+    let mut response = request_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "BAD_USER_INPUT",
+        &format!("{method} is not supported on /graphql"),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("%7B%22x%22%3A1%7D"), "{\"x\":1}");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

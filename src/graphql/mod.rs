@@ -1,0 +1,82 @@
+//! The GraphQL schema: assembly, limits, per-request data (principal and DataLoaders), and
+//! the `/graphql` endpoint (HTTP, WebSocket, GraphiQL).
+
+pub mod graphiql;
+pub mod http;
+pub mod limits;
+pub mod viewer;
+pub mod visitor;
+pub mod ws;
+
+use async_graphql::{EmptySubscription, MergedObject, MergedSubscription, Schema};
+use axum::{Router, routing::get};
+
+use crate::{app::AppState, auth::RequestMeta, config::Settings};
+
+/// Every query field.
+#[derive(MergedObject, Default)]
+pub struct Query(viewer::ViewerQuery, visitor::query::VisitorQuery);
+
+/// Every mutation field.
+#[derive(MergedObject, Default)]
+pub struct Mutation(viewer::AuthMutation, visitor::mutation::VisitorMutation);
+
+/// Every subscription field.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(visitor::subscription::VisitorSubscription);
+
+/// The schema type.
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+#[expect(dead_code, reason = "kept so a domain can be switched off in tests")]
+type NoSubscription = EmptySubscription;
+
+/// Builds the schema with the limits of CONTRACT section 3.
+pub fn build_schema(settings: &Settings) -> AppSchema {
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(limits::MAX_DEPTH)
+    .limit_complexity(limits::MAX_COMPLEXITY)
+    .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
+    .limit_directives(limits::MAX_DIRECTIVES)
+    .extension(limits::OperationLimits);
+    if !settings.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The schema as SDL, as `export-schema` writes it.
+pub fn sdl() -> String {
+    build_schema_for_export().sdl()
+}
+
+fn build_schema_for_export() -> AppSchema {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+}
+
+/// Attaches what resolvers need to `request`: the state, the caller and fresh DataLoaders.
+pub fn prepare(
+    state: &AppState,
+    request: async_graphql::Request,
+    meta: RequestMeta,
+) -> async_graphql::Request {
+    let loaders = visitor::loaders::Loaders::new(state, meta.principal.as_deref());
+    request.data(state.clone()).data(meta).data(loaders)
+}
+
+/// `/graphql` (GET, POST, WebSocket) and the GraphiQL assets.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(http::get_graphql).post(http::post_graphql))
+        .route("/graphql/assets/{file}", get(graphiql::asset))
+        .with_state(state)
+}

@@ -1,0 +1,209 @@
+//! DataLoaders for every Visitor relation field, made fresh for each request and confined to
+//! the caller's tenant. Each loader turns N lookups into one `IN (…)` statement.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::{app::AppState, auth::Principal, error::AppError, services::page};
+
+/// What a loader needs: the pool and the tenant every row must belong to.
+#[derive(Clone)]
+pub struct Scope {
+    db: DatabaseConnection,
+    tenant_id: Arc<str>,
+}
+
+macro_rules! by_id_loader {
+    ($name:ident, $module:ident) => {
+        #[doc = concat!("Loads `", stringify!($module), "` rows by id.")]
+        pub struct $name(Scope);
+
+        impl Loader<String> for $name {
+            type Value = entities::$module::Model;
+            type Error = Arc<AppError>;
+
+            async fn load(
+                &self,
+                keys: &[String],
+            ) -> Result<HashMap<String, Self::Value>, Self::Error> {
+                let rows = entities::$module::Entity::find()
+                    .filter(entities::$module::Column::TenantId.eq(&*self.0.tenant_id))
+                    .filter(entities::$module::Column::Id.is_in(keys.iter().cloned()))
+                    .all(&self.0.db)
+                    .await
+                    .map_err(|e| Arc::new(AppError::from(e)))?;
+                Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(LocationLoader, locations);
+by_id_loader!(HostLoader, hosts);
+by_id_loader!(VisitorLoader, visitors);
+by_id_loader!(BadgeLoader, badges);
+by_id_loader!(VisitLoader, visits);
+by_id_loader!(PreRegistrationLoader, pre_registrations);
+
+/// A location's kiosks.
+pub struct KiosksByLocation(Scope);
+
+impl Loader<String> for KiosksByLocation {
+    type Value = Vec<entities::kiosks::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        use entities::kiosks::{Column, Entity};
+        let rows = Entity::find()
+            .filter(Column::TenantId.eq(&*self.0.tenant_id))
+            .filter(Column::LocationId.is_in(keys.iter().cloned()))
+            .order_by_desc(Column::PairedAt)
+            .all(&self.0.db)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        Ok(group(rows, |k| k.location_id.clone()))
+    }
+}
+
+/// A location's open visits, newest first.
+pub struct CurrentVisitsByLocation(Scope);
+
+impl Loader<String> for CurrentVisitsByLocation {
+    type Value = Vec<entities::visits::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        use entities::visits::{Column, Entity};
+        let rows = Entity::find()
+            .filter(Column::TenantId.eq(&*self.0.tenant_id))
+            .filter(Column::LocationId.is_in(keys.iter().cloned()))
+            .filter(Column::Status.eq("checked_in"))
+            .order_by_desc(Column::CheckedInAt)
+            .order_by_desc(Column::Id)
+            .all(&self.0.db)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        Ok(group(rows, |v| v.location_id.clone()))
+    }
+}
+
+/// How many visits `Visitor.visits` shows.
+pub const VISITOR_VISITS: usize = 50;
+
+/// A visitor's last 50 visits, newest first.
+pub struct VisitsByVisitor(Scope);
+
+impl Loader<String> for VisitsByVisitor {
+    type Value = Vec<entities::visits::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        use entities::visits::{Column, Entity};
+        let rows = Entity::find()
+            .filter(Column::TenantId.eq(&*self.0.tenant_id))
+            .filter(Column::VisitorId.is_in(keys.iter().cloned()))
+            .order_by_desc(Column::CheckedInAt)
+            .order_by_desc(Column::Id)
+            .all(&self.0.db)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut grouped = group(rows, |v| v.visitor_id.clone());
+        for visits in grouped.values_mut() {
+            visits.truncate(VISITOR_VISITS);
+        }
+        Ok(grouped)
+    }
+}
+
+fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> HashMap<String, Vec<T>> {
+    let mut map: HashMap<String, Vec<T>> = HashMap::new();
+    for row in rows {
+        map.entry(key(&row)).or_default().push(row);
+    }
+    map
+}
+
+/// The request's loaders, each created on first use.
+pub struct Loaders {
+    scope: Scope,
+    delay: Duration,
+    location: OnceLock<DataLoader<LocationLoader>>,
+    host: OnceLock<DataLoader<HostLoader>>,
+    visitor: OnceLock<DataLoader<VisitorLoader>>,
+    badge: OnceLock<DataLoader<BadgeLoader>>,
+    visit: OnceLock<DataLoader<VisitLoader>>,
+    pre_registration: OnceLock<DataLoader<PreRegistrationLoader>>,
+    kiosks_by_location: OnceLock<DataLoader<KiosksByLocation>>,
+    current_visits: OnceLock<DataLoader<CurrentVisitsByLocation>>,
+    visits_by_visitor: OnceLock<DataLoader<VisitsByVisitor>>,
+}
+
+fn make<T: Loader<String>>(loader: T, delay: Duration) -> DataLoader<T> {
+    DataLoader::new(loader, tokio::spawn)
+        .delay(delay)
+        .max_batch_size(page::MAX_LIST)
+}
+
+macro_rules! accessor {
+    ($field:ident, $ty:ty) => {
+        /// The loader, created on first use.
+        pub fn $field(&self) -> &DataLoader<$ty> {
+            self.$field
+                .get_or_init(|| make(<$ty>::new(self.scope.clone()), self.delay))
+        }
+    };
+}
+
+macro_rules! constructor {
+    ($($ty:ty),*) => { $(impl $ty { fn new(scope: Scope) -> Self { Self(scope) } })* };
+}
+
+constructor!(
+    LocationLoader,
+    HostLoader,
+    VisitorLoader,
+    BadgeLoader,
+    VisitLoader,
+    PreRegistrationLoader,
+    KiosksByLocation,
+    CurrentVisitsByLocation,
+    VisitsByVisitor
+);
+
+impl Loaders {
+    /// Loaders for one request of `principal` (none: loaders that find nothing).
+    pub fn new(state: &AppState, principal: Option<&Principal>) -> Self {
+        Loaders {
+            scope: Scope {
+                db: state.db.clone(),
+                tenant_id: Arc::from(principal.map_or("", |p| p.tenant_id.as_str())),
+            },
+            delay: state.settings.dataloader_delay,
+            location: OnceLock::new(),
+            host: OnceLock::new(),
+            visitor: OnceLock::new(),
+            badge: OnceLock::new(),
+            visit: OnceLock::new(),
+            pre_registration: OnceLock::new(),
+            kiosks_by_location: OnceLock::new(),
+            current_visits: OnceLock::new(),
+            visits_by_visitor: OnceLock::new(),
+        }
+    }
+
+    accessor!(location, LocationLoader);
+    accessor!(host, HostLoader);
+    accessor!(visitor, VisitorLoader);
+    accessor!(badge, BadgeLoader);
+    accessor!(visit, VisitLoader);
+    accessor!(pre_registration, PreRegistrationLoader);
+    accessor!(kiosks_by_location, KiosksByLocation);
+    accessor!(current_visits, CurrentVisitsByLocation);
+    accessor!(visits_by_visitor, VisitsByVisitor);
+}

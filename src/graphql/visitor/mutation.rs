@@ -1,0 +1,409 @@
+//! Visitor mutations. Each returns the changed object (nullable); refusals are errors with
+//! stable codes and change nothing.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::{
+    query::state,
+    types::{
+        Badge, Host, Kiosk, KioskPairingCode, KioskSession, Location, PreRegistration, Visit,
+        VisitorSettings,
+    },
+};
+use crate::{
+    auth::{
+        Permission, RequestMeta,
+        guard::{Need, principal},
+    },
+    services::{self, locations::LocationType},
+};
+
+/// Who is arriving.
+#[derive(InputObject, Clone)]
+pub struct VisitorInput {
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+}
+
+impl From<VisitorInput> for services::visits::VisitorDetails {
+    fn from(v: VisitorInput) -> Self {
+        services::visits::VisitorDetails {
+            name: v.name,
+            email: v.email,
+            phone: v.phone,
+            company: v.company,
+        }
+    }
+}
+
+/// A check-in; `visitor` may be omitted when `preRegistrationCode` is given.
+#[derive(InputObject)]
+pub struct CheckInInput {
+    location_id: ID,
+    host_id: Option<ID>,
+    visitor: Option<VisitorInput>,
+    badge_id: Option<ID>,
+    pre_registration_code: Option<String>,
+    purpose: Option<String>,
+}
+
+/// An expected visit.
+#[derive(InputObject)]
+pub struct PreRegisterInput {
+    location_id: ID,
+    host_id: Option<ID>,
+    visitor: VisitorInput,
+    expected_at: DateTime<Utc>,
+}
+
+/// A new location.
+#[derive(InputObject)]
+pub struct CreateLocationInput {
+    name: String,
+    address: Option<String>,
+    #[graphql(name = "type", default_with = "LocationType::Office")]
+    location_type: LocationType,
+    /// IANA time zone name.
+    #[graphql(default_with = "String::from(\"UTC\")")]
+    timezone: String,
+}
+
+/// Changes to a location.
+#[derive(InputObject)]
+pub struct UpdateLocationInput {
+    name: Option<String>,
+    address: Option<String>,
+    #[graphql(name = "type")]
+    location_type: Option<LocationType>,
+    timezone: Option<String>,
+}
+
+/// A new host.
+#[derive(InputObject)]
+pub struct CreateHostInput {
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    department: Option<String>,
+    location_id: Option<ID>,
+    #[graphql(default = true)]
+    visible_in_directory: bool,
+}
+
+/// Changes to a host; blank text clears a field.
+#[derive(InputObject)]
+pub struct UpdateHostInput {
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    department: Option<String>,
+    location_id: Option<ID>,
+    visible_in_directory: Option<bool>,
+}
+
+/// Changes to the Visitor settings.
+#[derive(InputObject)]
+pub struct VisitorSettingsInput {
+    retention_days: Option<i32>,
+    require_host: Option<bool>,
+    require_badge: Option<bool>,
+    /// `HH:MM`; blank turns auto-checkout off.
+    auto_checkout_at: Option<String>,
+}
+
+fn rate_limit(ctx: &Context<'_>) -> Result<()> {
+    let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
+    state(ctx)?.limiter.check(ip).map_err(Into::into)
+}
+
+/// Visitor mutation fields.
+#[derive(Default)]
+pub struct VisitorMutation;
+
+#[Object]
+impl VisitorMutation {
+    /// Checks a visitor in (staff with `visitor.visitors.checkin`, or a kiosk at its location).
+    #[graphql(guard = "Need::PermOrKiosk(Permission::VisitorsCheckin)")]
+    async fn check_in_visitor(
+        &self,
+        ctx: &Context<'_>,
+        input: CheckInInput,
+    ) -> Result<Option<Visit>> {
+        let p = principal(ctx)?;
+        if input.pre_registration_code.is_some() {
+            rate_limit(ctx)?;
+        }
+        let request = services::visits::CheckIn {
+            location_id: input.location_id.0,
+            host_id: input.host_id.map(|i| i.0),
+            visitor: input.visitor.map(Into::into),
+            badge_id: input.badge_id.map(|i| i.0),
+            pre_registration_code: input.pre_registration_code,
+            purpose: input.purpose,
+        };
+        let bundle = services::visits::check_in(state(ctx)?, &p, request).await?;
+        Ok(Some(Visit::from_bundle(bundle)))
+    }
+
+    /// Checks a visit out and frees its badge (a kiosk: only visits it checked in).
+    #[graphql(guard = "Need::PermOrKiosk(Permission::VisitorsCheckout)")]
+    async fn check_out_visitor(&self, ctx: &Context<'_>, visit_id: ID) -> Result<Option<Visit>> {
+        let p = principal(ctx)?;
+        let bundle = services::visits::check_out(state(ctx)?, &p, &visit_id).await?;
+        Ok(Some(Visit::from_bundle(bundle)))
+    }
+
+    /// Registers an expected visit; the answer carries the check-in code, once.
+    #[graphql(guard = "Need::Perm(Permission::PreregisterManage)")]
+    async fn pre_register_visitor(
+        &self,
+        ctx: &Context<'_>,
+        input: PreRegisterInput,
+    ) -> Result<Option<PreRegistration>> {
+        let p = principal(ctx)?;
+        let (model, code) = services::pre_registrations::create(
+            &state(ctx)?.db,
+            &p,
+            services::pre_registrations::NewPreRegistration {
+                location_id: input.location_id.0,
+                host_id: input.host_id.map(|i| i.0),
+                visitor: input.visitor.into(),
+                expected_at: input.expected_at,
+            },
+        )
+        .await?;
+        Ok(Some(PreRegistration::with_code(model, code)))
+    }
+
+    /// Cancels an expected visit.
+    #[graphql(guard = "Need::Perm(Permission::PreregisterManage)")]
+    async fn cancel_pre_registration(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<PreRegistration>> {
+        let p = principal(ctx)?;
+        let model = services::pre_registrations::cancel(&state(ctx)?.db, &p, &id).await?;
+        Ok(Some(PreRegistration::without_code(model)))
+    }
+
+    /// Creates a location.
+    #[graphql(guard = "Need::Perm(Permission::LocationsManage)")]
+    async fn create_location(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateLocationInput,
+    ) -> Result<Option<Location>> {
+        let p = principal(ctx)?;
+        let model = services::locations::create(
+            &state(ctx)?.db,
+            &p,
+            services::locations::NewLocation {
+                name: input.name,
+                address: input.address,
+                location_type: input.location_type,
+                timezone: input.timezone,
+            },
+        )
+        .await?;
+        Ok(Some(Location(model)))
+    }
+
+    /// Updates a location.
+    #[graphql(guard = "Need::Perm(Permission::LocationsManage)")]
+    async fn update_location(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateLocationInput,
+    ) -> Result<Option<Location>> {
+        let p = principal(ctx)?;
+        let model = services::locations::update(
+            &state(ctx)?.db,
+            &p,
+            &id,
+            services::locations::LocationChanges {
+                name: input.name,
+                address: input.address,
+                location_type: input.location_type,
+                timezone: input.timezone,
+            },
+        )
+        .await?;
+        Ok(Some(Location(model)))
+    }
+
+    /// Archives a location: it keeps its history but takes no new check-ins.
+    #[graphql(guard = "Need::Perm(Permission::LocationsManage)")]
+    async fn archive_location(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Location>> {
+        let p = principal(ctx)?;
+        Ok(Some(Location(
+            services::locations::archive(&state(ctx)?.db, &p, &id).await?,
+        )))
+    }
+
+    /// Adds a host to the directory.
+    #[graphql(guard = "Need::Perm(Permission::HostsManage)")]
+    async fn create_host(&self, ctx: &Context<'_>, input: CreateHostInput) -> Result<Option<Host>> {
+        let p = principal(ctx)?;
+        let model = services::hosts::create(
+            &state(ctx)?.db,
+            &p,
+            services::hosts::NewHost {
+                name: input.name,
+                email: input.email,
+                phone: input.phone,
+                department: input.department,
+                location_id: input.location_id.map(|i| i.0),
+                visible_in_directory: input.visible_in_directory,
+            },
+        )
+        .await?;
+        Ok(Some(Host(model)))
+    }
+
+    /// Updates a host.
+    #[graphql(guard = "Need::Perm(Permission::HostsManage)")]
+    async fn update_host(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateHostInput,
+    ) -> Result<Option<Host>> {
+        let p = principal(ctx)?;
+        let model = services::hosts::update(
+            &state(ctx)?.db,
+            &p,
+            &id,
+            services::hosts::HostChanges {
+                name: input.name,
+                email: input.email,
+                phone: input.phone,
+                department: input.department,
+                location_id: input.location_id.map(|i| i.0),
+                visible_in_directory: input.visible_in_directory,
+            },
+        )
+        .await?;
+        Ok(Some(Host(model)))
+    }
+
+    /// Removes a host from the directory; past visits keep naming them.
+    #[graphql(guard = "Need::Perm(Permission::HostsManage)")]
+    async fn remove_host(&self, ctx: &Context<'_>, id: ID) -> Result<Option<bool>> {
+        let p = principal(ctx)?;
+        Ok(Some(
+            services::hosts::remove(&state(ctx)?.db, &p, &id).await?,
+        ))
+    }
+
+    /// Adds a badge to a location.
+    #[graphql(guard = "Need::Perm(Permission::BadgesManage)")]
+    async fn add_badge(
+        &self,
+        ctx: &Context<'_>,
+        location_id: ID,
+        number: String,
+    ) -> Result<Option<Badge>> {
+        let p = principal(ctx)?;
+        Ok(Some(Badge(
+            services::badges::add(&state(ctx)?.db, &p, &location_id, &number).await?,
+        )))
+    }
+
+    /// Assigns an available badge to an open visit at its location.
+    #[graphql(guard = "Need::Perm(Permission::BadgesManage)")]
+    async fn assign_badge(
+        &self,
+        ctx: &Context<'_>,
+        badge_id: ID,
+        visit_id: ID,
+    ) -> Result<Option<Badge>> {
+        let p = principal(ctx)?;
+        Ok(Some(Badge(
+            services::badges::assign(&state(ctx)?.db, &p, &badge_id, &visit_id).await?,
+        )))
+    }
+
+    /// Returns an assigned badge.
+    #[graphql(guard = "Need::Perm(Permission::BadgesManage)")]
+    async fn return_badge(&self, ctx: &Context<'_>, badge_id: ID) -> Result<Option<Badge>> {
+        let p = principal(ctx)?;
+        Ok(Some(Badge(
+            services::badges::return_badge(&state(ctx)?.db, &p, &badge_id).await?,
+        )))
+    }
+
+    /// Takes a badge out of service.
+    #[graphql(guard = "Need::Perm(Permission::BadgesManage)")]
+    async fn retire_badge(&self, ctx: &Context<'_>, badge_id: ID) -> Result<Option<Badge>> {
+        let p = principal(ctx)?;
+        Ok(Some(Badge(
+            services::badges::retire(&state(ctx)?.db, &p, &badge_id).await?,
+        )))
+    }
+
+    /// A one-time code (10 minutes) that pairs a kiosk at the location.
+    #[graphql(guard = "Need::Perm(Permission::AdminKiosk)")]
+    async fn create_kiosk_pairing_code(
+        &self,
+        ctx: &Context<'_>,
+        location_id: ID,
+    ) -> Result<Option<KioskPairingCode>> {
+        let p = principal(ctx)?;
+        let (code, expires_at, location) =
+            services::kiosks::create_pairing_code(&state(ctx)?.db, &p, &location_id).await?;
+        Ok(Some(KioskPairingCode {
+            code,
+            expires_at,
+            location,
+        }))
+    }
+
+    /// Pairs this device as a kiosk with a code; needs no session. The token lasts until the
+    /// kiosk is revoked.
+    async fn pair_kiosk(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        name: String,
+    ) -> Result<Option<KioskSession>> {
+        rate_limit(ctx)?;
+        let (token, kiosk) = services::kiosks::pair(&state(ctx)?.db, &code, &name).await?;
+        Ok(Some(KioskSession { token, kiosk }))
+    }
+
+    /// Revokes a kiosk: its token stops working and its live connections close.
+    #[graphql(guard = "Need::Perm(Permission::AdminKiosk)")]
+    async fn revoke_kiosk(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Kiosk>> {
+        let p = principal(ctx)?;
+        Ok(Some(Kiosk(
+            services::kiosks::revoke(state(ctx)?, &p, &id).await?,
+        )))
+    }
+
+    /// Changes the Visitor settings.
+    #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
+    async fn update_visitor_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: VisitorSettingsInput,
+    ) -> Result<Option<VisitorSettings>> {
+        let p = principal(ctx)?;
+        let model = services::settings::update(
+            &state(ctx)?.db,
+            &p,
+            services::settings::SettingsChanges {
+                retention_days: input.retention_days,
+                require_host: input.require_host,
+                require_badge: input.require_badge,
+                auto_checkout_at: input.auto_checkout_at,
+            },
+        )
+        .await?;
+        Ok(Some(VisitorSettings(model)))
+    }
+}

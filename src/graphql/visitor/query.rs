@@ -1,0 +1,320 @@
+//! Visitor queries. Resolvers take the principal and loaders from the context, call a
+//! service and convert.
+
+use async_graphql::{
+    Context, ID, InputObject, Object, Result,
+    connection::{Connection, Edge, EmptyFields},
+};
+use chrono::{DateTime, Utc};
+
+use super::types::{
+    AuditEntry, Badge, Host, Kiosk, Location, PreRegistration, Visit, VisitReport, Visitor,
+    VisitorSettings,
+};
+use crate::{
+    app::AppState,
+    auth::{
+        Permission, Principal,
+        guard::{Need, principal},
+    },
+    error::AppError,
+    services::{self, badges::BadgeStatus, page, visits::VisitStatus},
+};
+
+/// The application state of the request.
+pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState> {
+    ctx.data::<AppState>()
+        .map_err(|_| AppError::internal("state missing from request").into())
+}
+
+/// Filters of the visit log.
+#[derive(InputObject, Default, Clone)]
+pub struct VisitFilter {
+    location_id: Option<ID>,
+    host_id: Option<ID>,
+    status: Option<VisitStatus>,
+    /// Checked in at or after.
+    from: Option<DateTime<Utc>>,
+    /// Checked in before.
+    to: Option<DateTime<Utc>>,
+    /// Matches the visitor's name, e-mail or company.
+    search: Option<String>,
+}
+
+impl From<VisitFilter> for services::visits::VisitFilter {
+    fn from(f: VisitFilter) -> Self {
+        services::visits::VisitFilter {
+            location_id: f.location_id.map(|i| i.0),
+            host_id: f.host_id.map(|i| i.0),
+            status: f.status,
+            from: f.from,
+            to: f.to,
+            search: f.search,
+        }
+    }
+}
+
+/// `totalCount` of a visit connection, counted only when asked for.
+pub struct VisitTotal {
+    principal: std::sync::Arc<Principal>,
+    filter: services::visits::VisitFilter,
+}
+
+#[Object]
+impl VisitTotal {
+    /// Visits matching the filter, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::visits::count(&state(ctx)?.db, &self.principal, &self.filter).await?)
+    }
+}
+
+/// `totalCount` of a host connection.
+pub struct HostTotal {
+    principal: std::sync::Arc<Principal>,
+    filter: services::hosts::HostFilter,
+}
+
+#[Object]
+impl HostTotal {
+    /// Hosts matching the filter, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::hosts::count(&state(ctx)?.db, &self.principal, &self.filter).await?)
+    }
+}
+
+/// `totalCount` of the audit log.
+pub struct AuditTotal {
+    principal: std::sync::Arc<Principal>,
+}
+
+#[Object]
+impl AuditTotal {
+    /// Audit entries of the tenant.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::audit::count(&state(ctx)?.db, &self.principal).await?)
+    }
+}
+
+/// Builds a connection from a page.
+fn connection<T, N, F: async_graphql::ObjectType>(
+    page: page::Page<T>,
+    extra: F,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N, F, EmptyFields>
+where
+    N: async_graphql::OutputType,
+{
+    let mut conn = Connection::with_additional_fields(false, page.has_next, extra);
+    conn.edges.extend(
+        page.rows
+            .into_iter()
+            .map(|(cursor, row)| Edge::new(cursor.encode(), node(row))),
+    );
+    conn
+}
+
+/// Visitor query fields.
+#[derive(Default)]
+pub struct VisitorQuery;
+
+#[Object]
+impl VisitorQuery {
+    /// The tenant's locations (a kiosk: its own), by name.
+    #[graphql(guard = "Need::VisitorAccess")]
+    async fn locations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_archived: bool,
+    ) -> Result<Option<Vec<Location>>> {
+        let p = principal(ctx)?;
+        let rows = services::locations::list(&state(ctx)?.db, &p, include_archived).await?;
+        Ok(Some(rows.into_iter().map(Location).collect()))
+    }
+
+    /// One location (a kiosk: only its own).
+    #[graphql(guard = "Need::VisitorAccess")]
+    async fn location(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Location>> {
+        let p = principal(ctx)?;
+        Ok(services::locations::get(&state(ctx)?.db, &p, &id)
+            .await?
+            .map(Location))
+    }
+
+    /// The host directory, by name.
+    #[graphql(
+        guard = "Need::PermOrKiosk(Permission::HostsView)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn hosts(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        location_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<String, Host, HostTotal, EmptyFields>>> {
+        let p = principal(ctx)?;
+        let first = page::first(first)?;
+        let filter = services::hosts::HostFilter {
+            search,
+            location_id: location_id.map(|i| i.0),
+        };
+        let page =
+            services::hosts::list(&state(ctx)?.db, &p, &filter, first, after.as_deref()).await?;
+        Ok(Some(connection(
+            page,
+            HostTotal {
+                principal: p,
+                filter,
+            },
+            Host,
+        )))
+    }
+
+    /// The visit log, newest first.
+    #[graphql(
+        guard = "Need::Perm(Permission::VisitorsView)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn visits(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<VisitFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<String, Visit, VisitTotal, EmptyFields>>> {
+        let p = principal(ctx)?;
+        let first = page::first(first)?;
+        let filter: services::visits::VisitFilter = filter.unwrap_or_default().into();
+        let page =
+            services::visits::list(&state(ctx)?.db, &p, &filter, first, after.as_deref()).await?;
+        Ok(Some(connection(
+            page,
+            VisitTotal {
+                principal: p,
+                filter,
+            },
+            Visit::new,
+        )))
+    }
+
+    /// One visit.
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
+    async fn visit(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Visit>> {
+        let p = principal(ctx)?;
+        Ok(services::visits::get(&state(ctx)?.db, &p, &id)
+            .await?
+            .map(Visit::new))
+    }
+
+    /// One visitor record.
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
+    async fn visitor(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Visitor>> {
+        let p = principal(ctx)?;
+        Ok(services::visits::get_visitor(&state(ctx)?.db, &p, &id)
+            .await?
+            .map(Visitor))
+    }
+
+    /// Badges, optionally of one location and status.
+    #[graphql(guard = "Need::Perm(Permission::BadgesManage)")]
+    async fn badges(
+        &self,
+        ctx: &Context<'_>,
+        location_id: Option<ID>,
+        status: Option<BadgeStatus>,
+    ) -> Result<Option<Vec<Badge>>> {
+        let p = principal(ctx)?;
+        let rows = services::badges::list(
+            &state(ctx)?.db,
+            &p,
+            location_id.as_ref().map(|i| i.as_str()),
+            status,
+        )
+        .await?;
+        Ok(Some(rows.into_iter().map(Badge).collect()))
+    }
+
+    /// Expected visits, by expected time.
+    #[graphql(guard = "Need::Perm(Permission::PreregisterManage)")]
+    async fn pre_registrations(
+        &self,
+        ctx: &Context<'_>,
+        location_id: Option<ID>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Option<Vec<PreRegistration>>> {
+        let p = principal(ctx)?;
+        let rows = services::pre_registrations::list(
+            &state(ctx)?.db,
+            &p,
+            location_id.as_ref().map(|i| i.as_str()),
+            from,
+            to,
+        )
+        .await?;
+        Ok(Some(
+            rows.into_iter()
+                .map(PreRegistration::without_code)
+                .collect(),
+        ))
+    }
+
+    /// Paired kiosks.
+    #[graphql(guard = "Need::Perm(Permission::AdminKiosk)")]
+    async fn kiosks(&self, ctx: &Context<'_>) -> Result<Option<Vec<Kiosk>>> {
+        let p = principal(ctx)?;
+        let rows = services::kiosks::list(&state(ctx)?.db, &p).await?;
+        Ok(Some(rows.into_iter().map(Kiosk).collect()))
+    }
+
+    /// Check-ins per location and local day; at most 92 days.
+    #[graphql(guard = "Need::Perm(Permission::ReportsView)")]
+    async fn visit_report(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        location_id: Option<ID>,
+    ) -> Result<Option<VisitReport>> {
+        let p = principal(ctx)?;
+        let report = services::report::visit_report(
+            &state(ctx)?.db,
+            &p,
+            from,
+            to,
+            location_id.as_ref().map(|i| i.as_str()),
+        )
+        .await?;
+        Ok(Some(VisitReport(report)))
+    }
+
+    /// The tenant's Visitor settings.
+    #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
+    async fn visitor_settings(&self, ctx: &Context<'_>) -> Result<Option<VisitorSettings>> {
+        let p = principal(ctx)?;
+        let model = services::settings::get(&state(ctx)?.db, &p.tenant_id).await?;
+        Ok(Some(VisitorSettings(model)))
+    }
+
+    /// Every successful change, newest first.
+    #[graphql(
+        guard = "Need::Perm(Permission::AdminSettings)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<Connection<String, AuditEntry, AuditTotal, EmptyFields>>> {
+        let p = principal(ctx)?;
+        let first = page::first(first)?;
+        let page = services::audit::list(&state(ctx)?.db, &p, first, after.as_deref()).await?;
+        Ok(Some(connection(
+            page,
+            AuditTotal { principal: p },
+            AuditEntry,
+        )))
+    }
+}

@@ -1,0 +1,77 @@
+//! Live check-ins and check-outs. Each event's visit is loaded once by the service and
+//! shared by every subscriber; each subscriber's field guards still apply.
+
+use async_graphql::{Context, ID, Result, Subscription};
+use futures_util::{Stream, StreamExt, stream};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{query::state, types::Visit};
+use crate::{
+    auth::{
+        Permission,
+        guard::{Need, principal},
+    },
+    events::{HubEvent, VisitEventKind},
+};
+
+/// Visitor subscription fields.
+#[derive(Default)]
+pub struct VisitorSubscription;
+
+fn visits(
+    ctx: &Context<'_>,
+    kind: VisitEventKind,
+    location_id: Option<ID>,
+) -> Result<impl Stream<Item = Visit> + use<>> {
+    let p = principal(ctx)?;
+    let receiver = state(ctx)?.hub.subscribe();
+    let tenant = p.tenant_id.clone();
+    let location = location_id.map(|l| l.0);
+    let events = stream::unfold(receiver, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(event) => return Some((event, rx)),
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "subscriber lagged; events dropped");
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(events.filter_map(move |event| {
+        let visit = match event {
+            HubEvent::Visit(e)
+                if e.kind == kind
+                    && e.tenant_id == tenant
+                    && location.as_ref().is_none_or(|l| *l == e.location_id) =>
+            {
+                Some(Visit::from_bundle(e.bundle.clone()))
+            }
+            _ => None,
+        };
+        async move { visit }
+    }))
+}
+
+#[Subscription]
+impl VisitorSubscription {
+    /// Every check-in of the tenant, or of one location.
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
+    async fn visitor_checked_in(
+        &self,
+        ctx: &Context<'_>,
+        location_id: Option<ID>,
+    ) -> Result<impl Stream<Item = Visit>> {
+        visits(ctx, VisitEventKind::CheckedIn, location_id)
+    }
+
+    /// Every check-out of the tenant, or of one location.
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
+    async fn visitor_checked_out(
+        &self,
+        ctx: &Context<'_>,
+        location_id: Option<ID>,
+    ) -> Result<impl Stream<Item = Visit>> {
+        visits(ctx, VisitEventKind::CheckedOut, location_id)
+    }
+}

@@ -1,0 +1,533 @@
+//! Visitor GraphQL object types, built from entity models. Relation fields go through the
+//! request's DataLoaders, or through the shared payload of a subscription event.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::loaders::Loaders;
+use crate::{
+    auth::{Permission, guard::Need},
+    error::AppError,
+    events::VisitBundle,
+    services::{
+        badges::BadgeStatus,
+        locations::LocationType,
+        pre_registrations::{self, PreRegistrationStatus},
+        visits::{CheckInSource, VisitStatus},
+    },
+};
+
+/// The request's DataLoaders.
+pub fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
+    ctx.data::<Loaders>()
+        .map_err(|_| AppError::internal("loaders missing from request").into())
+}
+
+/// Turns a loader failure (already logged) into the generic internal error.
+pub fn load_err(_: Arc<AppError>) -> async_graphql::Error {
+    AppError::Internal(String::new()).into()
+}
+
+/// A place visitors come to.
+pub struct Location(pub entities::locations::Model);
+
+#[Object]
+impl Location {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn address(&self) -> Option<&str> {
+        self.0.address.as_deref()
+    }
+    #[graphql(name = "type")]
+    async fn location_type(&self) -> LocationType {
+        LocationType::parse(&self.0.location_type)
+    }
+    /// IANA time zone name.
+    async fn timezone(&self) -> &str {
+        &self.0.timezone
+    }
+    async fn archived(&self) -> bool {
+        self.0.archived
+    }
+    /// Kiosks paired at this location.
+    #[graphql(guard = "Need::Perm(Permission::AdminKiosk)")]
+    async fn kiosks(&self, ctx: &Context<'_>) -> Result<Option<Vec<Kiosk>>> {
+        let rows = loaders(ctx)?
+            .kiosks_by_location()
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(load_err)?;
+        Ok(Some(
+            rows.unwrap_or_default().into_iter().map(Kiosk).collect(),
+        ))
+    }
+    /// Visits checked in and not yet out, newest first.
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
+    async fn current_visits(&self, ctx: &Context<'_>) -> Result<Option<Vec<Visit>>> {
+        let rows = loaders(ctx)?
+            .current_visits()
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(load_err)?;
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(Visit::new)
+                .collect(),
+        ))
+    }
+}
+
+/// A person visitors come to see.
+pub struct Host(pub entities::hosts::Model);
+
+#[Object]
+impl Host {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    #[graphql(guard = "Need::Perm(Permission::HostsView)")]
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    #[graphql(guard = "Need::Perm(Permission::HostsView)")]
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn department(&self) -> Option<&str> {
+        self.0.department.as_deref()
+    }
+    async fn location(&self, ctx: &Context<'_>) -> Result<Option<Location>> {
+        load_location(ctx, self.0.location_id.as_deref()).await
+    }
+    /// Whether kiosks list this host.
+    async fn visible_in_directory(&self) -> bool {
+        self.0.visible_in_directory
+    }
+}
+
+async fn load_location(ctx: &Context<'_>, id: Option<&str>) -> Result<Option<Location>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(loaders(ctx)?
+        .location()
+        .load_one(id.to_owned())
+        .await
+        .map_err(load_err)?
+        .map(Location))
+}
+
+/// A person who visits.
+pub struct Visitor(pub entities::visitors::Model);
+
+#[Object]
+impl Visitor {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn company(&self) -> Option<&str> {
+        self.0.company.as_deref()
+    }
+    /// Risk score from a screening source; null until one exists.
+    #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
+    async fn ai_risk_score(&self) -> Option<f64> {
+        self.0.ai_risk_score
+    }
+    /// Notes from a screening source; null until one exists.
+    #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
+    async fn ai_risk_notes(&self) -> Option<&str> {
+        self.0.ai_risk_notes.as_deref()
+    }
+    /// The visitor's last 50 visits, newest first.
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
+    async fn visits(&self, ctx: &Context<'_>) -> Result<Option<Vec<Visit>>> {
+        let rows = loaders(ctx)?
+            .visits_by_visitor()
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(load_err)?;
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(Visit::new)
+                .collect(),
+        ))
+    }
+}
+
+/// One check-in, open or closed.
+pub struct Visit {
+    model: entities::visits::Model,
+    /// Relations already loaded (subscription events and mutations), shared, not reloaded.
+    bundle: Option<Arc<VisitBundle>>,
+}
+
+impl Visit {
+    /// A visit whose relations come from the loaders.
+    pub fn new(model: entities::visits::Model) -> Self {
+        Visit {
+            model,
+            bundle: None,
+        }
+    }
+    /// A visit with its relations already loaded.
+    pub fn from_bundle(bundle: Arc<VisitBundle>) -> Self {
+        Visit {
+            model: bundle.visit.clone(),
+            bundle: Some(bundle),
+        }
+    }
+}
+
+#[Object]
+impl Visit {
+    async fn id(&self) -> ID {
+        ID(self.model.id.clone())
+    }
+    async fn visitor(&self, ctx: &Context<'_>) -> Result<Visitor> {
+        if let Some(bundle) = &self.bundle {
+            return Ok(Visitor(bundle.visitor.clone()));
+        }
+        loaders(ctx)?
+            .visitor()
+            .load_one(self.model.visitor_id.clone())
+            .await
+            .map_err(load_err)?
+            .map(Visitor)
+            .ok_or_else(|| AppError::internal("visit without visitor").into())
+    }
+    async fn location(&self, ctx: &Context<'_>) -> Result<Location> {
+        if let Some(bundle) = &self.bundle {
+            return Ok(Location(bundle.location.clone()));
+        }
+        load_location(ctx, Some(&self.model.location_id))
+            .await?
+            .ok_or_else(|| AppError::internal("visit without location").into())
+    }
+    async fn host(&self, ctx: &Context<'_>) -> Result<Option<Host>> {
+        if let Some(bundle) = &self.bundle {
+            return Ok(bundle.host.clone().map(Host));
+        }
+        let Some(id) = &self.model.host_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?
+            .host()
+            .load_one(id.clone())
+            .await
+            .map_err(load_err)?
+            .map(Host))
+    }
+    async fn badge(&self, ctx: &Context<'_>) -> Result<Option<Badge>> {
+        if let Some(bundle) = &self.bundle {
+            return Ok(bundle.badge.clone().map(Badge));
+        }
+        let Some(id) = &self.model.badge_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?
+            .badge()
+            .load_one(id.clone())
+            .await
+            .map_err(load_err)?
+            .map(Badge))
+    }
+    async fn status(&self) -> VisitStatus {
+        VisitStatus::parse(&self.model.status)
+    }
+    /// The channel: STAFF or KIOSK (a code check-in also sets `preRegistration`).
+    async fn source(&self) -> CheckInSource {
+        CheckInSource::parse(&self.model.source)
+    }
+    async fn pre_registration(&self, ctx: &Context<'_>) -> Result<Option<PreRegistration>> {
+        let Some(id) = &self.model.pre_registration_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?
+            .pre_registration()
+            .load_one(id.clone())
+            .await
+            .map_err(load_err)?
+            .map(PreRegistration::without_code))
+    }
+    async fn purpose(&self) -> Option<&str> {
+        self.model.purpose.as_deref()
+    }
+    async fn checked_in_at(&self) -> DateTime<Utc> {
+        self.model.checked_in_at
+    }
+    async fn checked_out_at(&self) -> Option<DateTime<Utc>> {
+        self.model.checked_out_at
+    }
+}
+
+/// A visitor badge.
+pub struct Badge(pub entities::badges::Model);
+
+#[Object]
+impl Badge {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+    async fn location(&self, ctx: &Context<'_>) -> Result<Location> {
+        load_location(ctx, Some(&self.0.location_id))
+            .await?
+            .ok_or_else(|| AppError::internal("badge without location").into())
+    }
+    async fn status(&self) -> BadgeStatus {
+        BadgeStatus::parse(&self.0.status)
+    }
+    /// The open visit wearing this badge.
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
+    async fn current_visit(&self, ctx: &Context<'_>) -> Result<Option<Visit>> {
+        let Some(id) = &self.0.current_visit_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?
+            .visit()
+            .load_one(id.clone())
+            .await
+            .map_err(load_err)?
+            .map(Visit::new))
+    }
+}
+
+/// An expected visit with a check-in code.
+pub struct PreRegistration {
+    model: entities::pre_registrations::Model,
+    code: Option<String>,
+}
+
+impl PreRegistration {
+    /// A pre-registration as anyone but its creator sees it: no code.
+    pub fn without_code(model: entities::pre_registrations::Model) -> Self {
+        PreRegistration { model, code: None }
+    }
+    /// The creator's view, with the code shown once.
+    pub fn with_code(model: entities::pre_registrations::Model, code: String) -> Self {
+        PreRegistration {
+            model,
+            code: Some(code),
+        }
+    }
+}
+
+#[Object]
+impl PreRegistration {
+    async fn id(&self) -> ID {
+        ID(self.model.id.clone())
+    }
+    /// The check-in code, shown once to its creator; null afterwards.
+    async fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+    async fn visitor(&self, ctx: &Context<'_>) -> Result<Visitor> {
+        loaders(ctx)?
+            .visitor()
+            .load_one(self.model.visitor_id.clone())
+            .await
+            .map_err(load_err)?
+            .map(Visitor)
+            .ok_or_else(|| AppError::internal("pre-registration without visitor").into())
+    }
+    async fn host(&self, ctx: &Context<'_>) -> Result<Option<Host>> {
+        let Some(id) = &self.model.host_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?
+            .host()
+            .load_one(id.clone())
+            .await
+            .map_err(load_err)?
+            .map(Host))
+    }
+    async fn location(&self, ctx: &Context<'_>) -> Result<Location> {
+        load_location(ctx, Some(&self.model.location_id))
+            .await?
+            .ok_or_else(|| AppError::internal("pre-registration without location").into())
+    }
+    async fn expected_at(&self) -> DateTime<Utc> {
+        self.model.expected_at
+    }
+    async fn status(&self) -> PreRegistrationStatus {
+        pre_registrations::status(&self.model, Utc::now())
+    }
+}
+
+/// A paired kiosk.
+pub struct Kiosk(pub entities::kiosks::Model);
+
+#[Object]
+impl Kiosk {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn location(&self, ctx: &Context<'_>) -> Result<Location> {
+        load_location(ctx, Some(&self.0.location_id))
+            .await?
+            .ok_or_else(|| AppError::internal("kiosk without location").into())
+    }
+    async fn paired_at(&self) -> DateTime<Utc> {
+        self.0.paired_at
+    }
+    async fn last_seen_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_seen_at
+    }
+    async fn revoked(&self) -> bool {
+        self.0.revoked_at.is_some()
+    }
+}
+
+/// A one-time code to pair a kiosk, valid 10 minutes.
+pub struct KioskPairingCode {
+    /// The code.
+    pub code: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Where the kiosk will stand.
+    pub location: entities::locations::Model,
+}
+
+#[Object]
+impl KioskPairingCode {
+    async fn code(&self) -> &str {
+        &self.code
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+    async fn location(&self) -> Location {
+        Location(self.location.clone())
+    }
+}
+
+/// A newly paired kiosk's credentials.
+pub struct KioskSession {
+    /// The kiosk's bearer token, shown once.
+    pub token: String,
+    /// The kiosk.
+    pub kiosk: entities::kiosks::Model,
+}
+
+#[Object]
+impl KioskSession {
+    /// Bearer token for the kiosk; valid until the kiosk is revoked.
+    async fn token(&self) -> &str {
+        &self.token
+    }
+    async fn kiosk(&self) -> Kiosk {
+        Kiosk(self.kiosk.clone())
+    }
+}
+
+/// The tenant's Visitor settings.
+pub struct VisitorSettings(pub entities::visitor_settings::Model);
+
+#[Object]
+impl VisitorSettings {
+    /// Days visitor personal data is kept before it is anonymised.
+    async fn retention_days(&self) -> i32 {
+        self.0.retention_days
+    }
+    /// Staff check-ins must name a host.
+    async fn require_host(&self) -> bool {
+        self.0.require_host
+    }
+    /// Staff check-ins must hand out a badge (kiosks never need one).
+    async fn require_badge(&self) -> bool {
+        self.0.require_badge
+    }
+    /// `HH:MM` in each location's time zone when open visits are checked out; null is off.
+    async fn auto_checkout_at(&self) -> Option<&str> {
+        self.0.auto_checkout_at.as_deref()
+    }
+}
+
+/// Check-ins over a period.
+pub struct VisitReport(pub crate::services::report::VisitReport);
+
+#[Object]
+impl VisitReport {
+    async fn from(&self) -> DateTime<Utc> {
+        self.0.from
+    }
+    async fn to(&self) -> DateTime<Utc> {
+        self.0.to
+    }
+    async fn total(&self) -> i64 {
+        self.0.total
+    }
+    /// One entry per location and local day with check-ins.
+    async fn days(&self) -> Vec<VisitReportDay<'_>> {
+        self.0.days.iter().map(VisitReportDay).collect()
+    }
+}
+
+/// Check-ins at one location on one local day.
+pub struct VisitReportDay<'a>(&'a crate::services::report::ReportDay);
+
+#[Object]
+impl VisitReportDay<'_> {
+    /// `YYYY-MM-DD` in the location's time zone.
+    async fn date(&self) -> &str {
+        &self.0.date
+    }
+    async fn location(&self) -> Location {
+        Location(self.0.location.clone())
+    }
+    async fn check_ins(&self) -> i64 {
+        self.0.check_ins
+    }
+}
+
+/// One audited change.
+pub struct AuditEntry(pub entities::audit_log::Model);
+
+#[Object]
+impl AuditEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    /// Who: `staff:<user id>`, `kiosk:<kiosk id>`, `integration`.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    /// What, e.g. `visit.check_in`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn target(&self) -> Option<&str> {
+        self.0.target.as_deref()
+    }
+    async fn details(&self) -> Option<&str> {
+        self.0.details.as_deref()
+    }
+}

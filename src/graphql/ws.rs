@@ -1,0 +1,787 @@
+//! The `graphql-transport-ws` protocol on `/graphql`, written by hand on
+//! [`async_graphql::Schema::execute_stream`].
+//!
+//! The stock async-graphql handler closes with the wrong codes, has no `connection_init`
+//! timeout and silently replaces duplicate operation ids; this one follows
+//! <https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md>:
+//!
+//! | close code | when |
+//! |---|---|
+//! | 4400 | a message that is not JSON or not a valid protocol message; a binary frame |
+//! | 4401 | `subscribe` before `connection_ack` |
+//! | 4403 | no or bad credentials in `connection_init`; the credential is revoked or expires |
+//! | 4406 | the client did not offer the `graphql-transport-ws` subprotocol |
+//! | 4408 | no `connection_init` within `WS_INIT_TIMEOUT` |
+//! | 4409 | `subscribe` with the id of a live operation |
+//! | 4429 | a second `connection_init` |
+//! | 4500 | an internal error while authenticating |
+//!
+//! Every operation of a connection is driven from the connection's one task: the operation
+//! streams sit in a [`SelectAll`], each made abortable so that a client `complete` drops it,
+//! and tagged with its id and a per-connection sequence number so that a stale end of an
+//! aborted operation is never mistaken for the end of a later one reusing its id. Past
+//! `WS_MAX_OPERATIONS` live operations a `subscribe` gets an `error` with code `RATE_LIMITED`
+//! and the connection stays open.
+
+use std::{
+    borrow::Cow,
+    collections::HashMap,
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use async_graphql::{Value as GqlValue, Variables};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use futures_util::{
+    future,
+    stream::{self, AbortHandle, BoxStream, SelectAll, StreamExt},
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tokio::{
+    sync::broadcast::{self, error::RecvError},
+    time::{Instant, MissedTickBehavior},
+};
+
+use crate::{
+    app::AppState,
+    auth::{Principal, RequestMeta},
+    error::AppError,
+    events::HubEvent,
+};
+
+/// The only subprotocol this endpoint speaks.
+pub const PROTOCOL: &str = "graphql-transport-ws";
+
+/// Read buffer and write batching threshold: small, so that idle connections stay cheap.
+const BUFFER_SIZE: usize = 4 * 1024;
+/// Bound on the write buffer; a single server message larger than this fails the connection.
+const MAX_WRITE_BUFFER_SIZE: usize = 16 * 1024 * 1024;
+/// Largest message and frame a client may send.
+const MAX_MESSAGE_SIZE: usize = 1024 * 1024;
+/// How often the server sends a WebSocket ping; a client silent for a whole period after a
+/// ping is considered gone.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long one send may wait on a client that does not read.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the closing handshake may take before the connection is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest close reason a close frame can carry (125 bytes of payload minus the code).
+const MAX_CLOSE_REASON: usize = 123;
+
+/// The close codes of the protocol.
+mod code {
+    pub const BAD_REQUEST: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const SUBSCRIBER_EXISTS: u16 = 4409;
+    pub const TOO_MANY_INIT: u16 = 4429;
+    pub const INTERNAL: u16 = 4500;
+}
+
+/// Completes the upgrade; `cookie_principal` is Some only when the request carried a valid
+/// session cookie AND an allowed Origin (the caller checks that).
+///
+/// A bearer token in the `connection_init` payload (`Authorization: Bearer …`) takes
+/// precedence over the cookie; a connection with neither is closed with 4403.
+pub fn upgrade(
+    ws: WebSocketUpgrade,
+    state: AppState,
+    cookie_principal: Option<Arc<Principal>>,
+    meta: RequestMeta,
+) -> axum::response::Response {
+    let ws = ws
+        .protocols([PROTOCOL])
+        .read_buffer_size(BUFFER_SIZE)
+        .write_buffer_size(BUFFER_SIZE)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_SIZE)
+        .max_message_size(MAX_MESSAGE_SIZE)
+        .max_frame_size(MAX_MESSAGE_SIZE);
+    let accepted = ws.selected_protocol().is_some();
+    ws.on_upgrade(move |mut socket| async move {
+        let _count = ConnectionCount::open(&state);
+        if !accepted {
+            close(
+                &mut socket,
+                code::SUBPROTOCOL_NOT_ACCEPTABLE,
+                "Subprotocol not acceptable",
+            )
+            .await;
+            finish(&mut socket).await;
+            return;
+        }
+        Connection::new(state, socket, cookie_principal, meta)
+            .run()
+            .await;
+    })
+}
+
+/// Counts the connection in `ws_connections` for as long as it lives.
+struct ConnectionCount(AppState);
+
+impl ConnectionCount {
+    fn open(state: &AppState) -> Self {
+        state.ws_connections.fetch_add(1, Ordering::Relaxed);
+        Self(state.clone())
+    }
+}
+
+impl Drop for ConnectionCount {
+    fn drop(&mut self) {
+        self.0.ws_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What the connection does after handling an event.
+enum Flow {
+    /// Keep going.
+    Continue,
+    /// Send a close frame with this code and reason, then end.
+    Close(u16, Cow<'static, str>),
+    /// End without a close frame (the client is gone or closed first).
+    End,
+}
+
+impl Flow {
+    fn close(code: u16, reason: &'static str) -> Self {
+        Flow::Close(code, Cow::Borrowed(reason))
+    }
+
+    fn forbidden() -> Self {
+        Flow::close(code::FORBIDDEN, "Forbidden")
+    }
+}
+
+/// One response of an operation (`Some`), or its end (`None`), tagged with the operation's id
+/// and sequence number.
+type OperationItem = (Arc<str>, u64, Option<async_graphql::Response>);
+
+/// A live operation.
+struct Operation {
+    /// Distinguishes this operation from earlier ones that used the same id.
+    seq: u64,
+    /// Drops the stream on `complete` or after a request error.
+    abort: AbortHandle,
+    /// Whether a `next` was sent already.
+    started: bool,
+}
+
+/// What woke the connection's task.
+enum Event {
+    Client(Option<Result<Message, axum::Error>>),
+    Operation(Option<OperationItem>),
+    Hub(Result<HubEvent, RecvError>),
+    InitTimeout,
+    Expired,
+    KeepAlive,
+}
+
+/// The state of one connection.
+struct Connection {
+    state: AppState,
+    socket: WebSocket,
+    /// The request's address and user agent (its principal is replaced per operation).
+    meta: RequestMeta,
+    /// The cookie-authenticated principal, used when `connection_init` carries no token.
+    cookie_principal: Option<Arc<Principal>>,
+    /// Whether `connection_init` was received.
+    init_received: bool,
+    /// The authenticated principal, once `connection_ack` was sent.
+    principal: Option<Arc<Principal>>,
+    /// When the principal's credential expires, to be armed by the task loop.
+    arm_expiry: Option<Instant>,
+    /// Revocations of credentials.
+    hub: Option<broadcast::Receiver<HubEvent>>,
+    /// Live operations by id.
+    operations: HashMap<Arc<str>, Operation>,
+    /// Their response streams.
+    streams: SelectAll<BoxStream<'static, OperationItem>>,
+    /// The next operation sequence number.
+    next_seq: u64,
+    /// Whether any frame arrived since the last keep-alive ping.
+    heard: bool,
+    /// Whether a keep-alive ping was sent.
+    pinged: bool,
+}
+
+impl Connection {
+    fn new(
+        state: AppState,
+        socket: WebSocket,
+        cookie_principal: Option<Arc<Principal>>,
+        meta: RequestMeta,
+    ) -> Self {
+        // Subscribed from the start, so that a revocation racing with `connection_init` is
+        // not missed; events are only read once a principal is known.
+        let hub = Some(state.hub.subscribe());
+        Self {
+            state,
+            socket,
+            meta,
+            cookie_principal,
+            init_received: false,
+            principal: None,
+            arm_expiry: None,
+            hub,
+            operations: HashMap::new(),
+            streams: SelectAll::new(),
+            next_seq: 0,
+            heard: false,
+            pinged: false,
+        }
+    }
+
+    async fn run(mut self) {
+        let now = Instant::now();
+        let init_timer = tokio::time::sleep_until(
+            now.checked_add(self.state.settings.ws_init_timeout)
+                .unwrap_or_else(far_future),
+        );
+        tokio::pin!(init_timer);
+        let expiry = tokio::time::sleep_until(far_future());
+        tokio::pin!(expiry);
+        let mut expiry_armed = false;
+        let mut keepalive = tokio::time::interval_at(now + KEEPALIVE_INTERVAL, KEEPALIVE_INTERVAL);
+        keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+        let outcome = loop {
+            let event = tokio::select! {
+                message = self.socket.recv() => Event::Client(message),
+                item = self.streams.next(), if !self.streams.is_empty() => Event::Operation(item),
+                event = recv_hub(&mut self.hub), if self.principal.is_some() => Event::Hub(event),
+                () = &mut init_timer, if !self.init_received => Event::InitTimeout,
+                () = &mut expiry, if expiry_armed => Event::Expired,
+                _ = keepalive.tick() => Event::KeepAlive,
+            };
+            let flow = match event {
+                Event::Client(message) => self.on_client(message).await,
+                Event::Operation(Some((id, seq, response))) => {
+                    self.on_operation(id, seq, response).await
+                }
+                Event::Operation(None) => Flow::Continue,
+                Event::Hub(event) => self.on_hub(event),
+                Event::InitTimeout => {
+                    Flow::close(code::INIT_TIMEOUT, "Connection initialisation timeout")
+                }
+                Event::Expired => Flow::forbidden(),
+                Event::KeepAlive => self.on_keepalive().await,
+            };
+            if let Some(at) = self.arm_expiry.take() {
+                expiry.as_mut().reset(at);
+                expiry_armed = true;
+            }
+            match flow {
+                Flow::Continue => {}
+                other => break other,
+            }
+        };
+
+        // Release the operations and the hub receiver before the closing handshake.
+        self.streams = SelectAll::new();
+        self.operations.clear();
+        self.hub = None;
+        if let Flow::Close(code, reason) = outcome {
+            tracing::debug!(code, %reason, "closing graphql-transport-ws connection");
+            close(&mut self.socket, code, &reason).await;
+        }
+        finish(&mut self.socket).await;
+    }
+
+    async fn on_client(&mut self, message: Option<Result<Message, axum::Error>>) -> Flow {
+        self.heard = true;
+        match message {
+            None | Some(Err(_) | Ok(Message::Close(_))) => Flow::End,
+            Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
+            Some(Ok(Message::Binary(_))) => {
+                Flow::close(code::BAD_REQUEST, "Binary frames are not supported")
+            }
+            // The WebSocket layer answers pings itself.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Flow {
+        let message = match ClientMessage::parse(text) {
+            Ok(message) => message,
+            Err(reason) => return Flow::close(code::BAD_REQUEST, reason),
+        };
+        match message {
+            ClientMessage::ConnectionInit(payload) => self.on_init(payload).await,
+            ClientMessage::Ping(payload) => {
+                let text = encode(&Outgoing {
+                    id: None,
+                    kind: "pong",
+                    payload,
+                });
+                self.send_text(text).await
+            }
+            ClientMessage::Pong => Flow::Continue,
+            ClientMessage::Subscribe { id, payload } => self.on_subscribe(id, payload).await,
+            ClientMessage::Complete { id } => {
+                if let Some(operation) = self.operations.remove(id.as_str()) {
+                    operation.abort.abort();
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn on_init(&mut self, payload: Option<Map<String, Value>>) -> Flow {
+        if self.init_received {
+            return Flow::close(code::TOO_MANY_INIT, "Too many initialisation requests");
+        }
+        self.init_received = true;
+        let cookie_principal = self.cookie_principal.take();
+        let principal = match authenticate(&self.state, payload.as_ref(), cookie_principal).await {
+            Ok(principal) => principal,
+            Err(flow) => return flow,
+        };
+        if let Some(expires_at) = principal.expires_at {
+            match (expires_at - chrono::Utc::now()).to_std() {
+                Ok(left) if !left.is_zero() => {
+                    self.arm_expiry = Instant::now().checked_add(left);
+                }
+                _ => return Flow::forbidden(),
+            }
+        }
+        self.principal = Some(principal);
+        let text = encode(&Outgoing::<()> {
+            id: None,
+            kind: "connection_ack",
+            payload: None,
+        });
+        self.send_text(text).await
+    }
+
+    async fn on_subscribe(&mut self, id: String, payload: SubscribePayload) -> Flow {
+        let Some(principal) = self.principal.clone() else {
+            return Flow::close(code::UNAUTHORIZED, "Unauthorized");
+        };
+        if self.operations.contains_key(id.as_str()) {
+            return Flow::Close(
+                code::SUBSCRIBER_EXISTS,
+                Cow::Owned(format!("Subscriber for {id} already exists")),
+            );
+        }
+        if self.operations.len() >= self.state.settings.ws_max_operations {
+            let text = encode(&json!({
+                "id": id,
+                "type": "error",
+                "payload": [{
+                    "message": "Too many operations on this connection",
+                    "extensions": {"code": "RATE_LIMITED"},
+                }],
+            }));
+            return self.send_text(text).await;
+        }
+        let request = match payload.into_request() {
+            Ok(request) => request,
+            Err(reason) => return Flow::close(code::BAD_REQUEST, reason),
+        };
+        let mut meta = self.meta.clone();
+        meta.principal = Some(principal);
+        let request = crate::graphql::prepare(&self.state, request, meta);
+        let responses = self.state.schema.execute_stream(request);
+
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let id: Arc<str> = Arc::from(id);
+        let (responses, abort) = stream::abortable(responses);
+        let end = future::ready((id.clone(), seq, None));
+        let tag = id.clone();
+        let tagged = responses
+            .map(move |response| (tag.clone(), seq, Some(response)))
+            .chain(stream::once(end))
+            .boxed();
+        self.streams.push(tagged);
+        self.operations.insert(
+            id,
+            Operation {
+                seq,
+                abort,
+                started: false,
+            },
+        );
+        Flow::Continue
+    }
+
+    async fn on_operation(
+        &mut self,
+        id: Arc<str>,
+        seq: u64,
+        response: Option<async_graphql::Response>,
+    ) -> Flow {
+        let Some(operation) = self.operations.get_mut(&id).filter(|op| op.seq == seq) else {
+            // An operation the client completed, or that ended with an error already.
+            return Flow::Continue;
+        };
+        let Some(response) = response else {
+            self.operations.remove(&id);
+            let text = encode(&Outgoing::<()> {
+                id: Some(&*id),
+                kind: "complete",
+                payload: None,
+            });
+            return self.send_text(text).await;
+        };
+        if !operation.started && response.data == GqlValue::Null && !response.errors.is_empty() {
+            // A request error before execution (parse, validation, a refused subscription
+            // field): `error`, and no `complete`.
+            operation.abort.abort();
+            self.operations.remove(&id);
+            let text = encode(&Outgoing {
+                id: Some(&*id),
+                kind: "error",
+                payload: Some(&response.errors),
+            });
+            return self.send_text(text).await;
+        }
+        operation.started = true;
+        let text = encode(&Outgoing {
+            id: Some(&*id),
+            kind: "next",
+            payload: Some(&response),
+        });
+        self.send_text(text).await
+    }
+
+    fn on_hub(&mut self, event: Result<HubEvent, RecvError>) -> Flow {
+        match event {
+            Ok(HubEvent::CredentialRevoked(revoked)) => {
+                let ours = self
+                    .principal
+                    .as_ref()
+                    .and_then(|p| p.credential_id.as_deref());
+                if ours == Some(&*revoked) {
+                    Flow::forbidden()
+                } else {
+                    Flow::Continue
+                }
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => Flow::Continue,
+            Err(RecvError::Closed) => {
+                self.hub = None;
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn on_keepalive(&mut self) -> Flow {
+        if self.pinged && !self.heard {
+            tracing::debug!("graphql-transport-ws client stopped answering pings");
+            return Flow::End;
+        }
+        self.pinged = true;
+        self.heard = false;
+        self.send(Message::Ping(axum::body::Bytes::new())).await
+    }
+
+    /// Sends a serialised message (see [`encode`]).
+    async fn send_text(&mut self, text: Option<String>) -> Flow {
+        match text {
+            Some(text) => self.send(Message::Text(text.into())).await,
+            None => Flow::close(code::INTERNAL, "Internal server error"),
+        }
+    }
+
+    async fn send(&mut self, message: Message) -> Flow {
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(message)).await {
+            Ok(Ok(())) => Flow::Continue,
+            Ok(Err(_)) | Err(_) => Flow::End,
+        }
+    }
+}
+
+/// The principal of the bearer token in `payload`, or else the cookie's.
+async fn authenticate(
+    state: &AppState,
+    payload: Option<&Map<String, Value>>,
+    cookie_principal: Option<Arc<Principal>>,
+) -> Result<Arc<Principal>, Flow> {
+    let header = payload
+        .and_then(|p| p.get("Authorization").or_else(|| p.get("authorization")))
+        .filter(|value| !value.is_null());
+    let Some(header) = header else {
+        return cookie_principal.ok_or_else(Flow::forbidden);
+    };
+    let Some(token) = header.as_str().and_then(bearer_token) else {
+        return Err(Flow::forbidden());
+    };
+    match crate::services::auth::authenticate(state, token).await {
+        Ok(Some(principal)) => Ok(Arc::new(principal)),
+        Err(AppError::Internal(cause)) => {
+            tracing::error!(error = %cause, "websocket authentication failed");
+            Err(Flow::close(code::INTERNAL, "Internal server error"))
+        }
+        // Unknown, expired or revoked tokens, and any refusal by the auth service.
+        Ok(None) | Err(_) => Err(Flow::forbidden()),
+    }
+}
+
+/// Serialises a server message before any await, so that no borrowed data is held across one.
+fn encode<T: Serialize>(message: &T) -> Option<String> {
+    serde_json::to_string(message)
+        .map_err(|err| tracing::error!(%err, "cannot serialise a graphql-transport-ws message"))
+        .ok()
+}
+
+/// The next event of `hub`, or never when there is none.
+async fn recv_hub(hub: &mut Option<broadcast::Receiver<HubEvent>>) -> Result<HubEvent, RecvError> {
+    match hub {
+        Some(receiver) => receiver.recv().await,
+        None => future::pending().await,
+    }
+}
+
+/// A deadline that never comes in practice (about 30 years away).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// Sends a close frame (best effort).
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: truncate(reason, MAX_CLOSE_REASON).into(),
+    };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+}
+
+/// Reads until the client's close frame (or the end of the stream), so that the closing
+/// handshake completes and the client reliably sees our close frame.
+async fn finish(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        while let Some(Ok(_)) = socket.recv().await {}
+    })
+    .await;
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
+/// The token of an `Authorization: Bearer <token>` value.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// A server message.
+#[derive(Serialize)]
+struct Outgoing<'a, P> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<P>,
+}
+
+/// A valid client message.
+#[derive(Debug)]
+enum ClientMessage {
+    ConnectionInit(Option<Map<String, Value>>),
+    Ping(Option<Map<String, Value>>),
+    Pong,
+    Subscribe {
+        id: String,
+        payload: SubscribePayload,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+/// The payload of `subscribe`.
+#[derive(Debug)]
+struct SubscribePayload {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+impl ClientMessage {
+    /// Parses and validates a text frame; the error is the close reason.
+    fn parse(text: &str) -> Result<Self, &'static str> {
+        let mut message = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(message)) => message,
+            Ok(_) => return Err("Message is not a JSON object"),
+            Err(_) => return Err("Invalid JSON"),
+        };
+        let Some(Value::String(kind)) = message.remove("type") else {
+            return Err("Missing or invalid message type");
+        };
+        match kind.as_str() {
+            "connection_init" => Ok(ClientMessage::ConnectionInit(optional_object(
+                message.remove("payload"),
+            )?)),
+            "ping" => Ok(ClientMessage::Ping(optional_object(
+                message.remove("payload"),
+            )?)),
+            "pong" => {
+                optional_object(message.remove("payload"))?;
+                Ok(ClientMessage::Pong)
+            }
+            "subscribe" => {
+                let id = take_id(&mut message)?;
+                let Some(Value::Object(mut payload)) = message.remove("payload") else {
+                    return Err("Invalid subscribe payload");
+                };
+                let Some(Value::String(query)) = payload.remove("query") else {
+                    return Err("Invalid subscribe payload: query must be a string");
+                };
+                let operation_name = match payload.remove("operationName") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(name)) => Some(name),
+                    Some(_) => {
+                        return Err("Invalid subscribe payload: operationName must be a string");
+                    }
+                };
+                let variables = optional_object(payload.remove("variables"))
+                    .map_err(|_| "Invalid subscribe payload: variables must be an object")?;
+                let extensions = optional_object(payload.remove("extensions"))
+                    .map_err(|_| "Invalid subscribe payload: extensions must be an object")?;
+                Ok(ClientMessage::Subscribe {
+                    id,
+                    payload: SubscribePayload {
+                        query,
+                        operation_name,
+                        variables,
+                        extensions,
+                    },
+                })
+            }
+            "complete" => Ok(ClientMessage::Complete {
+                id: take_id(&mut message)?,
+            }),
+            "connection_ack" | "next" | "error" => Err("Unexpected message type"),
+            _ => Err("Unknown message type"),
+        }
+    }
+}
+
+impl SubscribePayload {
+    /// The GraphQL request; the error is the close reason.
+    fn into_request(self) -> Result<async_graphql::Request, &'static str> {
+        let variables = Variables::from_json(Value::Object(self.variables.unwrap_or_default()));
+        let mut request = async_graphql::Request::new(self.query).variables(variables);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(extensions) = self.extensions {
+            request.extensions = serde_json::from_value(Value::Object(extensions))
+                .map_err(|_| "Invalid subscribe payload: bad extensions")?;
+        }
+        Ok(request)
+    }
+}
+
+/// An optional payload: absent, `null` or an object.
+fn optional_object(value: Option<Value>) -> Result<Option<Map<String, Value>>, &'static str> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err("Invalid payload: must be an object"),
+    }
+}
+
+/// The operation id of a message: a non-empty string.
+fn take_id(message: &mut Map<String, Value>) -> Result<String, &'static str> {
+    match message.remove("id") {
+        Some(Value::String(id)) if !id.is_empty() => Ok(id),
+        _ => Err("Missing or invalid id"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_valid_messages() {
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"connection_init"}"#),
+            Ok(ClientMessage::ConnectionInit(None))
+        ));
+        assert!(matches!(
+            ClientMessage::parse(
+                r#"{"type":"connection_init","payload":{"Authorization":"Bearer x"}}"#
+            ),
+            Ok(ClientMessage::ConnectionInit(Some(_)))
+        ));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"ping","payload":null}"#),
+            Ok(ClientMessage::Ping(None))
+        ));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"pong"}"#),
+            Ok(ClientMessage::Pong)
+        ));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"complete","id":"1"}"#),
+            Ok(ClientMessage::Complete { id }) if id == "1"
+        ));
+        let parsed = ClientMessage::parse(
+            r#"{"id":"a","type":"subscribe","payload":{"query":"{ x }","variables":{"v":1},"operationName":null,"extensions":null}}"#,
+        );
+        let Ok(ClientMessage::Subscribe { id, payload }) = parsed else {
+            panic!("not a subscribe: {parsed:?}");
+        };
+        assert_eq!(id, "a");
+        assert_eq!(payload.query, "{ x }");
+        assert!(payload.operation_name.is_none());
+        assert!(payload.variables.is_some());
+        assert!(payload.into_request().is_ok());
+    }
+
+    #[test]
+    fn refuses_invalid_messages() {
+        for text in [
+            "not json",
+            "[]",
+            r#"{"payload":{}}"#,
+            r#"{"type":"nope"}"#,
+            r#"{"type":"next","id":"1","payload":{}}"#,
+            r#"{"type":"connection_init","payload":"token"}"#,
+            r#"{"type":"subscribe","payload":{"query":"{ x }"}}"#,
+            r#"{"type":"subscribe","id":"","payload":{"query":"{ x }"}}"#,
+            r#"{"type":"subscribe","id":"1","payload":[]}"#,
+            r#"{"type":"subscribe","id":"1","payload":{"query":1}}"#,
+            r#"{"type":"subscribe","id":"1","payload":{"query":"{ x }","variables":[]}}"#,
+            r#"{"type":"subscribe","id":"1","payload":{"query":"{ x }","operationName":1}}"#,
+            r#"{"type":"complete"}"#,
+        ] {
+            assert!(ClientMessage::parse(text).is_err(), "accepted {text}");
+        }
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("abc"), None);
+    }
+
+    #[test]
+    fn close_reasons_fit_a_frame() {
+        let long = "é".repeat(100);
+        let cut = truncate(&long, MAX_CLOSE_REASON);
+        assert!(cut.len() <= MAX_CLOSE_REASON);
+        assert!(long.starts_with(cut));
+        assert_eq!(truncate("short", MAX_CLOSE_REASON), "short");
+    }
+}

@@ -1,0 +1,300 @@
+//! Sign-on endpoints (CONTRACT section 1) and how requests are authenticated: a bearer token,
+//! or the `onegraph_session` cookie.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    app::AppState,
+    auth::{Principal, RequestMeta},
+    error::AppError,
+    services::auth::{self as auth_service, LoginOutcome},
+};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "onegraph_session";
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The session token in the `Cookie` header, if any.
+pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim())
+}
+
+/// Authenticates a request from its bearer token or cookie. An unknown or expired
+/// credential leaves the request unauthenticated (guards answer `UNAUTHENTICATED`), so that
+/// sign-in still works with a stale header.
+pub async fn request_meta(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+) -> Result<RequestMeta, AppError> {
+    let token = bearer(headers).or_else(|| cookie_token(headers));
+    let principal = match token {
+        Some(token) => auth_service::authenticate(state, token)
+            .await?
+            .map(Arc::new),
+        None => None,
+    };
+    Ok(RequestMeta {
+        principal,
+        ip,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(300).collect()),
+    })
+}
+
+/// The cookie's principal for a WebSocket upgrade, only from an allowed `Origin`.
+pub async fn cookie_principal_for_websocket(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Option<Arc<Principal>> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    if !state.settings.origin_allowed(origin) {
+        return None;
+    }
+    let token = cookie_token(headers)?;
+    auth_service::authenticate(state, token)
+        .await
+        .ok()
+        .flatten()
+        .map(Arc::new)
+}
+
+fn session_cookie(state: &AppState, outcome: &LoginOutcome) -> Option<HeaderValue> {
+    let secure = if state.settings.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{secure}",
+        outcome.token,
+        auth_service::SESSION_HOURS * 3600
+    ))
+    .ok()
+}
+
+fn session_body(outcome: &LoginOutcome) -> serde_json::Value {
+    json!({
+        "session_token": outcome.token,
+        "expires_at": outcome.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "principal": {
+            "kind": outcome.principal.kind.as_str(),
+            "tenant_id": outcome.principal.tenant_id,
+            "user_id": outcome.principal.user_id,
+            "permissions": outcome.principal.permissions.names(),
+        }
+    })
+}
+
+fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+/// Maps sign-on failures to the contract's 401 answers.
+fn login_error(err: AppError) -> AppError {
+    match err {
+        AppError::TokenReplayed
+        | AppError::AccountNotFound
+        | AppError::Unauthenticated(_)
+        | AppError::SsoNotConfigured
+        | AppError::RateLimited { .. }
+        | AppError::Internal(_) => err,
+        _ => AppError::Unauthenticated("Invalid or expired sign-on token".into()),
+    }
+}
+
+/// The exchange body.
+#[derive(Debug, Deserialize)]
+pub struct ExchangeBody {
+    token: Option<String>,
+}
+
+/// `POST /api/auth/client-hub-sso` `{"token"}` → session JSON and cookie.
+pub async fn sso_exchange(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    body: Result<Json<ExchangeBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if state.settings.sso_secret.is_none() {
+        return AppError::SsoNotConfigured.into_response();
+    }
+    if let Err(err) = state.limiter.check(Some(addr.ip())) {
+        return err.into_response();
+    }
+    let token = match body {
+        Ok(Json(ExchangeBody { token: Some(token) })) if !token.trim().is_empty() => token,
+        Ok(_) => return AppError::bad_input("token is required").into_response(),
+        Err(_) => {
+            return AppError::bad_input("body must be JSON: {\"token\": \"...\"}").into_response();
+        }
+    };
+    match auth_service::login_with_hub_sso(&state, &token).await {
+        Ok(outcome) => {
+            let mut response = (StatusCode::OK, Json(session_body(&outcome))).into_response();
+            if let Some(cookie) = session_cookie(&state, &outcome) {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            no_store(&mut response);
+            response
+        }
+        Err(err) => {
+            let mut response = login_error(err).into_response();
+            no_store(&mut response);
+            response
+        }
+    }
+}
+
+/// Query of the redirect flow.
+#[derive(Debug, Deserialize)]
+pub struct RedirectQuery {
+    token: Option<String>,
+    redirect: Option<String>,
+}
+
+/// A redirect target that stays on this origin: `/…` but not `//`, `/\`, encoded slashes or
+/// control characters; anything else becomes `/`.
+pub fn safe_redirect(target: Option<&str>) -> String {
+    let Some(target) = target else {
+        return "/".into();
+    };
+    let lower = target.to_ascii_lowercase();
+    let ok = target.starts_with('/')
+        && !target.starts_with("//")
+        && !target.starts_with("/\\")
+        && !target.contains('\\')
+        && !lower.contains("%2f")
+        && !lower.contains("%5c")
+        && !lower.contains("%00")
+        && !target.chars().any(|c| c.is_control() || c.is_whitespace())
+        && target.len() <= 2048;
+    if ok { target.to_owned() } else { "/".into() }
+}
+
+fn error_page(err: &AppError) -> Response {
+    let message = match err {
+        AppError::TokenReplayed => {
+            "This sign-in link was already used. Please sign in again from Hub."
+        }
+        AppError::AccountNotFound => {
+            "No account found for you here. Ask your administrator for access."
+        }
+        AppError::SsoNotConfigured => "Sign-in through Hub is not configured on this server.",
+        AppError::RateLimited { .. } => {
+            "Too many sign-in attempts. Please wait a moment and try again."
+        }
+        _ => "This sign-in link is invalid or has expired. Please sign in again from Hub.",
+    };
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head>\
+         <body><h1>Sign-in failed</h1><p>{message}</p><p>Error code: {}</p></body></html>",
+        err.code()
+    );
+    let mut response = (err.status(), Html(html)).into_response();
+    no_store(&mut response);
+    response
+}
+
+/// `GET /api/auth/client-hub-sso?token=…&redirect=/path` → 303 to `redirect` with the cookie,
+/// or a plain error page.
+pub async fn sso_redirect(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Query(query): Query<RedirectQuery>,
+) -> Response {
+    if state.settings.sso_secret.is_none() {
+        return error_page(&AppError::SsoNotConfigured);
+    }
+    if let Err(err) = state.limiter.check(Some(addr.ip())) {
+        return error_page(&err);
+    }
+    let Some(token) = query.token.filter(|t| !t.trim().is_empty()) else {
+        return error_page(&AppError::unauthenticated());
+    };
+    match auth_service::login_with_hub_sso(&state, &token).await {
+        Ok(outcome) => {
+            let target = safe_redirect(query.redirect.as_deref());
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            let headers = response.headers_mut();
+            if let Ok(location) = HeaderValue::from_str(&target) {
+                headers.insert(header::LOCATION, location);
+            } else {
+                headers.insert(header::LOCATION, HeaderValue::from_static("/"));
+            }
+            if let Some(cookie) = session_cookie(&state, &outcome) {
+                headers.insert(header::SET_COOKIE, cookie);
+            }
+            no_store(&mut response);
+            response
+        }
+        Err(err) => error_page(&login_error(err)),
+    }
+}
+
+/// `POST /api/auth/logout`: revokes the session and clears the cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let principal = match request_meta(&state, &headers, None).await {
+        Ok(meta) => meta.principal,
+        Err(err) => return err.into_response(),
+    };
+    if let Err(err) = auth_service::logout(&state, principal.as_deref()).await {
+        return err.into_response();
+    }
+    let mut response = Json(json!({"ok": true})).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("onegraph_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0"),
+    );
+    no_store(&mut response);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_redirect;
+
+    #[test]
+    fn redirects_stay_relative() {
+        assert_eq!(safe_redirect(Some("/visits?x=1")), "/visits?x=1");
+        for bad in [
+            "//evil.com",
+            "/\\evil.com",
+            "https://evil.com",
+            "/%2F%2Fevil.com",
+            "/a\nb",
+            "/%5cevil",
+            "evil",
+        ] {
+            assert_eq!(safe_redirect(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_redirect(None), "/");
+    }
+}

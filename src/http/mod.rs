@@ -1,0 +1,71 @@
+//! REST endpoints besides `/graphql`: sign-on, logout, health, metrics.
+
+pub mod auth;
+pub mod health;
+pub mod metrics;
+
+use axum::{
+    Router,
+    http::{HeaderName, HeaderValue, Method, header},
+    routing::{get, post},
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
+
+use crate::app::AppState;
+
+/// The REST routes with CORS, security headers and request tracing.
+pub fn router(state: AppState) -> Router {
+    let origins: Vec<HeaderValue> = state
+        .settings
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-integration-key"),
+            HeaderName::from_static("x-tenant-id"),
+        ]);
+    Router::new()
+        .route(
+            "/api/auth/client-hub-sso",
+            get(auth::sso_redirect).post(auth::sso_exchange),
+        )
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+        .layer(cors)
+}
+
+/// Layers applied to every route (REST and GraphQL).
+pub fn common_layers(router: Router) -> Router {
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // The path only: query strings may carry SSO tokens.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+}

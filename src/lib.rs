@@ -1,0 +1,21 @@
+//! onegraph: the GraphQL backend of Portal and Visitor, federating The One Stack's products
+//! behind one schema.
+
+/// Application state, router assembly and serving.
+pub mod app;
+/// Principals, permissions, SSO tokens, sessions, guards, rate limiting.
+pub mod auth;
+/// Settings from the environment (with `*_FILE` secrets).
+pub mod config;
+/// Database connection, migrations and statement counting.
+pub mod db;
+/// The error type at the edge, with stable codes.
+pub mod error;
+/// Live events for subscriptions.
+pub mod events;
+/// The GraphQL schema and the `/graphql` endpoint.
+pub mod graphql;
+/// REST endpoints: sign-on, health, metrics.
+pub mod http;
+/// Business rules per domain.
+pub mod services;

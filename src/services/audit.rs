@@ -1,0 +1,73 @@
+//! The audit log: every successful mutation records actor, action, target and time in the
+//! same transaction as the change.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{new_id, now, page};
+use crate::{auth::Principal, error::AppResult};
+use entities::audit_log::{self, Column, Entity as AuditLog};
+
+/// Records one audit entry inside the caller's transaction.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    details: Option<String>,
+) -> AppResult<()> {
+    entities::audit_log::Entity::insert(entities::audit_log::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tenant_id.to_owned()),
+        at: Set(now()),
+        actor: Set(actor.to_owned()),
+        action: Set(action.to_owned()),
+        target: Set(target.map(str::to_owned)),
+        details: Set(details),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// One page of the tenant's audit log, newest first.
+pub async fn list(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    first: usize,
+    after: Option<&str>,
+) -> AppResult<page::Page<audit_log::Model>> {
+    let mut cond = Condition::all().add(Column::TenantId.eq(&principal.tenant_id));
+    if let Some(after) = after {
+        let cursor = page::Cursor::decode(after)?;
+        let at = cursor.time()?;
+        cond = cond.add(
+            Condition::any().add(Column::At.lt(at)).add(
+                Condition::all()
+                    .add(Column::At.eq(at))
+                    .add(Column::Id.lt(cursor.id)),
+            ),
+        );
+    }
+    let rows = AuditLog::find()
+        .filter(cond)
+        .order_by_desc(Column::At)
+        .order_by_desc(Column::Id)
+        .limit(first as u64 + 1)
+        .all(db)
+        .await?;
+    Ok(page::Page::from_rows(rows, first, |e| {
+        page::Cursor::at_time(e.at, &e.id)
+    }))
+}
+
+/// How many entries the tenant's audit log holds.
+pub async fn count(db: &DatabaseConnection, principal: &Principal) -> AppResult<u64> {
+    Ok(AuditLog::find()
+        .filter(Column::TenantId.eq(&principal.tenant_id))
+        .count(db)
+        .await?)
+}

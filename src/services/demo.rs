@@ -1,0 +1,247 @@
+//! `serve --demo`: an idempotent demo tenant with two locations, hosts, badges and a day of
+//! visits, and a staff session to explore it with.
+
+use chrono::{Duration, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    TransactionTrait, sea_query::OnConflict,
+};
+
+use super::{auth, now};
+use crate::{
+    app::AppState,
+    auth::{PermissionSet, PrincipalKind},
+    error::AppResult,
+};
+
+/// The demo tenant's fixed id.
+pub const TENANT_ID: &str = "00000000-0000-4000-8000-000000000001";
+const USER_ID: &str = "00000000-0000-4000-8000-0000000000a1";
+
+fn id(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+/// Seeds the demo tenant (once) and opens a staff session with every Visitor permission.
+pub async fn seed(state: &AppState) -> AppResult<auth::LoginOutcome> {
+    let db = &state.db;
+    let at = now();
+    let txn = db.begin().await?;
+    entities::tenants::Entity::insert(entities::tenants::ActiveModel {
+        id: Set(TENANT_ID.into()),
+        name: Set("Demo Organisation".into()),
+        created_at: Set(at),
+        updated_at: Set(at),
+    })
+    .on_conflict(
+        OnConflict::column(entities::tenants::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    entities::users::Entity::insert(entities::users::ActiveModel {
+        id: Set(USER_ID.into()),
+        tenant_id: Set(TENANT_ID.into()),
+        hub_sub: Set("demo-admin".into()),
+        email: Set(Some("admin@demo.example".into())),
+        name: Set("Demo Admin".into()),
+        role: Set(Some("admin".into())),
+        created_at: Set(at),
+        updated_at: Set(at),
+        last_login_at: Set(Some(at)),
+    })
+    .on_conflict(
+        OnConflict::column(entities::users::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    let seeded = entities::locations::Entity::find()
+        .filter(entities::locations::Column::TenantId.eq(TENANT_ID))
+        .count(&txn)
+        .await?
+        > 0;
+    if !seeded {
+        let locations = [
+            (
+                id(101),
+                "Head Office",
+                "1 Main Street, Springfield",
+                "office",
+                "America/New_York",
+            ),
+            (
+                id(102),
+                "North Campus",
+                "200 College Road, Leeds",
+                "campus",
+                "Europe/London",
+            ),
+        ];
+        for (lid, name, address, kind, tz) in &locations {
+            entities::locations::Entity::insert(
+                entities::locations::Model {
+                    id: lid.clone(),
+                    tenant_id: TENANT_ID.into(),
+                    name: (*name).into(),
+                    address: Some((*address).into()),
+                    location_type: (*kind).into(),
+                    timezone: (*tz).into(),
+                    archived: false,
+                    created_at: at,
+                    updated_at: at,
+                }
+                .into_active_model(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        let hosts = [
+            (
+                id(201),
+                "Ada Lovelace",
+                "ada@demo.example",
+                "Engineering",
+                &locations[0].0,
+            ),
+            (
+                id(202),
+                "Alan Turing",
+                "alan@demo.example",
+                "Research",
+                &locations[0].0,
+            ),
+            (
+                id(203),
+                "Grace Hopper",
+                "grace@demo.example",
+                "Operations",
+                &locations[1].0,
+            ),
+        ];
+        for (hid, name, email, dept, lid) in &hosts {
+            entities::hosts::Entity::insert(
+                entities::hosts::Model {
+                    id: hid.clone(),
+                    tenant_id: TENANT_ID.into(),
+                    name: (*name).into(),
+                    email: Some((*email).into()),
+                    phone: Some("+1 555 0100".into()),
+                    department: Some((*dept).into()),
+                    location_id: Some((*lid).clone()),
+                    visible_in_directory: true,
+                    removed: false,
+                    created_at: at,
+                    updated_at: at,
+                }
+                .into_active_model(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        for n in 0..10u32 {
+            let lid = &locations[(n % 2) as usize].0;
+            entities::badges::Entity::insert(
+                entities::badges::Model {
+                    id: id(300 + n),
+                    tenant_id: TENANT_ID.into(),
+                    location_id: lid.clone(),
+                    number: format!("B-{:03}", n + 1),
+                    status: "available".into(),
+                    current_visit_id: None,
+                    created_at: at,
+                    updated_at: at,
+                }
+                .into_active_model(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        let visitors = [
+            ("Katherine Johnson", "NASA"),
+            ("Margaret Hamilton", "MIT"),
+            ("Tim Berners-Lee", "CERN"),
+            ("Barbara Liskov", "MIT"),
+            ("Donald Knuth", "Stanford"),
+            ("Frances Allen", "IBM"),
+            ("Edsger Dijkstra", "Eindhoven"),
+            ("Radia Perlman", "Intel"),
+        ];
+        let start = Utc::now() - Duration::hours(9);
+        for (n, (name, company)) in visitors.iter().enumerate() {
+            let n32 = u32::try_from(n).unwrap_or(0);
+            let vid = id(400 + n32);
+            entities::visitors::Entity::insert(
+                entities::visitors::Model {
+                    id: vid.clone(),
+                    tenant_id: TENANT_ID.into(),
+                    name: (*name).into(),
+                    email: None,
+                    email_normalized: None,
+                    phone: None,
+                    company: Some((*company).into()),
+                    ai_risk_score: None,
+                    ai_risk_notes: None,
+                    anonymized_at: None,
+                    created_at: at,
+                    updated_at: at,
+                }
+                .into_active_model(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+            let checked_in =
+                crate::services::now().min(start + Duration::minutes(65 * i64::from(n32)));
+            let open = n >= 5;
+            entities::visits::Entity::insert(
+                entities::visits::Model {
+                    id: id(500 + n32),
+                    tenant_id: TENANT_ID.into(),
+                    visitor_id: vid,
+                    location_id: locations[n % 2].0.clone(),
+                    host_id: Some(hosts[n % 3].0.clone()),
+                    badge_id: None,
+                    pre_registration_id: None,
+                    kiosk_id: None,
+                    status: if open { "checked_in" } else { "checked_out" }.into(),
+                    source: "staff".into(),
+                    purpose: Some("Meeting".into()),
+                    checked_in_at: checked_in,
+                    checked_out_at: (!open).then(|| checked_in + Duration::minutes(45)),
+                    checked_in_by: format!("staff:{USER_ID}"),
+                }
+                .into_active_model(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+    }
+    let session = auth::create_session(
+        &txn,
+        TENANT_ID,
+        PrincipalKind::Staff,
+        USER_ID,
+        PermissionSet::all_visitor(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// The query printed after seeding.
+pub const EXAMPLE_QUERY: &str = r#"query Today {
+  me { kind tenant { name } permissions }
+  locations { id name timezone currentVisits { visitor { name company } checkedInAt } }
+  visits(first: 5) {
+    totalCount
+    edges { node { id status checkedInAt visitor { name company } location { name } host { name } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"#;
+
+/// A random 48-character secret for a demo run without `PORTAL_CLIENT_SSO_SECRET`.
+pub fn random_secret() -> String {
+    crate::auth::tokens::new_token("demo_")
+}

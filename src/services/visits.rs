@@ -1,0 +1,629 @@
+//! Visits: the one check-in path (staff, kiosk and pre-registration code), check-out, and
+//! the visit log with filters and cursor pagination.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::{Expr, Query},
+};
+use serde_json::json;
+
+use super::{audit, badges, hosts, locations, new_id, now, outbox, page, settings, validate};
+use crate::{
+    app::AppState,
+    auth::{Permission, Principal, PrincipalKind, tokens},
+    error::{AppError, AppResult},
+    events::{HubEvent, VisitBundle, VisitEvent, VisitEventKind},
+};
+use entities::visits::{self, Column, Entity as Visit};
+
+/// Whether a visit is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum VisitStatus {
+    /// On site.
+    CheckedIn,
+    /// Left.
+    CheckedOut,
+}
+
+impl VisitStatus {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisitStatus::CheckedIn => "checked_in",
+            VisitStatus::CheckedOut => "checked_out",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(text: &str) -> Self {
+        if text == "checked_out" {
+            VisitStatus::CheckedOut
+        } else {
+            VisitStatus::CheckedIn
+        }
+    }
+}
+
+/// The channel a check-in came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum CheckInSource {
+    /// A staff user.
+    Staff,
+    /// A kiosk.
+    Kiosk,
+}
+
+impl CheckInSource {
+    /// Stored (and event) form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckInSource::Staff => "staff",
+            CheckInSource::Kiosk => "kiosk",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(text: &str) -> Self {
+        if text == "kiosk" {
+            CheckInSource::Kiosk
+        } else {
+            CheckInSource::Staff
+        }
+    }
+}
+
+/// Who is arriving.
+#[derive(Debug, Clone, Default)]
+pub struct VisitorDetails {
+    /// Name.
+    pub name: String,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+}
+
+/// A check-in request.
+#[derive(Debug, Clone, Default)]
+pub struct CheckIn {
+    /// Where.
+    pub location_id: String,
+    /// Whom they visit.
+    pub host_id: Option<String>,
+    /// Who (may be omitted with a pre-registration code).
+    pub visitor: Option<VisitorDetails>,
+    /// Badge handed out.
+    pub badge_id: Option<String>,
+    /// Pre-registration code.
+    pub pre_registration_code: Option<String>,
+    /// Why.
+    pub purpose: Option<String>,
+}
+
+/// Filters of the visit log.
+#[derive(Debug, Clone, Default)]
+pub struct VisitFilter {
+    /// At this location.
+    pub location_id: Option<String>,
+    /// For this host.
+    pub host_id: Option<String>,
+    /// Open or closed.
+    pub status: Option<VisitStatus>,
+    /// Checked in at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Checked in before.
+    pub to: Option<DateTime<Utc>>,
+    /// Matches the visitor's name, e-mail or company.
+    pub search: Option<String>,
+}
+
+/// Validated visitor details.
+pub fn visitor_details(input: &VisitorDetails) -> AppResult<VisitorDetails> {
+    Ok(VisitorDetails {
+        name: validate::required(&input.name, "visitor.name", validate::MAX_NAME)?,
+        email: validate::email(input.email.as_deref(), "visitor.email")?,
+        phone: validate::phone(input.phone.as_deref(), "visitor.phone")?,
+        company: validate::optional(
+            input.company.as_deref(),
+            "visitor.company",
+            validate::MAX_NAME,
+        )?,
+    })
+}
+
+/// Finds (staff, by e-mail) or creates the visitor record inside `txn`.
+pub async fn upsert_visitor(
+    txn: &impl ConnectionTrait,
+    tenant_id: &str,
+    details: &VisitorDetails,
+    reuse_by_email: bool,
+) -> AppResult<entities::visitors::Model> {
+    let at = now();
+    let normalized = details.email.as_ref().map(|e| e.to_lowercase());
+    if reuse_by_email && let Some(email) = &normalized {
+        let existing = entities::visitors::Entity::find()
+            .filter(entities::visitors::Column::TenantId.eq(tenant_id))
+            .filter(entities::visitors::Column::EmailNormalized.eq(email))
+            .filter(entities::visitors::Column::AnonymizedAt.is_null())
+            .order_by_desc(entities::visitors::Column::UpdatedAt)
+            .one(txn)
+            .await?;
+        if let Some(existing) = existing {
+            let mut active = existing.into_active_model();
+            active.name = Set(details.name.clone());
+            active.email = Set(details.email.clone());
+            if details.phone.is_some() {
+                active.phone = Set(details.phone.clone());
+            }
+            if details.company.is_some() {
+                active.company = Set(details.company.clone());
+            }
+            active.updated_at = Set(at);
+            return Ok(sea_orm::ActiveModelTrait::update(active, txn).await?);
+        }
+    }
+    let model = entities::visitors::Model {
+        id: new_id(),
+        tenant_id: tenant_id.to_owned(),
+        name: details.name.clone(),
+        email: details.email.clone(),
+        email_normalized: normalized,
+        phone: details.phone.clone(),
+        company: details.company.clone(),
+        ai_risk_score: None,
+        ai_risk_notes: None,
+        anonymized_at: None,
+        created_at: at,
+        updated_at: at,
+    };
+    entities::visitors::Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(txn)
+        .await?;
+    Ok(model)
+}
+
+/// The Bus `data` of a visit event (CONTRACT section 5).
+pub fn event_data(bundle: &VisitBundle) -> serde_json::Value {
+    let visit = &bundle.visit;
+    json!({
+        "visit_id": visit.id,
+        "visitor_id": visit.visitor_id,
+        "visitor_name": bundle.visitor.name,
+        "company": bundle.visitor.company,
+        "location_id": visit.location_id,
+        "location_name": bundle.location.name,
+        "host_id": visit.host_id,
+        "badge_number": bundle.badge.as_ref().map(|b| b.number.clone()),
+        "source": visit.source,
+        "checked_in_at": visit.checked_in_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "checked_out_at": visit.checked_out_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    })
+}
+
+fn bad_code() -> AppError {
+    AppError::bad_input("Unknown, used or expired pre-registration code")
+}
+
+/// Checks a visitor in: the one path for staff, kiosk and pre-registration check-ins.
+pub async fn check_in(
+    state: &AppState,
+    principal: &Principal,
+    input: CheckIn,
+) -> AppResult<Arc<VisitBundle>> {
+    let tenant = principal.tenant_id.as_str();
+    let is_kiosk = principal.kind == PrincipalKind::Kiosk;
+    let source = if is_kiosk {
+        CheckInSource::Kiosk
+    } else {
+        CheckInSource::Staff
+    };
+    if !is_kiosk && !principal.can(Permission::VisitorsCheckin) {
+        return Err(AppError::Forbidden {
+            permission: Some(Permission::VisitorsCheckin.as_str()),
+        });
+    }
+    let location_id = validate::id(&input.location_id, "Location")?;
+    if is_kiosk && principal.location_id.as_deref() != Some(location_id.as_str()) {
+        return Err(AppError::NotFound("Location"));
+    }
+    if is_kiosk && input.badge_id.is_some() {
+        return Err(AppError::Forbidden {
+            permission: Some(Permission::VisitorsCheckin.as_str()),
+        });
+    }
+    let purpose = validate::optional(input.purpose.as_deref(), "purpose", validate::MAX_TEXT)?;
+    let details = input.visitor.as_ref().map(visitor_details).transpose()?;
+    let code = match input.pre_registration_code.as_deref() {
+        Some(code) => Some(tokens::normalize_code(code).ok_or_else(bad_code)?),
+        None => None,
+    };
+    if code.is_none() && details.is_none() {
+        return Err(AppError::bad_input(
+            "visitor is required unless a preRegistrationCode is given",
+        ));
+    }
+
+    let txn = state.db.begin().await?;
+    let location = locations::require_active(&txn, tenant, &location_id).await?;
+    let at = now();
+
+    // A pre-registration brings its visitor and host.
+    let pre_registration = match &code {
+        Some(code) => {
+            let pre = entities::pre_registrations::Entity::find()
+                .filter(entities::pre_registrations::Column::TenantId.eq(tenant))
+                .filter(entities::pre_registrations::Column::CodeHash.eq(tokens::digest(code)))
+                .one(&txn)
+                .await?
+                .ok_or_else(bad_code)?;
+            if pre.status != "expected" || pre.expires_at <= at {
+                return Err(bad_code());
+            }
+            if pre.location_id != location.id {
+                return Err(AppError::bad_input(
+                    "this pre-registration is for another location",
+                ));
+            }
+            Some(pre)
+        }
+        None => None,
+    };
+
+    let host_id = input
+        .host_id
+        .clone()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| pre_registration.as_ref().and_then(|p| p.host_id.clone()));
+    let host = match &host_id {
+        Some(id) => {
+            let host = hosts::require(&txn, tenant, id).await?;
+            if is_kiosk
+                && (!host.visible_in_directory
+                    || host.location_id.as_ref().is_some_and(|l| *l != location.id))
+            {
+                return Err(AppError::NotFound("Host"));
+            }
+            Some(host)
+        }
+        None => None,
+    };
+
+    if source == CheckInSource::Staff {
+        let rules = settings::get(&txn, tenant).await?;
+        if rules.require_host && host.is_none() {
+            return Err(AppError::bad_input("a host is required for check-in"));
+        }
+        if rules.require_badge && input.badge_id.is_none() {
+            return Err(AppError::bad_input("a badge is required for check-in"));
+        }
+    }
+
+    let visitor = match &pre_registration {
+        Some(pre) => entities::visitors::Entity::find_by_id(pre.visitor_id.clone())
+            .filter(entities::visitors::Column::TenantId.eq(tenant))
+            .one(&txn)
+            .await?
+            .ok_or_else(bad_code)?,
+        None => {
+            let details = details
+                .as_ref()
+                .ok_or_else(|| AppError::bad_input("visitor is required"))?;
+            upsert_visitor(&txn, tenant, details, source == CheckInSource::Staff).await?
+        }
+    };
+
+    let visit_id = new_id();
+    let badge = match &input.badge_id {
+        Some(badge_id) => Some(
+            badges::assign_for_check_in(&txn, tenant, badge_id, &location.id, &visit_id).await?,
+        ),
+        None => None,
+    };
+    let visit = visits::Model {
+        id: visit_id,
+        tenant_id: tenant.to_owned(),
+        visitor_id: visitor.id.clone(),
+        location_id: location.id.clone(),
+        host_id: host.as_ref().map(|h| h.id.clone()),
+        badge_id: badge.as_ref().map(|b| b.id.clone()),
+        pre_registration_id: pre_registration.as_ref().map(|p| p.id.clone()),
+        kiosk_id: principal.kiosk_id.clone().filter(|_| is_kiosk),
+        status: VisitStatus::CheckedIn.as_str().to_owned(),
+        source: source.as_str().to_owned(),
+        purpose,
+        checked_in_at: at,
+        checked_out_at: None,
+        checked_in_by: principal.actor(),
+    };
+    Visit::insert(visit.clone().into_active_model())
+        .exec_without_returning(&txn)
+        .await?;
+    if let Some(pre) = &pre_registration {
+        let updated = entities::pre_registrations::Entity::update_many()
+            .col_expr(
+                entities::pre_registrations::Column::Status,
+                Expr::value("checked_in"),
+            )
+            .col_expr(
+                entities::pre_registrations::Column::VisitId,
+                Expr::value(visit.id.clone()),
+            )
+            .filter(entities::pre_registrations::Column::Id.eq(&pre.id))
+            .filter(entities::pre_registrations::Column::Status.eq("expected"))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(bad_code());
+        }
+    }
+    let bundle = Arc::new(VisitBundle {
+        visit,
+        visitor,
+        location,
+        host,
+        badge,
+    });
+    audit::record(
+        &txn,
+        tenant,
+        &principal.actor(),
+        "visit.check_in",
+        Some(&bundle.visit.id),
+        Some(bundle.visitor.name.clone()),
+    )
+    .await?;
+    outbox::bus_event(
+        &txn,
+        tenant,
+        "visitor.checked_in",
+        "visitor",
+        at,
+        event_data(&bundle),
+    )
+    .await?;
+    txn.commit().await?;
+    publish(state, VisitEventKind::CheckedIn, &bundle);
+    Ok(bundle)
+}
+
+fn publish(state: &AppState, kind: VisitEventKind, bundle: &Arc<VisitBundle>) {
+    state.hub.publish(HubEvent::Visit(Arc::new(VisitEvent {
+        kind,
+        tenant_id: bundle.visit.tenant_id.clone(),
+        location_id: bundle.visit.location_id.clone(),
+        bundle: bundle.clone(),
+    })));
+}
+
+/// Checks a visit out and frees its badge. Kiosks may check out only the visits they
+/// checked in.
+pub async fn check_out(
+    state: &AppState,
+    principal: &Principal,
+    visit_id: &str,
+) -> AppResult<Arc<VisitBundle>> {
+    let tenant = principal.tenant_id.as_str();
+    let is_kiosk = principal.kind == PrincipalKind::Kiosk;
+    if !is_kiosk && !principal.can(Permission::VisitorsCheckout) {
+        return Err(AppError::Forbidden {
+            permission: Some(Permission::VisitorsCheckout.as_str()),
+        });
+    }
+    let visit_id = validate::id(visit_id, "Visit")?;
+    let txn = state.db.begin().await?;
+    let visit = Visit::find_by_id(visit_id)
+        .filter(Column::TenantId.eq(tenant))
+        .one(&txn)
+        .await?
+        .filter(|v| !is_kiosk || (v.kiosk_id.is_some() && v.kiosk_id == principal.kiosk_id))
+        .ok_or(AppError::NotFound("Visit"))?;
+    let at = now();
+    let updated = Visit::update_many()
+        .col_expr(
+            Column::Status,
+            Expr::value(VisitStatus::CheckedOut.as_str()),
+        )
+        .col_expr(Column::CheckedOutAt, Expr::value(at))
+        .filter(Column::Id.eq(&visit.id))
+        .filter(Column::Status.eq(VisitStatus::CheckedIn.as_str()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "the visit is already checked out".into(),
+        ));
+    }
+    let badge = match &visit.badge_id {
+        Some(badge_id) => badges::release(&txn, badge_id, &visit.id).await?,
+        None => None,
+    };
+    let visitor = entities::visitors::Entity::find_by_id(visit.visitor_id.clone())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::internal("visit without visitor"))?;
+    let location = entities::locations::Entity::find_by_id(visit.location_id.clone())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::internal("visit without location"))?;
+    let host = match &visit.host_id {
+        Some(h) => {
+            entities::hosts::Entity::find_by_id(h.clone())
+                .one(&txn)
+                .await?
+        }
+        None => None,
+    };
+    let mut visit = visit;
+    visit.status = VisitStatus::CheckedOut.as_str().to_owned();
+    visit.checked_out_at = Some(at);
+    let bundle = Arc::new(VisitBundle {
+        visit,
+        visitor,
+        location,
+        host,
+        badge,
+    });
+    audit::record(
+        &txn,
+        tenant,
+        &principal.actor(),
+        "visit.check_out",
+        Some(&bundle.visit.id),
+        None,
+    )
+    .await?;
+    outbox::bus_event(
+        &txn,
+        tenant,
+        "visitor.checked_out",
+        "visitor",
+        at,
+        event_data(&bundle),
+    )
+    .await?;
+    txn.commit().await?;
+    publish(state, VisitEventKind::CheckedOut, &bundle);
+    Ok(bundle)
+}
+
+fn filter_condition(tenant_id: &str, filter: &VisitFilter) -> AppResult<Condition> {
+    let mut cond = Condition::all().add(Column::TenantId.eq(tenant_id));
+    let never = || Column::Id.is_null();
+    if let Some(l) = &filter.location_id {
+        cond = cond.add(
+            validate::id(l, "Location").map_or_else(|_| never(), |id| Column::LocationId.eq(id)),
+        );
+    }
+    if let Some(h) = &filter.host_id {
+        cond =
+            cond.add(validate::id(h, "Host").map_or_else(|_| never(), |id| Column::HostId.eq(id)));
+    }
+    if let Some(status) = filter.status {
+        cond = cond.add(Column::Status.eq(status.as_str()));
+    }
+    if let Some(from) = filter.from {
+        cond = cond.add(Column::CheckedInAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        cond = cond.add(Column::CheckedInAt.lt(to));
+    }
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && to < from
+    {
+        return Err(AppError::bad_input(
+            "filter.to must not be before filter.from",
+        ));
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        if search.chars().count() > validate::MAX_NAME {
+            return Err(AppError::bad_input("filter.search is too long"));
+        }
+        let pattern = hosts::like_pattern(search);
+        let like = |col: entities::visitors::Column| {
+            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((
+                entities::visitors::Entity,
+                col,
+            ))))
+            .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        let matching = Query::select()
+            .column(entities::visitors::Column::Id)
+            .from(entities::visitors::Entity)
+            .and_where(
+                Expr::col((
+                    entities::visitors::Entity,
+                    entities::visitors::Column::TenantId,
+                ))
+                .eq(tenant_id),
+            )
+            .cond_where(
+                Condition::any()
+                    .add(like(entities::visitors::Column::Name))
+                    .add(like(entities::visitors::Column::Email))
+                    .add(like(entities::visitors::Column::Company)),
+            )
+            .to_owned();
+        cond = cond.add(Column::VisitorId.in_subquery(matching));
+    }
+    Ok(cond)
+}
+
+/// One page of the visit log, newest first.
+pub async fn list(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    filter: &VisitFilter,
+    first: usize,
+    after: Option<&str>,
+) -> AppResult<page::Page<visits::Model>> {
+    let mut cond = filter_condition(&principal.tenant_id, filter)?;
+    if let Some(after) = after {
+        let cursor = page::Cursor::decode(after)?;
+        let at = cursor.time()?;
+        cond = cond.add(
+            Condition::any().add(Column::CheckedInAt.lt(at)).add(
+                Condition::all()
+                    .add(Column::CheckedInAt.eq(at))
+                    .add(Column::Id.lt(cursor.id)),
+            ),
+        );
+    }
+    let rows = Visit::find()
+        .filter(cond)
+        .order_by_desc(Column::CheckedInAt)
+        .order_by_desc(Column::Id)
+        .limit(first as u64 + 1)
+        .all(db)
+        .await?;
+    Ok(page::Page::from_rows(rows, first, |v| {
+        page::Cursor::at_time(v.checked_in_at, &v.id)
+    }))
+}
+
+/// How many visits match the filter.
+pub async fn count(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    filter: &VisitFilter,
+) -> AppResult<u64> {
+    Ok(Visit::find()
+        .filter(filter_condition(&principal.tenant_id, filter)?)
+        .count(db)
+        .await?)
+}
+
+/// One visit of the caller's tenant.
+pub async fn get(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    id: &str,
+) -> AppResult<Option<visits::Model>> {
+    let Ok(id) = validate::id(id, "Visit") else {
+        return Ok(None);
+    };
+    Ok(Visit::find_by_id(id)
+        .filter(Column::TenantId.eq(&principal.tenant_id))
+        .one(db)
+        .await?)
+}
+
+/// One visitor record of the caller's tenant.
+pub async fn get_visitor(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    id: &str,
+) -> AppResult<Option<entities::visitors::Model>> {
+    let Ok(id) = validate::id(id, "Visitor") else {
+        return Ok(None);
+    };
+    Ok(entities::visitors::Entity::find_by_id(id)
+        .filter(entities::visitors::Column::TenantId.eq(&principal.tenant_id))
+        .one(db)
+        .await?)
+}

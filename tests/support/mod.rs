@@ -1,0 +1,334 @@
+//! The test harness: a real onegraph server on a random loopback port, on a fresh SQLite
+//! file or (when `TEST_DATABASE_URL` is set) a fresh PostgreSQL database, and helpers that
+//! speak to it over HTTP the way clients do.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc};
+
+use onegraph::{app, auth::sso, config::Settings, db};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The SSO secret every test server shares with its "Hub".
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+/// The issuer tokens carry.
+pub const ISSUER: &str = "https://my.theonestack.com";
+
+/// Which database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh database on the server named by `TEST_DATABASE_URL`.
+    Postgres,
+}
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub metrics: String,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A deterministic tenant UUID for a test's tenant label.
+pub fn tenant_id(label: &str) -> String {
+    let digest = Sha256::digest(format!("tenant:{label}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+async fn postgres_url() -> String {
+    let base = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+    let admin = sea_orm::Database::connect(&base).await.unwrap_or_else(|e| {
+        panic!("TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
+    });
+    let name = format!("og_test_{}", uuid::Uuid::new_v4().simple());
+    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL must end with /<database>");
+    format!("{prefix}/{name}")
+}
+
+impl TestApp {
+    /// A server on SQLite with test defaults.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_on(Backend::Sqlite, &[]).await
+    }
+
+    /// A server on SQLite with extra settings.
+    pub async fn spawn_with(env: &[(&str, &str)]) -> TestApp {
+        Self::spawn_on(Backend::Sqlite, env).await
+    }
+
+    /// Whether PostgreSQL tests should run (TEST_DATABASE_URL set).
+    pub fn postgres_enabled() -> bool {
+        std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+    }
+
+    /// A server on `backend` with extra settings.
+    pub async fn spawn_on(backend: Backend, env: &[(&str, &str)]) -> TestApp {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("TEST_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+            )
+            .with_test_writer()
+            .try_init();
+        let database_url = match backend {
+            Backend::Sqlite => {
+                let path =
+                    std::env::temp_dir().join(format!("onegraph-test-{}.db", uuid::Uuid::new_v4()));
+                format!("sqlite://{}?mode=rwc", path.display())
+            }
+            Backend::Postgres => postgres_url().await,
+        };
+        let metrics_port = free_port();
+        let mut vars: HashMap<String, String> = [
+            ("DATABASE_URL", database_url.as_str()),
+            ("PORTAL_CLIENT_SSO_SECRET", SECRET),
+            ("AUTH_RATE_BURST", "100000"),
+            ("AUTH_RATE_PER_MINUTE", "100000"),
+            ("DATALOADER_DELAY", "1ms"),
+            ("MAIL_DIR", "/tmp/onegraph-test-mail"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        vars.insert("METRICS_ADDR".into(), format!("127.0.0.1:{metrics_port}"));
+        for (k, v) in env {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let settings = Settings::from_source(&vars).expect("test settings");
+        let stats = Arc::new(db::DbStats::default());
+        let conn = db::connect(
+            &settings.database_url,
+            settings.database_max_connections,
+            stats.clone(),
+        )
+        .await
+        .expect("connect");
+        db::migrate(&conn).await.expect("migrate");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = app::AppState::new(settings, conn, stats);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = app::serve(state, listener, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let app = TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            backend,
+            _shutdown: tx,
+        };
+        for _ in 0..100 {
+            if app
+                .client
+                .get(format!("{}/healthz", app.base))
+                .send()
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        app
+    }
+
+    /// `ws://…/graphql`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql", self.addr)
+    }
+
+    /// Claims for a fresh staff user of `tenant` with `perms`.
+    pub fn claims(&self, tenant: &str, perms: &[&str]) -> sso::MintClaims {
+        let now = chrono::Utc::now().timestamp();
+        sso::MintClaims {
+            iss: ISSUER.into(),
+            aud: "visitor".into(),
+            sub: format!("hub-{}", uuid::Uuid::new_v4()),
+            email: Some("staff@example.com".into()),
+            name: Some("Staff Member".into()),
+            role: Some("member".into()),
+            tenant_id: tenant_id(tenant),
+            tenant_name: Some(format!("Tenant {tenant}")),
+            permissions: Some(perms.iter().map(|p| (*p).to_owned()).collect()),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            exp: now + 300,
+        }
+    }
+
+    /// Signs claims with the test secret.
+    pub fn mint(&self, claims: &sso::MintClaims) -> String {
+        sso::mint(claims, SECRET).expect("mint")
+    }
+
+    /// POST /api/auth/client-hub-sso with `token`: (status, body).
+    pub async fn exchange(&self, token: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/api/auth/client-hub-sso", self.base))
+            .json(&json!({"token": token}))
+            .send()
+            .await
+            .expect("exchange");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Signs a new staff user of `tenant` in with `perms`; returns the session token.
+    pub async fn staff_session(&self, tenant: &str, perms: &[&str]) -> String {
+        let token = self.mint(&self.claims(tenant, perms));
+        let (status, body) = self.exchange(&token).await;
+        assert_eq!(status, 200, "login failed: {body}");
+        body["session_token"]
+            .as_str()
+            .expect("session_token")
+            .to_owned()
+    }
+
+    /// A session with every Visitor permission.
+    pub async fn admin(&self, tenant: &str) -> String {
+        self.staff_session(tenant, ALL_VISITOR).await
+    }
+
+    /// POST /graphql; returns the JSON body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("graphql request");
+        response.json().await.expect("graphql json")
+    }
+
+    /// Runs `query` and returns `data`, panicking on any error.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(Some(token), query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Creates a location and returns its id.
+    pub async fn create_location(&self, token: &str, name: &str) -> String {
+        let data = self
+            .ok(
+                token,
+                "mutation($n: String!){ createLocation(input:{name:$n, timezone:\"Europe/London\"}){ id } }",
+                json!({"n": name}),
+            )
+            .await;
+        data["createLocation"]["id"]
+            .as_str()
+            .expect("location id")
+            .to_owned()
+    }
+
+    /// Checks a visitor in at `location` (staff token with checkin) and returns the visit id.
+    pub async fn check_in(&self, token: &str, location: &str, name: &str) -> String {
+        let data = self
+            .ok(
+                token,
+                "mutation($l: ID!, $n: String!){ checkInVisitor(input:{locationId:$l, visitor:{name:$n}}){ id } }",
+                json!({"l": location, "n": name}),
+            )
+            .await;
+        data["checkInVisitor"]["id"]
+            .as_str()
+            .expect("visit id")
+            .to_owned()
+    }
+
+    /// SQL statements executed so far, from `/metrics`.
+    pub async fn statements(&self) -> u64 {
+        let text = self
+            .client
+            .get(&self.metrics)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix("onegraph_db_statements_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("statement counter")
+    }
+}
+
+/// Every Visitor permission.
+pub const ALL_VISITOR: &[&str] = &[
+    "visitor.visitors.view",
+    "visitor.visitors.checkin",
+    "visitor.visitors.checkout",
+    "visitor.preregister.manage",
+    "visitor.hosts.view",
+    "visitor.hosts.manage",
+    "visitor.badges.manage",
+    "visitor.reports.view",
+    "visitor.reports.export",
+    "visitor.locations.manage",
+    "visitor.admin.settings",
+    "visitor.admin.kiosk",
+];
+
+/// The first error's `extensions.code`.
+pub fn code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Runs a test body on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let $app = support::TestApp::spawn_on(support::Backend::Sqlite, &[]).await;
+                $body
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if !support::TestApp::postgres_enabled() {
+                    eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
+                    return;
+                }
+                let $app = support::TestApp::spawn_on(support::Backend::Postgres, &[]).await;
+                $body
+            }
+        }
+    };
+}

@@ -1,0 +1,470 @@
+mod support;
+
+// The `graphql-transport-ws` protocol on `/graphql`: close codes, the operation limit,
+// ping/pong, and delivery of check-in events to the right subscribers only.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use support::TestApp;
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// How long a message that should come may take.
+const WAIT: Duration = Duration::from_secs(5);
+/// How long to watch for a message that should not come.
+const QUIET: Duration = Duration::from_millis(500);
+
+const VIEW: &str = "visitor.visitors.view";
+const CHECKIN: &str = "visitor.visitors.checkin";
+
+const CHECKED_IN: &str =
+    "subscription($l: ID){ visitorCheckedIn(locationId: $l){ id visitor{ name } location{ id } } }";
+const CHECK_IN: &str = r#"mutation($l: ID!){ checkInVisitor(input:{locationId:$l, visitor:{name:"Grace Hopper"}}){ id } }"#;
+
+/// What the server sent: a protocol message, or a close frame's code and reason.
+#[derive(Debug)]
+enum Received {
+    Json(Value),
+    Closed(Option<u16>, String),
+}
+
+async fn connect_with(app: &TestApp, subprotocol: bool) -> Result<Ws, Box<dyn std::error::Error>> {
+    let mut request = app.ws_url().into_client_request()?;
+    if subprotocol {
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+    }
+    let (ws, response) = connect_async(request).await?;
+    if subprotocol {
+        assert_eq!(
+            response
+                .headers()
+                .get("Sec-WebSocket-Protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some("graphql-transport-ws")
+        );
+    }
+    Ok(ws)
+}
+
+async fn connect(app: &TestApp) -> Result<Ws, Box<dyn std::error::Error>> {
+    connect_with(app, true).await
+}
+
+async fn send(ws: &mut Ws, message: Value) -> TestResult {
+    ws.send(Message::text(message.to_string())).await?;
+    Ok(())
+}
+
+/// The next protocol message or close frame, skipping WebSocket pings and pongs.
+async fn recv_within(
+    ws: &mut Ws,
+    within: Duration,
+) -> Result<Option<Received>, Box<dyn std::error::Error>> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let Ok(next) = tokio::time::timeout_at(deadline, ws.next()).await else {
+            return Ok(None);
+        };
+        match next {
+            None => return Ok(Some(Received::Closed(None, "stream ended".into()))),
+            Some(Err(err)) => return Ok(Some(Received::Closed(None, err.to_string()))),
+            Some(Ok(Message::Text(text))) => {
+                return Ok(Some(Received::Json(serde_json::from_str(text.as_str())?)));
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Ok(Some(match frame {
+                    Some(frame) => {
+                        Received::Closed(Some(u16::from(frame.code)), frame.reason.to_string())
+                    }
+                    None => Received::Closed(None, String::new()),
+                }));
+            }
+            Some(Ok(Message::Binary(_))) => return Err("unexpected binary frame".into()),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// The next protocol message, which must come within [`WAIT`].
+async fn recv(ws: &mut Ws) -> Result<Value, Box<dyn std::error::Error>> {
+    match recv_within(ws, WAIT).await? {
+        Some(Received::Json(value)) => Ok(value),
+        other => Err(format!("expected a message, got {other:?}").into()),
+    }
+}
+
+/// The close code and reason the server closes with, within [`WAIT`], with no message
+/// before it.
+async fn expect_close_frame(ws: &mut Ws) -> Result<(u16, String), Box<dyn std::error::Error>> {
+    match recv_within(ws, WAIT).await? {
+        Some(Received::Closed(Some(code), reason)) => Ok((code, reason)),
+        other => Err(format!("expected a close frame, got {other:?}").into()),
+    }
+}
+
+/// The close code the server closes with, within [`WAIT`], with no message before it.
+async fn expect_close(ws: &mut Ws) -> Result<u16, Box<dyn std::error::Error>> {
+    Ok(expect_close_frame(ws).await?.0)
+}
+
+/// Asserts that no protocol message or close comes within [`QUIET`].
+async fn expect_quiet(ws: &mut Ws) -> TestResult {
+    match recv_within(ws, QUIET).await? {
+        None => Ok(()),
+        Some(other) => Err(format!("expected nothing, got {other:?}").into()),
+    }
+}
+
+/// `connection_init` with `token`, expecting `connection_ack`.
+async fn init(ws: &mut Ws, token: &str) -> TestResult {
+    send(
+        ws,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
+    )
+    .await?;
+    let ack = recv(ws).await?;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    Ok(())
+}
+
+/// Connects and initialises as `token`.
+async fn connect_as(app: &TestApp, token: &str) -> Result<Ws, Box<dyn std::error::Error>> {
+    let mut ws = connect(app).await?;
+    init(&mut ws, token).await?;
+    Ok(ws)
+}
+
+async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) -> TestResult {
+    send(
+        ws,
+        json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}}),
+    )
+    .await
+}
+
+/// Subscribes to check-ins at `location` and gives the server a moment to set it up.
+async fn subscribe_check_ins(ws: &mut Ws, id: &str, location: &str) -> TestResult {
+    subscribe(ws, id, CHECKED_IN, json!({"l": location})).await?;
+    // The subscription starts when the server processes the message; a ping round trip
+    // ensures that happened before anything is published.
+    ping_pong(ws).await
+}
+
+async fn ping_pong(ws: &mut Ws) -> TestResult {
+    send(ws, json!({"type": "ping"})).await?;
+    let pong = recv(ws).await?;
+    assert_eq!(pong["type"], "pong", "{pong}");
+    Ok(())
+}
+
+async fn check_in(app: &TestApp, token: &str, location: &str) -> TestResult {
+    let body = app.gql(Some(token), CHECK_IN, json!({"l": location})).await;
+    assert!(body.get("errors").is_none(), "check-in failed: {body}");
+    assert!(body["data"]["checkInVisitor"]["id"].is_string(), "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn refuses_clients_without_the_subprotocol() -> TestResult {
+    let app = TestApp::spawn().await;
+    let mut ws = connect_with(&app, false).await?;
+    let (code, reason) = expect_close_frame(&mut ws).await?;
+    assert_eq!(
+        (code, reason.as_str()),
+        (4406, "Subprotocol not acceptable")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn closes_when_connection_init_does_not_come() -> TestResult {
+    let app = TestApp::spawn_with(&[("WS_INIT_TIMEOUT", "300ms")]).await;
+    let mut ws = connect(&app).await?;
+    assert_eq!(expect_close(&mut ws).await?, 4408);
+    Ok(())
+}
+
+#[tokio::test]
+async fn subscribe_before_init_is_unauthorized() -> TestResult {
+    let app = TestApp::spawn().await;
+    let mut ws = connect(&app).await?;
+    subscribe(&mut ws, "1", "{ __typename }", json!({})).await?;
+    assert_eq!(expect_close(&mut ws).await?, 4401);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_token_in_init_is_forbidden() -> TestResult {
+    let app = TestApp::spawn().await;
+    let mut ws = connect(&app).await?;
+    send(
+        &mut ws,
+        json!({"type": "connection_init", "payload": {"Authorization": "Bearer not-a-token"}}),
+    )
+    .await?;
+    assert_eq!(expect_close(&mut ws).await?, 4403);
+
+    // No token and no cookie is refused too.
+    let mut ws = connect(&app).await?;
+    send(&mut ws, json!({"type": "connection_init"})).await?;
+    assert_eq!(expect_close(&mut ws).await?, 4403);
+    Ok(())
+}
+
+#[tokio::test]
+async fn second_connection_init_is_refused() -> TestResult {
+    let app = TestApp::spawn().await;
+    let token = app.staff_session("t1", &[VIEW]).await;
+    let mut ws = connect_as(&app, &token).await?;
+    send(
+        &mut ws,
+        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}}),
+    )
+    .await?;
+    assert_eq!(expect_close(&mut ws).await?, 4429);
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_messages_close_with_4400() -> TestResult {
+    let app = TestApp::spawn().await;
+    let token = app.staff_session("t1", &[VIEW]).await;
+
+    let mut ws = connect(&app).await?;
+    ws.send(Message::text("{not json")).await?;
+    assert_eq!(expect_close(&mut ws).await?, 4400);
+
+    let mut ws = connect_as(&app, &token).await?;
+    send(&mut ws, json!({"type": "no_such_type"})).await?;
+    assert_eq!(expect_close(&mut ws).await?, 4400);
+
+    let mut ws = connect_as(&app, &token).await?;
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "payload": {"query": "{ __typename }"}}),
+    )
+    .await?;
+    assert_eq!(
+        expect_close(&mut ws).await?,
+        4400,
+        "subscribe without an id"
+    );
+
+    let mut ws = connect_as(&app, &token).await?;
+    send(
+        &mut ws,
+        json!({"id": "1", "type": "subscribe", "payload": {"query": 42}}),
+    )
+    .await?;
+    assert_eq!(
+        expect_close(&mut ws).await?,
+        4400,
+        "query that is not a string"
+    );
+
+    let mut ws = connect_as(&app, &token).await?;
+    ws.send(Message::binary(b"{}".to_vec())).await?;
+    assert_eq!(expect_close(&mut ws).await?, 4400, "binary frame");
+    Ok(())
+}
+
+#[tokio::test]
+async fn duplicate_operation_id_closes_with_4409() -> TestResult {
+    let app = TestApp::spawn().await;
+    let admin = app
+        .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
+        .await;
+    let location = app.create_location(&admin, "Front desk").await;
+    let token = app.staff_session("t1", &[VIEW]).await;
+    let mut ws = connect_as(&app, &token).await?;
+    subscribe_check_ins(&mut ws, "1", &location).await?;
+    subscribe(&mut ws, "1", CHECKED_IN, json!({"l": location})).await?;
+    let (code, reason) = expect_close_frame(&mut ws).await?;
+    assert_eq!(
+        (code, reason.as_str()),
+        (4409, "Subscriber for 1 already exists")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn ping_gets_pong() -> TestResult {
+    let app = TestApp::spawn().await;
+    let token = app.staff_session("t1", &[VIEW]).await;
+    let mut ws = connect_as(&app, &token).await?;
+    send(&mut ws, json!({"type": "ping", "payload": {"n": 1}})).await?;
+    let pong = recv(&mut ws).await?;
+    assert_eq!(pong, json!({"type": "pong", "payload": {"n": 1}}));
+    // An unsolicited pong is ignored.
+    send(&mut ws, json!({"type": "pong"})).await?;
+    ping_pong(&mut ws).await
+}
+
+#[tokio::test]
+async fn operations_past_the_limit_are_rate_limited() -> TestResult {
+    let app = TestApp::spawn_with(&[("WS_MAX_OPERATIONS", "2")]).await;
+    let admin = app
+        .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
+        .await;
+    let location = app.create_location(&admin, "Front desk").await;
+    let token = app.staff_session("t1", &[VIEW]).await;
+    let mut ws = connect_as(&app, &token).await?;
+    subscribe_check_ins(&mut ws, "1", &location).await?;
+    subscribe_check_ins(&mut ws, "2", &location).await?;
+    subscribe(&mut ws, "3", CHECKED_IN, json!({"l": location})).await?;
+    let error = recv(&mut ws).await?;
+    assert_eq!(error["id"], "3", "{error}");
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{error}"
+    );
+    // The connection stays open.
+    ping_pong(&mut ws).await?;
+
+    // Completing one frees a slot.
+    send(&mut ws, json!({"id": "1", "type": "complete"})).await?;
+    subscribe_check_ins(&mut ws, "3", &location).await
+}
+
+#[tokio::test]
+async fn subscription_without_permission_gets_forbidden_error() -> TestResult {
+    let app = TestApp::spawn().await;
+    let token = app.staff_session("t1", &[CHECKIN]).await;
+    let mut ws = connect_as(&app, &token).await?;
+    subscribe(&mut ws, "1", CHECKED_IN, json!({})).await?;
+    let error = recv(&mut ws).await?;
+    assert_eq!(error["id"], "1", "{error}");
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "FORBIDDEN",
+        "{error}"
+    );
+    // No `complete` follows an `error`, and the connection stays open.
+    ping_pong(&mut ws).await
+}
+
+#[tokio::test]
+async fn request_errors_and_queries_over_the_socket() -> TestResult {
+    let app = TestApp::spawn().await;
+    let token = app.staff_session("t1", &[VIEW]).await;
+    let mut ws = connect_as(&app, &token).await?;
+
+    subscribe(&mut ws, "bad", "subscription { noSuchField }", json!({})).await?;
+    let error = recv(&mut ws).await?;
+    assert_eq!(error["id"], "bad", "{error}");
+    assert_eq!(error["type"], "error", "{error}");
+    assert!(error["payload"][0]["message"].is_string(), "{error}");
+
+    subscribe(&mut ws, "q", "{ __typename }", json!({})).await?;
+    let next = recv(&mut ws).await?;
+    assert_eq!(next["id"], "q", "{next}");
+    assert_eq!(next["type"], "next", "{next}");
+    assert_eq!(next["payload"]["data"]["__typename"], "Query", "{next}");
+    let complete = recv(&mut ws).await?;
+    assert_eq!(complete, json!({"id": "q", "type": "complete"}));
+    Ok(())
+}
+
+#[tokio::test]
+async fn check_ins_reach_only_matching_subscribers() -> TestResult {
+    let app = TestApp::spawn().await;
+    let admin = app
+        .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
+        .await;
+    let location_a = app.create_location(&admin, "Front desk").await;
+    let location_b = app.create_location(&admin, "Loading dock").await;
+
+    let subscriber = app.staff_session("t1", &[VIEW]).await;
+    let mut at_a = connect_as(&app, &subscriber).await?;
+    subscribe_check_ins(&mut at_a, "a", &location_a).await?;
+    let mut at_b = connect_as(&app, &subscriber).await?;
+    subscribe_check_ins(&mut at_b, "b", &location_b).await?;
+
+    let other_tenant = app.staff_session("t2", &[VIEW]).await;
+    let mut other = connect_as(&app, &other_tenant).await?;
+    subscribe_check_ins(&mut other, "o", &location_a).await?;
+
+    check_in(&app, &admin, &location_a).await?;
+
+    let next = recv(&mut at_a).await?;
+    assert_eq!(next["id"], "a", "{next}");
+    assert_eq!(next["type"], "next", "{next}");
+    let visit = &next["payload"]["data"]["visitorCheckedIn"];
+    assert!(visit["id"].is_string(), "{next}");
+    assert_eq!(visit["visitor"]["name"], "Grace Hopper", "{next}");
+    assert_eq!(visit["location"]["id"], location_a.as_str(), "{next}");
+
+    expect_quiet(&mut at_b).await?;
+    expect_quiet(&mut other).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn logout_closes_the_subscribers_socket() -> TestResult {
+    let app = TestApp::spawn().await;
+    let admin = app
+        .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
+        .await;
+    let location = app.create_location(&admin, "Front desk").await;
+    let token = app.staff_session("t1", &[VIEW]).await;
+    let mut ws = connect_as(&app, &token).await?;
+    subscribe_check_ins(&mut ws, "1", &location).await?;
+
+    let body = app
+        .gql(Some(&token), "mutation { logout }", json!({}))
+        .await;
+    assert!(body.get("errors").is_none(), "logout failed: {body}");
+    assert_eq!(expect_close(&mut ws).await?, 4403);
+
+    // Another session of the same tenant is unaffected.
+    let mut still = connect_as(&app, &admin).await?;
+    ping_pong(&mut still).await
+}
+
+#[tokio::test]
+async fn complete_from_the_client_stops_the_stream() -> TestResult {
+    let app = TestApp::spawn().await;
+    let admin = app
+        .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
+        .await;
+    let location = app.create_location(&admin, "Front desk").await;
+    let token = app.staff_session("t1", &[VIEW]).await;
+    let mut ws = connect_as(&app, &token).await?;
+    subscribe_check_ins(&mut ws, "1", &location).await?;
+
+    check_in(&app, &admin, &location).await?;
+    let next = recv(&mut ws).await?;
+    assert_eq!(
+        (&next["id"], &next["type"]),
+        (&json!("1"), &json!("next")),
+        "{next}"
+    );
+
+    send(&mut ws, json!({"id": "1", "type": "complete"})).await?;
+    ping_pong(&mut ws).await?;
+    check_in(&app, &admin, &location).await?;
+    expect_quiet(&mut ws).await?;
+
+    // The id can be used again once completed.
+    subscribe_check_ins(&mut ws, "1", &location).await?;
+    check_in(&app, &admin, &location).await?;
+    let next = recv(&mut ws).await?;
+    assert_eq!(
+        (&next["id"], &next["type"]),
+        (&json!("1"), &json!("next")),
+        "{next}"
+    );
+    Ok(())
+}
