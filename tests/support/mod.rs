@@ -30,6 +30,9 @@ pub struct TestApp {
     pub metrics: String,
     pub client: reqwest::Client,
     pub backend: Backend,
+    /// The test database's URL, for tests that must look at rows the public surface does
+    /// not show (the outbox).
+    pub database_url: String,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -145,6 +148,7 @@ impl TestApp {
                 .build()
                 .expect("client"),
             backend,
+            database_url,
             _shutdown: tx,
         };
         for _ in 0..100 {
