@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod health;
 pub mod metrics;
+pub mod reports;
 
 use axum::{
     Router,
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
             get(auth::sso_redirect).post(auth::sso_exchange),
         )
         .route("/api/auth/logout", post(auth::logout))
+        .route("/api/reports/visits.csv", get(reports::visits_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
