@@ -8,7 +8,7 @@ pub mod viewer;
 pub mod visitor;
 pub mod ws;
 
-use async_graphql::{EmptySubscription, MergedObject, MergedSubscription, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 use axum::{Router, routing::get};
 
 use crate::{app::AppState, auth::RequestMeta, config::Settings};
@@ -27,9 +27,6 @@ pub struct Subscription(visitor::subscription::VisitorSubscription);
 
 /// The schema type.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
-
-#[expect(dead_code, reason = "kept so a domain can be switched off in tests")]
-type NoSubscription = EmptySubscription;
 
 /// Builds the schema with the limits of CONTRACT section 3.
 pub fn build_schema(settings: &Settings) -> AppSchema {
@@ -75,8 +72,14 @@ pub fn prepare(
 
 /// `/graphql` (GET, POST, WebSocket) and the GraphiQL assets.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/graphql", get(http::get_graphql).post(http::post_graphql))
-        .route("/graphql/assets/{file}", get(graphiql::asset))
-        .with_state(state)
+    let mut router = Router::new().route(
+        "/graphql",
+        get(http::get_graphql)
+            .post(http::post_graphql)
+            .fallback(http::method_not_allowed),
+    );
+    if state.settings.graphiql {
+        router = router.route("/graphql/assets/{file}", get(graphiql::asset));
+    }
+    router.with_state(state)
 }
