@@ -3,8 +3,11 @@
 
 #[test]
 fn exported_schema_matches_the_code() {
-    let exported = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/schema.graphql"))
-        .unwrap_or_default();
+    let exported = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/schema.graphql"
+    ))
+    .unwrap_or_default();
     let current = onegraph::graphql::sdl();
     assert!(
         exported == current,

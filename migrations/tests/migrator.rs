@@ -366,14 +366,23 @@ async fn migrate_up_down_postgres() -> TestResult {
     // A database of its own: running `down` on a shared one would break concurrent tests.
     let admin = Database::connect(url.as_str()).await?;
     let name = format!("og_migrator_{}", std::process::id());
-    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("DROP DATABASE IF EXISTS {name}"))
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {name}"),
+    )
+    .await?;
+    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}"))
         .await?;
-    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}")).await?;
-    let (prefix, _) = url.rsplit_once('/').ok_or("TEST_DATABASE_URL must end with /<database>")?;
+    let (prefix, _) = url
+        .rsplit_once('/')
+        .ok_or("TEST_DATABASE_URL must end with /<database>")?;
     let db = Database::connect(format!("{prefix}/{name}")).await?;
     let result = exercise(&db).await;
     db.close().await?;
-    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("DROP DATABASE IF EXISTS {name}"))
-        .await?;
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {name}"),
+    )
+    .await?;
     result
 }

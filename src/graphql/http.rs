@@ -89,7 +89,13 @@ async fn execute(
     let mut response = state.schema.execute(request).await;
     add_codes(&mut response);
     let graphql_response = wants_graphql_response(headers);
-    let request_failed = matches!(response.data, async_graphql::Value::Null) && response.is_err();
+    // A request error (parse, validation, limits: no execution, no `path`) is 4xx under
+    // `application/graphql-response+json`; once execution started, field errors are 200 even
+    // when `data` ends up null (async-graphql drops errored fields, so a lone refused root
+    // field leaves `data: null`).
+    let request_failed = matches!(response.data, async_graphql::Value::Null)
+        && response.is_err()
+        && response.errors.iter().all(|e| e.path.is_empty());
     let status = if graphql_response && request_failed {
         StatusCode::BAD_REQUEST
     } else {
@@ -197,7 +203,7 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
             http_auth::cookie_principal_for_websocket(&state, &parts.headers).await;
         return super::ws::upgrade(upgrade, state, cookie_principal, meta);
     }
-    let params: Vec<(String, String)> = parts.uri.query().map(|q| url_pairs(q)).unwrap_or_default();
+    let params: Vec<(String, String)> = parts.uri.query().map(url_pairs).unwrap_or_default();
     let get = |name: &str| {
         params
             .iter()

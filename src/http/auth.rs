@@ -260,7 +260,26 @@ pub async fn sso_redirect(
 }
 
 /// `POST /api/auth/logout`: revokes the session and clears the cookie.
+///
+/// A cookie-authenticated POST must be `Content-Type: application/json` (CONTRACT section 1),
+/// so that a cross-site form cannot sign the user out.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if bearer(&headers).is_none() && cookie_token(&headers).is_some() && !json_body {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            Json(json!({"error": {
+                "code": "BAD_USER_INPUT",
+                "message": "A logout with the session cookie takes Content-Type: application/json"
+            }})),
+        )
+            .into_response();
+    }
     let principal = match request_meta(&state, &headers, None).await {
         Ok(meta) => meta.principal,
         Err(err) => return err.into_response(),

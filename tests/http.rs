@@ -1,0 +1,561 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+// The `/graphql` endpoint over HTTP (CONTRACT section 3): media types, batches, body size,
+// GraphQL-over-HTTP status codes, GET, GraphiQL and its assets, the query limits, and the
+// health and metrics endpoints (section 4).
+
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+use support::*;
+
+const VIEW: &str = "visitor.visitors.view";
+
+fn graphql(app: &TestApp) -> String {
+    format!("{}/graphql", app.base)
+}
+
+fn content_type(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// POST /graphql with a raw body and content type.
+async fn post_raw(
+    app: &TestApp,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    app.client
+        .post(graphql(app))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("post")
+}
+
+/// GET /graphql with query parameters.
+async fn get_query(
+    app: &TestApp,
+    token: Option<&str>,
+    params: &[(&str, &str)],
+) -> reqwest::Response {
+    let url = reqwest::Url::parse_with_params(&graphql(app), params).expect("url");
+    let mut request = app.client.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("get")
+}
+
+#[tokio::test]
+async fn post_needs_a_json_body() {
+    let app = TestApp::spawn().await;
+    let query = json!({"query": "{ __typename }"}).to_string();
+
+    let response = post_raw(&app, "text/plain", query.clone()).await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+
+    // No content type at all is refused the same way.
+    let response = app
+        .client
+        .post(graphql(&app))
+        .body(query.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // application/json with a charset is fine.
+    let response = post_raw(&app, "application/json; charset=utf-8", query).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+}
+
+#[tokio::test]
+async fn batches_and_malformed_bodies_are_bad_requests() {
+    let app = TestApp::spawn().await;
+
+    let batch = json!([{"query": "{ __typename }"}, {"query": "{ __typename }"}]).to_string();
+    let response = post_raw(&app, "application/json", batch).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+
+    // Leading whitespace does not hide a batch.
+    let response = post_raw(
+        &app,
+        "application/json",
+        "  \n[{\"query\": \"{ __typename }\"}]",
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    for malformed in ["{\"query\": ", "not json", "42", "{\"query\": 42}"] {
+        let response = post_raw(&app, "application/json", malformed).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{malformed}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{malformed}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_is_413() {
+    let app = TestApp::spawn().await;
+    let padding = "a".repeat((1 << 20) + 1024);
+    let body = json!({"query": "{ __typename }", "variables": {"pad": padding}}).to_string();
+    let response = post_raw(&app, "application/json", body).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(code(&body), Some("QUERY_TOO_COMPLEX"), "{body}");
+
+    // Just under the limit is served.
+    let padding = "a".repeat((1 << 20) - 1024);
+    let body = json!({"query": "{ __typename }", "variables": {"pad": padding}}).to_string();
+    let response = post_raw(&app, "application/json", body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn status_codes_follow_the_accept_header() {
+    let app = TestApp::spawn().await;
+    let syntax_error = json!({"query": "{ me { kind "}).to_string();
+
+    let response = app
+        .client
+        .post(graphql(&app))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/graphql-response+json")
+        .body(syntax_error.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        content_type(&response).starts_with("application/graphql-response+json"),
+        "{}",
+        content_type(&response)
+    );
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+
+    let response = app
+        .client
+        .post(graphql(&app))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json")
+        .body(syntax_error)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(content_type(&response).starts_with("application/json"));
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+
+    // Field errors come from execution: 200 under either media type, also when the only
+    // root field was refused.
+    for query in ["{ __typename me { kind } }", "{ me { kind } }"] {
+        let response = app
+            .client
+            .post(graphql(&app))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/graphql-response+json")
+            .body(json!({"query": query}).to_string())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), StatusCode::OK, "{query}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
+        assert_eq!(body["errors"][0]["path"], json!(["me"]), "{body}");
+        assert!(body["data"]["me"].is_null(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn get_runs_queries_but_not_mutations() {
+    let app = TestApp::spawn().await;
+    let token = app.staff_session("acme", &[VIEW]).await;
+
+    let response = get_query(&app, Some(&token), &[("query", "{me{kind}}")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["me"]["kind"], "STAFF", "{body}");
+
+    // Variables and an operation name.
+    let response = get_query(
+        &app,
+        Some(&token),
+        &[
+            (
+                "query",
+                "query A { __typename } query B($x: Int!) { visits(first: $x) { totalCount } }",
+            ),
+            ("operationName", "B"),
+            ("variables", "{\"x\": 5}"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["visits"]["totalCount"], 0, "{body}");
+
+    for mutation in ["mutation { logout }", "mutation Out { logout }"] {
+        let response = get_query(&app, Some(&token), &[("query", mutation)]).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{mutation}"
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok()),
+            Some("POST")
+        );
+    }
+    // A mutation chosen by operationName among queries is refused too.
+    let response = get_query(
+        &app,
+        Some(&token),
+        &[
+            ("query", "query A { __typename } mutation B { logout }"),
+            ("operationName", "B"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // The session is still alive: the GET did not log it out.
+    app.ok(&token, "{ me { kind } }", json!({})).await;
+
+    // Without a query and not a browser: 400.
+    let response = app.client.get(graphql(&app)).send().await.expect("get");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn browsers_get_graphiql_from_onegraph_itself() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(graphql(&app))
+        .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        content_type(&response).starts_with("text/html"),
+        "{}",
+        content_type(&response)
+    );
+    let page = response.text().await.expect("page");
+    assert!(page.contains("GraphiQL"), "{page}");
+    assert!(page.contains("/graphql/assets/"), "{page}");
+    assert!(
+        !page.contains("unpkg.com") && !page.contains("jsdelivr"),
+        "a CDN: {page}"
+    );
+
+    let response = app
+        .client
+        .get(format!("{}/graphql/assets/graphiql.min.js", app.base))
+        .send()
+        .await
+        .expect("asset");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the build did not bundle GraphiQL"
+    );
+    let js_type = content_type(&response);
+    assert!(js_type.contains("javascript"), "{js_type}");
+    assert!(!response.bytes().await.expect("bytes").is_empty());
+
+    let response = app
+        .client
+        .get(format!("{}/graphql/assets/graphiql.min.css", app.base))
+        .send()
+        .await
+        .expect("asset");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(content_type(&response).starts_with("text/css"));
+
+    for unknown in ["nope.js", "..%2Fsecret", "graphiql.min.js.map"] {
+        let response = app
+            .client
+            .get(format!("{}/graphql/assets/{unknown}", app.base))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{unknown}");
+    }
+}
+
+/// `{ visits { edges { node { visitor { visits { location { currentVisits { visitor … } } } } } } } }`,
+/// `depth` fields deep.
+fn nested_query(depth: usize) -> String {
+    let mut fields = vec!["visits", "edges", "node"];
+    let cycle = ["visitor", "visits", "location", "currentVisits"];
+    while fields.len() < depth - 1 {
+        fields.push(cycle[(fields.len() - 3) % cycle.len()]);
+    }
+    // The leaf.
+    fields.push("id");
+    let mut query = String::new();
+    for field in &fields[..fields.len() - 1] {
+        query.push_str(field);
+        query.push_str(" { ");
+    }
+    query.push_str("id");
+    query.push_str(&" }".repeat(fields.len() - 1));
+    format!("{{ {query} }}")
+}
+
+#[tokio::test]
+async fn deep_queries_are_too_complex() {
+    let app = TestApp::spawn().await;
+    let token = app.staff_session("acme", &[VIEW]).await;
+    let query = nested_query(20);
+    assert_eq!(query.matches('{').count(), 20, "{query}");
+    let body = app.gql(Some(&token), &query, json!({})).await;
+    assert_eq!(code(&body), Some("QUERY_TOO_COMPLEX"), "{body}");
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+
+    // A shallow one of the same shape is fine.
+    let body = app.gql(Some(&token), &nested_query(8), json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn too_many_aliases_are_too_complex() {
+    let app = TestApp::spawn().await;
+    let aliases: String = (0..31).map(|i| format!("a{i}: __typename ")).collect();
+    let body = app.gql(None, &format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(code(&body), Some("QUERY_TOO_COMPLEX"), "{body}");
+
+    let aliases: String = (0..30).map(|i| format!("a{i}: __typename ")).collect();
+    let body = app.gql(None, &format!("{{ {aliases} }}"), json!({})).await;
+    assert!(
+        body.get("errors").is_none(),
+        "30 aliases are allowed: {body}"
+    );
+}
+
+#[tokio::test]
+async fn brute_force_fields_appear_once_per_operation() {
+    let app = TestApp::spawn().await;
+    let token = app.mint(&app.claims("acme", &[VIEW]));
+    let body = app
+        .gql(
+            None,
+            "mutation($t: String!){ a: loginWithHubSso(token: $t){ token } b: loginWithHubSso(token: $t){ token } }",
+            json!({"t": token}),
+        )
+        .await;
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+
+    // Nothing was executed: the token still works once.
+    let (status, body) = app.exchange(&token).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn first_over_100_is_bad_user_input() {
+    let app = TestApp::spawn().await;
+    let token = app.staff_session("acme", &[VIEW]).await;
+    let body = app
+        .gql(
+            Some(&token),
+            "{ visits(first: 101) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert!(body["data"]["visits"].is_null(), "{body}");
+
+    let data = app
+        .ok(&token, "{ visits(first: 100) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(data["visits"]["totalCount"], 0);
+}
+
+/// GraphiQL's introspection query (graphql-js `getIntrospectionQuery` with descriptions,
+/// `specifiedByURL`, `isRepeatable` and input value deprecation).
+const INTROSPECTION: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    description
+    queryType { name }
+    mutationType { name }
+    subscriptionType { name }
+    types { ...FullType }
+    directives {
+      name
+      description
+      isRepeatable
+      locations
+      args(includeDeprecated: true) { ...InputValue }
+    }
+  }
+}
+
+fragment FullType on __Type {
+  kind
+  name
+  description
+  specifiedByURL
+  fields(includeDeprecated: true) {
+    name
+    description
+    args(includeDeprecated: true) { ...InputValue }
+    type { ...TypeRef }
+    isDeprecated
+    deprecationReason
+  }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) {
+    name
+    description
+    isDeprecated
+    deprecationReason
+  }
+  possibleTypes { ...TypeRef }
+}
+
+fragment InputValue on __InputValue {
+  name
+  description
+  type { ...TypeRef }
+  defaultValue
+  isDeprecated
+  deprecationReason
+}
+
+fragment TypeRef on __Type {
+  kind
+  name
+  ofType {
+    kind
+    name
+    ofType {
+      kind
+      name
+      ofType {
+        kind
+        name
+        ofType {
+          kind
+          name
+          ofType {
+            kind
+            name
+            ofType {
+              kind
+              name
+              ofType {
+                kind
+                name
+                ofType {
+                  kind
+                  name
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"#;
+
+#[tokio::test]
+async fn graphiql_introspection_is_within_the_limits() {
+    let app = TestApp::spawn().await;
+    let body = app.gql(None, INTROSPECTION, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let schema = &body["data"]["__schema"];
+    assert_eq!(schema["queryType"]["name"], "Query");
+    assert_eq!(schema["mutationType"]["name"], "Mutation");
+    assert_eq!(schema["subscriptionType"]["name"], "Subscription");
+    assert!(
+        schema["types"]
+            .as_array()
+            .is_some_and(|types| types.iter().any(|t| t["name"] == "VisitConnection")),
+        "{schema}"
+    );
+}
+
+#[tokio::test]
+async fn guarded_fields_need_a_principal() {
+    let app = TestApp::spawn().await;
+    // Note: async-graphql 7.2 drops an errored field from its parent instead of writing
+    // `null` (here the whole `data` becomes null); indexing reads both as null.
+    let body = app.gql(None, "{ visits { totalCount } }", json!({})).await;
+    assert!(body["data"]["visits"].is_null(), "{body}");
+    assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
+
+    // An unknown bearer token is the same as none.
+    let body = app
+        .gql(
+            Some("ogs_not-a-real-session"),
+            "{ visits { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["data"]["visits"].is_null(), "{body}");
+    assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("health");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    // Some statements ran (the readiness ping at least); a query adds more.
+    let token = app.staff_session("acme", &[VIEW]).await;
+    let before = app.statements().await;
+    app.ok(&token, "{ me { kind } }", json!({})).await;
+    let text = app
+        .client
+        .get(&app.metrics)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains("# TYPE onegraph_db_statements_total counter"),
+        "{text}"
+    );
+    assert!(app.statements().await > before);
+}
