@@ -58,7 +58,12 @@ async fn postgres_url() -> String {
     let admin = sea_orm::Database::connect(&base).await.unwrap_or_else(|e| {
         panic!("TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
     });
-    let name = format!("og_test_{}", uuid::Uuid::new_v4().simple());
+    drop_stale_databases(&admin).await;
+    let name = format!(
+        "og_test_{}_{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
     sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}"))
         .await
         .expect("create test database");
@@ -66,6 +71,34 @@ async fn postgres_url() -> String {
         .rsplit_once('/')
         .expect("TEST_DATABASE_URL must end with /<database>");
     format!("{prefix}/{name}")
+}
+
+/// Drops the databases of earlier test processes that have ended (named `og_test_<pid>_…`).
+async fn drop_stale_databases(admin: &sea_orm::DatabaseConnection) {
+    use sea_orm::{ConnectionTrait, Statement};
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let rows = admin
+            .query_all_raw(Statement::from_string(
+                admin.get_database_backend(),
+                "SELECT datname FROM pg_database WHERE datname LIKE 'og_test_%'",
+            ))
+            .await
+            .unwrap_or_default();
+        for row in rows {
+            let Ok(name) = row.try_get::<String>("", "datname") else {
+                continue;
+            };
+            let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            }
+        }
+    })
+    .await;
 }
 
 impl TestApp {
