@@ -110,7 +110,8 @@ pub struct Settings {
     pub graphiql: bool,
     /// `GRAPHQL_INTROSPECTION` (default `true`); off also turns off field suggestions.
     pub introspection: bool,
-    /// `DATALOADER_DELAY` (default `1ms`): how long a DataLoader waits to batch keys.
+    /// `DATALOADER_DELAY` (default `1ms`): a DataLoader batch is sent once the request has
+    /// asked its loaders for nothing new for this long.
     pub dataloader_delay: Duration,
     /// `AUTH_RATE_BURST` (default 10): sign-in attempts one IP may make at once.
     pub auth_rate_burst: u32,

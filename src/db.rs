@@ -10,7 +10,10 @@ use std::{
 };
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 /// Statement counters shared with the metrics endpoint.
 #[derive(Debug, Default)]
@@ -66,6 +69,18 @@ pub async fn connect(
         stats.micros.fetch_add(micros, Ordering::Relaxed);
     });
     Ok(db)
+}
+
+/// Begins a transaction that writes. On SQLite it takes the write lock at `BEGIN`
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+/// `SQLITE_BUSY_SNAPSHOT` ("database is locked", code 517) when another connection wrote in
+/// between, which the busy timeout cannot wait out. PostgreSQL ignores the mode.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 /// Applies every pending migration.

@@ -1,6 +1,7 @@
 //! The GraphQL schema: assembly, limits, per-request data (principal and DataLoaders), and
 //! the `/graphql` endpoint (HTTP, WebSocket, GraphiQL).
 
+pub mod field_errors;
 pub mod graphiql;
 pub mod http;
 pub mod limits;
@@ -39,7 +40,8 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
     .limit_complexity(limits::MAX_COMPLEXITY)
     .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
     .limit_directives(limits::MAX_DIRECTIVES)
-    .extension(limits::OperationLimits);
+    .extension(limits::OperationLimits)
+    .extension(field_errors::NullOnFieldError);
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 use serde_json::json;
@@ -169,7 +169,7 @@ async fn staff_login(state: &AppState, claims: &HubClaims) -> AppResult<LoginOut
         .clone()
         .or_else(|| claims.email.clone())
         .unwrap_or_else(|| claims.sub.clone());
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let mut tenant_conflict = OnConflict::column(entities::tenants::Column::Id);
     if claims.tenant_name.is_some() {
         tenant_conflict.update_columns([

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, sea_query::Expr,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::{audit, locations, new_id, now, page, validate};
@@ -85,7 +85,7 @@ pub async fn add(
     number: &str,
 ) -> AppResult<badges::Model> {
     let number = validate::required(number, "number", 50)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let location = locations::require_active(&txn, &principal.tenant_id, location_id).await?;
     let taken = Badge::find()
         .filter(Column::LocationId.eq(&location.id))
@@ -216,7 +216,7 @@ pub async fn assign(
     badge_id: &str,
     visit_id: &str,
 ) -> AppResult<badges::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let badge = require(&txn, &principal.tenant_id, badge_id).await?;
     let visit_id = validate::id(visit_id, "Visit")?;
     let visit = entities::visits::Entity::find_by_id(visit_id)
@@ -258,7 +258,7 @@ pub async fn return_badge(
     principal: &Principal,
     badge_id: &str,
 ) -> AppResult<badges::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let badge = require(&txn, &principal.tenant_id, badge_id).await?;
     if BadgeStatus::parse(&badge.status) != BadgeStatus::Assigned {
         return Err(AppError::Conflict(format!(
@@ -301,7 +301,7 @@ pub async fn retire(
     principal: &Principal,
     badge_id: &str,
 ) -> AppResult<badges::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let badge = require(&txn, &principal.tenant_id, badge_id).await?;
     match BadgeStatus::parse(&badge.status) {
         BadgeStatus::Assigned => {

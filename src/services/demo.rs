@@ -4,7 +4,7 @@
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    TransactionTrait, sea_query::OnConflict,
+    sea_query::OnConflict,
 };
 
 use super::{auth, now};
@@ -26,7 +26,7 @@ fn id(n: u32) -> String {
 pub async fn seed(state: &AppState) -> AppResult<auth::LoginOutcome> {
     let db = &state.db;
     let at = now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     entities::tenants::Entity::insert(entities::tenants::ActiveModel {
         id: Set(TENANT_ID.into()),
         name: Set("Demo Organisation".into()),

@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
     sea_query::{Expr, Func},
 };
 
@@ -185,7 +185,7 @@ pub async fn create(
         "department",
         validate::MAX_NAME,
     )?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let location_id = match input
         .location_id
         .as_deref()
@@ -235,7 +235,7 @@ pub async fn update(
     id: &str,
     changes: HostChanges,
 ) -> AppResult<hosts::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = require(&txn, &principal.tenant_id, id).await?;
     let mut active = existing.into_active_model();
     if let Some(name) = &changes.name {
@@ -289,7 +289,7 @@ pub async fn remove(
     principal: &Principal,
     id: &str,
 ) -> AppResult<bool> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = require(&txn, &principal.tenant_id, id).await?;
     let mut active = existing.into_active_model();
     active.removed = Set(true);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, sea_query::Expr,
+    QuerySelect, sea_query::Expr,
 };
 
 use super::{audit, locations, new_id, now, page, validate};
@@ -42,7 +42,7 @@ pub async fn create_pairing_code(
     let tenant = principal.tenant_id.as_str();
     for _ in 0..CODE_ATTEMPTS {
         let code = tokens::new_code(PAIRING_CODE_LENGTH);
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let location = locations::require_active(&txn, tenant, location_id).await?;
         let at = now();
         let model = kiosk_pairing_codes::Model {
@@ -83,18 +83,19 @@ pub async fn create_pairing_code(
 }
 
 /// Pairs a kiosk with a code: the code (of any tenant; it names its tenant and location) is
-/// used up, and a kiosk is created with a new bearer token, returned once.
+/// used up, and a kiosk is created with a new bearer token, returned once, with the kiosk's
+/// location (the caller has no principal yet, so the request's loaders cannot load it).
 pub async fn pair(
     db: &DatabaseConnection,
     code: &str,
     name: &str,
-) -> AppResult<(String, kiosks::Model)> {
+) -> AppResult<(String, kiosks::Model, entities::locations::Model)> {
     let name = validate::required(name, "name", validate::MAX_NAME)?;
     let code = tokens::normalize_code(code)
         .filter(|c| c.len() >= PAIRING_CODE_LENGTH)
         .ok_or_else(bad_code)?;
     let hash = tokens::digest(&code);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let at = now();
     // Claim the code first: the conditional write makes it single-use even under races (and
     // on SQLite takes the write lock before anything is read).
@@ -119,7 +120,7 @@ pub async fn pair(
     let kiosk = kiosks::Model {
         id: new_id(),
         tenant_id: pairing.tenant_id.clone(),
-        location_id: location.id,
+        location_id: location.id.clone(),
         name,
         token_hash: tokens::digest(&token),
         paired_at: at,
@@ -139,14 +140,14 @@ pub async fn pair(
     )
     .await?;
     txn.commit().await?;
-    Ok((token, kiosk))
+    Ok((token, kiosk, location))
 }
 
 /// Revokes a kiosk: its token stops working and, once committed, its live connections close.
 /// Revoking a revoked kiosk returns it unchanged.
 pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> AppResult<kiosks::Model> {
     let id = validate::id(id, "Kiosk")?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let kiosk = Kiosk::find_by_id(id)
         .filter(Column::TenantId.eq(&principal.tenant_id))
         .one(&txn)

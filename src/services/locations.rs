@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 
 use super::{audit, new_id, now, page, validate};
@@ -163,7 +163,7 @@ pub async fn create(
         created_at: at,
         updated_at: at,
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     Location::insert(model.clone().into_active_model())
         .exec_without_returning(&txn)
         .await?;
@@ -188,7 +188,7 @@ pub async fn update(
     changes: LocationChanges,
 ) -> AppResult<locations::Model> {
     let id = validate::id(id, "Location")?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = Location::find_by_id(id)
         .filter(Column::TenantId.eq(&principal.tenant_id))
         .one(&txn)
@@ -233,7 +233,7 @@ pub async fn archive(
     id: &str,
 ) -> AppResult<locations::Model> {
     let id = validate::id(id, "Location")?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = Location::find_by_id(id)
         .filter(Column::TenantId.eq(&principal.tenant_id))
         .one(&txn)

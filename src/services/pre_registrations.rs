@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, sea_query::Expr,
+    QuerySelect, sea_query::Expr,
 };
 
 use super::{audit, hosts, locations, new_id, now, page, validate, visits};
@@ -109,7 +109,7 @@ pub async fn create(
 
     for _ in 0..CODE_ATTEMPTS {
         let code = tokens::new_code(CODE_LENGTH);
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let location = locations::require_active(&txn, tenant, &input.location_id).await?;
         let host = match host_id {
             Some(id) => Some(hosts::require(&txn, tenant, id).await?),
@@ -166,7 +166,7 @@ pub async fn cancel(
     id: &str,
 ) -> AppResult<pre_registrations::Model> {
     let id = validate::id(id, "PreRegistration")?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = PreRegistration::find_by_id(id)
         .filter(Column::TenantId.eq(&principal.tenant_id))
         .one(&txn)

@@ -1,8 +1,7 @@
 //! Visitor settings per tenant: retention, required host and badge, auto-checkout time.
 
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait,
-    sea_query::OnConflict,
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, sea_query::OnConflict,
 };
 
 use super::{audit, now, validate};
@@ -49,7 +48,7 @@ pub async fn update(
     principal: &Principal,
     changes: SettingsChanges,
 ) -> AppResult<visitor_settings::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut model = get(&txn, &principal.tenant_id).await?;
     if let Some(days) = changes.retention_days {
         if !(1..=3650).contains(&days) {

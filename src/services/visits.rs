@@ -8,7 +8,7 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, Query},
 };
 use serde_json::json;
@@ -249,7 +249,7 @@ pub async fn check_in(
         ));
     }
 
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let location = locations::require_active(&txn, tenant, &location_id).await?;
     let at = now();
 
@@ -416,7 +416,7 @@ pub async fn check_out(
         });
     }
     let visit_id = validate::id(visit_id, "Visit")?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let visit = Visit::find_by_id(visit_id)
         .filter(Column::TenantId.eq(tenant))
         .one(&txn)

@@ -1,9 +1,18 @@
 //! DataLoaders for every Visitor relation field, made fresh for each request and confined to
 //! the caller's tenant. Each loader turns N lookups into one `IN (…)` statement.
+//!
+//! A batch is sent once the request has asked its loaders for nothing new for
+//! `DATALOADER_DELAY`, not a fixed delay after its first key: the items of a long list
+//! register their keys over several polls (a list resolves through `FuturesUnordered`, which
+//! yields every 32 futures), and a fixed window closing in between would split the batch, so
+//! that a page of 100 cost more statements than a page of 5.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -133,6 +142,8 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> HashMap<String, Vec<T>>
 pub struct Loaders {
     scope: Scope,
     delay: Duration,
+    /// Bumped on every load of the request; batches wait for it to stay still.
+    activity: Arc<AtomicU64>,
     location: OnceLock<DataLoader<LocationLoader>>,
     host: OnceLock<DataLoader<HostLoader>>,
     visitor: OnceLock<DataLoader<VisitorLoader>>,
@@ -144,18 +155,46 @@ pub struct Loaders {
     visits_by_visitor: OnceLock<DataLoader<VisitsByVisitor>>,
 }
 
-fn make<T: Loader<String>>(loader: T, delay: Duration) -> DataLoader<T> {
-    DataLoader::new(loader, tokio::spawn)
-        .delay(delay)
+/// Waits until `activity` has not moved for `delay`.
+async fn quiet(activity: &AtomicU64, delay: Duration) {
+    let mut seen = activity.load(Ordering::Acquire);
+    loop {
+        tokio::time::sleep(delay).await;
+        let now = activity.load(Ordering::Acquire);
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
+}
+
+fn make<T: Loader<String>>(loader: T, delay: Duration, activity: Arc<AtomicU64>) -> DataLoader<T> {
+    // The loader's own delay is zero: the spawned batch first waits for the request's loads
+    // to go quiet, then takes every key registered so far.
+    let spawner = move |batch: futures_util::future::BoxFuture<'static, ()>| {
+        let activity = activity.clone();
+        tokio::spawn(async move {
+            quiet(&activity, delay).await;
+            batch.await;
+        })
+    };
+    DataLoader::new(loader, spawner)
+        .delay(Duration::ZERO)
         .max_batch_size(page::MAX_LIST)
 }
 
 macro_rules! accessor {
     ($field:ident, $ty:ty) => {
-        /// The loader, created on first use.
+        /// The loader, created on first use; every call counts as activity.
         pub fn $field(&self) -> &DataLoader<$ty> {
-            self.$field
-                .get_or_init(|| make(<$ty>::new(self.scope.clone()), self.delay))
+            self.activity.fetch_add(1, Ordering::AcqRel);
+            self.$field.get_or_init(|| {
+                make(
+                    <$ty>::new(self.scope.clone()),
+                    self.delay,
+                    self.activity.clone(),
+                )
+            })
         }
     };
 }
@@ -185,6 +224,7 @@ impl Loaders {
                 tenant_id: Arc::from(principal.map_or("", |p| p.tenant_id.as_str())),
             },
             delay: state.settings.dataloader_delay,
+            activity: Arc::new(AtomicU64::new(0)),
             location: OnceLock::new(),
             host: OnceLock::new(),
             visitor: OnceLock::new(),

@@ -372,15 +372,20 @@ impl VisitorMutation {
         name: String,
     ) -> Result<Option<KioskSession>> {
         rate_limit(ctx)?;
-        let (token, kiosk) = services::kiosks::pair(&state(ctx)?.db, &code, &name).await?;
-        Ok(Some(KioskSession { token, kiosk }))
+        let (token, kiosk, location) =
+            services::kiosks::pair(&state(ctx)?.db, &code, &name).await?;
+        Ok(Some(KioskSession {
+            token,
+            kiosk,
+            location,
+        }))
     }
 
     /// Revokes a kiosk: its token stops working and its live connections close.
     #[graphql(guard = "Need::Perm(Permission::AdminKiosk)")]
     async fn revoke_kiosk(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Kiosk>> {
         let p = principal(ctx)?;
-        Ok(Some(Kiosk(
+        Ok(Some(Kiosk::new(
             services::kiosks::revoke(state(ctx)?, &p, &id).await?,
         )))
     }

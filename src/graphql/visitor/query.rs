@@ -265,7 +265,7 @@ impl VisitorQuery {
     async fn kiosks(&self, ctx: &Context<'_>) -> Result<Option<Vec<Kiosk>>> {
         let p = principal(ctx)?;
         let rows = services::kiosks::list(&state(ctx)?.db, &p).await?;
-        Ok(Some(rows.into_iter().map(Kiosk).collect()))
+        Ok(Some(rows.into_iter().map(Kiosk::new).collect()))
     }
 
     /// Check-ins per location and local day; at most 92 days.

@@ -64,7 +64,10 @@ impl Location {
             .await
             .map_err(load_err)?;
         Ok(Some(
-            rows.unwrap_or_default().into_iter().map(Kiosk).collect(),
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(Kiosk::new)
+                .collect(),
         ))
     }
     /// Visits checked in and not yet out, newest first.
@@ -377,29 +380,46 @@ impl PreRegistration {
 }
 
 /// A paired kiosk.
-pub struct Kiosk(pub entities::kiosks::Model);
+pub struct Kiosk {
+    model: entities::kiosks::Model,
+    /// The location, when already loaded (a new pairing, whose request has no principal).
+    location: Option<entities::locations::Model>,
+}
+
+impl Kiosk {
+    /// A kiosk whose location comes from the loaders.
+    pub fn new(model: entities::kiosks::Model) -> Self {
+        Kiosk {
+            model,
+            location: None,
+        }
+    }
+}
 
 #[Object]
 impl Kiosk {
     async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+        ID(self.model.id.clone())
     }
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.model.name
     }
     async fn location(&self, ctx: &Context<'_>) -> Result<Location> {
-        load_location(ctx, Some(&self.0.location_id))
+        if let Some(location) = &self.location {
+            return Ok(Location(location.clone()));
+        }
+        load_location(ctx, Some(&self.model.location_id))
             .await?
             .ok_or_else(|| AppError::internal("kiosk without location").into())
     }
     async fn paired_at(&self) -> DateTime<Utc> {
-        self.0.paired_at
+        self.model.paired_at
     }
     async fn last_seen_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_seen_at
+        self.model.last_seen_at
     }
     async fn revoked(&self) -> bool {
-        self.0.revoked_at.is_some()
+        self.model.revoked_at.is_some()
     }
 }
 
@@ -432,6 +452,8 @@ pub struct KioskSession {
     pub token: String,
     /// The kiosk.
     pub kiosk: entities::kiosks::Model,
+    /// Where it stands.
+    pub location: entities::locations::Model,
 }
 
 #[Object]
@@ -441,7 +463,10 @@ impl KioskSession {
         &self.token
     }
     async fn kiosk(&self) -> Kiosk {
-        Kiosk(self.kiosk.clone())
+        Kiosk {
+            model: self.kiosk.clone(),
+            location: Some(self.location.clone()),
+        }
     }
 }
 
