@@ -295,9 +295,7 @@ on_every_backend!(a_used_token_is_refused_as_replayed, |app| {
     }
 });
 
-#[tokio::test]
-async fn every_bad_token_is_refused_with_its_code() {
-    let app = TestApp::spawn().await;
+on_every_backend!(every_bad_token_is_refused_with_its_code, |app| {
     let perms = ["visitor.visitors.view"];
     let t = now();
 
@@ -391,90 +389,90 @@ async fn every_bad_token_is_refused_with_its_code() {
     // None of these created a tenant or user: a good login afterwards is the first.
     let rows = outbox(&app).await;
     assert!(of_type(&rows, "auth.hub_sso_login").is_empty(), "{rows:?}");
-}
+});
 
-#[tokio::test]
-async fn within_the_leeway_a_just_expired_token_is_still_accepted() {
-    let app = TestApp::spawn().await;
-    let t = now();
-    let mut claims = claims_json(&app, "acme", &["visitor.visitors.view"]);
-    claims["iat"] = json!(t - 300);
-    claims["exp"] = json!(t - 10);
-    let (status, body) = app.exchange(&sign(&claims, Algorithm::HS256, SECRET)).await;
-    assert_eq!(status, 200, "{body}");
-}
+on_every_backend!(
+    within_the_leeway_a_just_expired_token_is_still_accepted,
+    |app| {
+        let t = now();
+        let mut claims = claims_json(&app, "acme", &["visitor.visitors.view"]);
+        claims["iat"] = json!(t - 300);
+        claims["exp"] = json!(t - 10);
+        let (status, body) = app.exchange(&sign(&claims, Algorithm::HS256, SECRET)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+);
 
-#[tokio::test]
-async fn outbox_records_only_failures_whose_signature_verified() {
-    let app = TestApp::spawn().await;
-    let perms = ["visitor.visitors.view"];
+on_every_backend!(
+    outbox_records_only_failures_whose_signature_verified,
+    |app| {
+        let perms = ["visitor.visitors.view"];
 
-    // Forged tokens are never written to the outbox.
-    let forged = sign(
-        &claims_json(&app, "acme", &perms),
-        Algorithm::HS256,
-        OTHER_SECRET,
-    );
-    assert_refused(&app, &forged, "UNAUTHENTICATED", "wrong secret").await;
-    assert_refused(&app, "garbage", "UNAUTHENTICATED", "garbage").await;
-    assert_refused(
-        &app,
-        &unsigned(&claims_json(&app, "acme", &perms)),
-        "UNAUTHENTICATED",
-        "alg none",
-    )
-    .await;
-    let rows = outbox(&app).await;
-    assert!(rows.is_empty(), "forged tokens wrote {rows:?}");
+        // Forged tokens are never written to the outbox.
+        let forged = sign(
+            &claims_json(&app, "acme", &perms),
+            Algorithm::HS256,
+            OTHER_SECRET,
+        );
+        assert_refused(&app, &forged, "UNAUTHENTICATED", "wrong secret").await;
+        assert_refused(&app, "garbage", "UNAUTHENTICATED", "garbage").await;
+        assert_refused(
+            &app,
+            &unsigned(&claims_json(&app, "acme", &perms)),
+            "UNAUTHENTICATED",
+            "alg none",
+        )
+        .await;
+        let rows = outbox(&app).await;
+        assert!(rows.is_empty(), "forged tokens wrote {rows:?}");
 
-    // An expired, signature-valid token is reported.
-    let t = now();
-    let mut expired = claims_json(&app, "acme", &perms);
-    expired["iat"] = json!(t - 600);
-    expired["exp"] = json!(t - 300);
-    let sub = expired["sub"].clone();
-    assert_refused(
-        &app,
-        &sign(&expired, Algorithm::HS256, SECRET),
-        "UNAUTHENTICATED",
-        "expired",
-    )
-    .await;
-    let rows = outbox(&app).await;
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    let event = &rows[0].1;
-    assert_eq!(rows[0].0, "auth.login_failed");
-    assert_eq!(event["source"], "visitor", "{event}");
-    assert_eq!(
-        event["data"],
-        json!({"reason": "expired", "sub": sub, "audience": "visitor"}),
-        "{event}"
-    );
+        // An expired, signature-valid token is reported.
+        let t = now();
+        let mut expired = claims_json(&app, "acme", &perms);
+        expired["iat"] = json!(t - 600);
+        expired["exp"] = json!(t - 300);
+        let sub = expired["sub"].clone();
+        assert_refused(
+            &app,
+            &sign(&expired, Algorithm::HS256, SECRET),
+            "UNAUTHENTICATED",
+            "expired",
+        )
+        .await;
+        let rows = outbox(&app).await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let event = &rows[0].1;
+        assert_eq!(rows[0].0, "auth.login_failed");
+        assert_eq!(event["source"], "visitor", "{event}");
+        assert_eq!(
+            event["data"],
+            json!({"reason": "expired", "sub": sub, "audience": "visitor"}),
+            "{event}"
+        );
 
-    // A good login, then its replay.
-    let claims = app.claims("acme", &perms);
-    let token = app.mint(&claims);
-    let (status, body) = app.exchange(&token).await;
-    assert_eq!(status, 200, "{body}");
-    assert_refused(&app, &token, "TOKEN_REPLAYED", "replay").await;
-    let rows = outbox(&app).await;
-    assert_eq!(rows.len(), 3, "{rows:?}");
-    let logins = of_type(&rows, "auth.hub_sso_login");
-    assert_eq!(logins.len(), 1, "{rows:?}");
-    assert_eq!(
-        logins[0]["data"],
-        json!({"user_id": body["principal"]["user_id"], "kind": "staff", "audience": "visitor"})
-    );
-    let reasons: Vec<&Value> = of_type(&rows, "auth.login_failed")
-        .into_iter()
-        .map(|e| &e["data"]["reason"])
-        .collect();
-    assert_eq!(reasons, [&json!("expired"), &json!("replayed")], "{rows:?}");
-}
+        // A good login, then its replay.
+        let claims = app.claims("acme", &perms);
+        let token = app.mint(&claims);
+        let (status, body) = app.exchange(&token).await;
+        assert_eq!(status, 200, "{body}");
+        assert_refused(&app, &token, "TOKEN_REPLAYED", "replay").await;
+        let rows = outbox(&app).await;
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        let logins = of_type(&rows, "auth.hub_sso_login");
+        assert_eq!(logins.len(), 1, "{rows:?}");
+        assert_eq!(
+            logins[0]["data"],
+            json!({"user_id": body["principal"]["user_id"], "kind": "staff", "audience": "visitor"})
+        );
+        let reasons: Vec<&Value> = of_type(&rows, "auth.login_failed")
+            .into_iter()
+            .map(|e| &e["data"]["reason"])
+            .collect();
+        assert_eq!(reasons, [&json!("expired"), &json!("replayed")], "{rows:?}");
+    }
+);
 
-#[tokio::test]
-async fn malformed_exchange_bodies_are_bad_requests() {
-    let app = TestApp::spawn().await;
+on_every_backend!(malformed_exchange_bodies_are_bad_requests, |app| {
     let url = format!("{}{EXCHANGE}", app.base);
 
     let response = app
@@ -512,105 +510,106 @@ async fn malformed_exchange_bodies_are_bad_requests() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "BAD_USER_INPUT", "{body}");
-}
+});
 
-#[tokio::test]
-async fn without_a_secret_sso_is_not_configured() {
-    // An empty value counts as unset.
-    let app = TestApp::spawn_with(&[("PORTAL_CLIENT_SSO_SECRET", "")]).await;
-    let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
-
-    let response = post_exchange(&app, &token).await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(response.headers().get(header::SET_COOKIE).is_none());
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(body["error"]["code"], "SSO_NOT_CONFIGURED", "{body}");
-    assert!(body["error"]["message"].is_string(), "{body}");
-
-    let response = get_redirect(&app, &token, Some("/visits")).await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(response.headers().get(header::LOCATION).is_none());
-    assert!(response.headers().get(header::SET_COOKIE).is_none());
-    assert!(
-        header_str(&response, header::CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html"))
-    );
-    let page = response.text().await.expect("page");
-    assert!(page.contains("SSO_NOT_CONFIGURED"), "{page}");
-
-    let body = app.gql(None, LOGIN, json!({"t": token})).await;
-    assert_eq!(code(&body), Some("SSO_NOT_CONFIGURED"), "{body}");
-}
-
-#[tokio::test]
-async fn redirect_flow_sets_the_cookie_and_redirects_to_a_relative_path() {
-    let app = TestApp::spawn().await;
-    let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
-    let response = get_redirect(&app, &token, Some("/visits")).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        header_str(&response, header::LOCATION).as_deref(),
-        Some("/visits")
-    );
-    assert_eq!(
-        header_str(&response, header::REFERRER_POLICY).as_deref(),
-        Some("no-referrer")
-    );
-    assert_eq!(
-        header_str(&response, header::CACHE_CONTROL).as_deref(),
-        Some("no-store")
-    );
-    let set_cookie = header_str(&response, header::SET_COOKIE).expect("Set-Cookie");
-    let session = cookie_value(&set_cookie).to_owned();
-    assert_session_cookie(&set_cookie, &session);
-    let body = me_with_cookie(&app, &session).await;
-    assert_eq!(body["data"]["me"]["kind"], "STAFF", "{body}");
-
-    // A path with a query string is kept as it is.
-    let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
-    let response = get_redirect(&app, &token, Some("/visits?status=open")).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        header_str(&response, header::LOCATION).as_deref(),
-        Some("/visits?status=open")
-    );
-
-    // Without a redirect the target is `/`.
-    let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
-    let response = get_redirect(&app, &token, None).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        header_str(&response, header::LOCATION).as_deref(),
-        Some("/")
-    );
-
-    for hostile in [
-        "//evil.com",
-        "/\\evil.com",
-        "https://evil.com",
-        "/%2F%2Fevil.com",
-        "/%5Cevil.com",
-        "javascript:alert(1)",
-        "evil.com",
-        "/a\r\nSet-Cookie: x=1",
-    ] {
+on_every_backend!(
+    without_a_secret_sso_is_not_configured,
+    env = [("PORTAL_CLIENT_SSO_SECRET", "")],
+    |app| {
+        // An empty value counts as unset.
         let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
-        let response = get_redirect(&app, &token, Some(hostile)).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{hostile}");
+
+        let response = post_exchange(&app, &token).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "SSO_NOT_CONFIGURED", "{body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+
+        let response = get_redirect(&app, &token, Some("/visits")).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().get(header::LOCATION).is_none());
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+        assert!(
+            header_str(&response, header::CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html"))
+        );
+        let page = response.text().await.expect("page");
+        assert!(page.contains("SSO_NOT_CONFIGURED"), "{page}");
+
+        let body = app.gql(None, LOGIN, json!({"t": token})).await;
+        assert_eq!(code(&body), Some("SSO_NOT_CONFIGURED"), "{body}");
+    }
+);
+
+on_every_backend!(
+    redirect_flow_sets_the_cookie_and_redirects_to_a_relative_path,
+    |app| {
+        let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
+        let response = get_redirect(&app, &token, Some("/visits")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(
             header_str(&response, header::LOCATION).as_deref(),
-            Some("/"),
-            "{hostile}"
+            Some("/visits")
         );
-        assert!(
-            response.headers().get(header::SET_COOKIE).is_some(),
-            "{hostile}"
+        assert_eq!(
+            header_str(&response, header::REFERRER_POLICY).as_deref(),
+            Some("no-referrer")
         );
-    }
-}
+        assert_eq!(
+            header_str(&response, header::CACHE_CONTROL).as_deref(),
+            Some("no-store")
+        );
+        let set_cookie = header_str(&response, header::SET_COOKIE).expect("Set-Cookie");
+        let session = cookie_value(&set_cookie).to_owned();
+        assert_session_cookie(&set_cookie, &session);
+        let body = me_with_cookie(&app, &session).await;
+        assert_eq!(body["data"]["me"]["kind"], "STAFF", "{body}");
 
-#[tokio::test]
-async fn redirect_flow_shows_an_error_page_for_a_bad_token() {
-    let app = TestApp::spawn().await;
+        // A path with a query string is kept as it is.
+        let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
+        let response = get_redirect(&app, &token, Some("/visits?status=open")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            header_str(&response, header::LOCATION).as_deref(),
+            Some("/visits?status=open")
+        );
+
+        // Without a redirect the target is `/`.
+        let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
+        let response = get_redirect(&app, &token, None).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            header_str(&response, header::LOCATION).as_deref(),
+            Some("/")
+        );
+
+        for hostile in [
+            "//evil.com",
+            "/\\evil.com",
+            "https://evil.com",
+            "/%2F%2Fevil.com",
+            "/%5Cevil.com",
+            "javascript:alert(1)",
+            "evil.com",
+            "/a\r\nSet-Cookie: x=1",
+        ] {
+            let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
+            let response = get_redirect(&app, &token, Some(hostile)).await;
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{hostile}");
+            assert_eq!(
+                header_str(&response, header::LOCATION).as_deref(),
+                Some("/"),
+                "{hostile}"
+            );
+            assert!(
+                response.headers().get(header::SET_COOKIE).is_some(),
+                "{hostile}"
+            );
+        }
+    }
+);
+
+on_every_backend!(redirect_flow_shows_an_error_page_for_a_bad_token, |app| {
     for (token, code) in [
         ("garbage".to_owned(), "UNAUTHENTICATED"),
         (
@@ -648,45 +647,44 @@ async fn redirect_flow_shows_an_error_page_for_a_bad_token() {
         .expect("get");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers().get(header::LOCATION).is_none());
-}
+});
 
-#[tokio::test]
-async fn login_with_hub_sso_mutation_returns_a_working_session() {
-    let app = TestApp::spawn().await;
-    let token = app.mint(&app.claims("acme", &["visitor.visitors.view", "portal.invoices.view"]));
-    let data = app.gql(None, LOGIN, json!({"t": token})).await;
-    assert!(data.get("errors").is_none(), "{data}");
-    let session = &data["data"]["loginWithHubSso"];
-    assert_eq!(session["principal"]["kind"], "STAFF", "{data}");
-    assert_eq!(
-        session["principal"]["permissions"],
-        json!(["visitor.visitors.view"]),
-        "{data}"
-    );
-    assert_eq!(
-        session["principal"]["tenant"]["id"],
-        tenant_id("acme").as_str(),
-        "{data}"
-    );
-    let expires_at =
-        chrono::DateTime::parse_from_rfc3339(session["expiresAt"].as_str().expect("expiresAt"))
-            .expect("RFC 3339");
-    let hours = (expires_at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
-    assert!((479..=480).contains(&hours), "{hours} minutes");
-    let session_token = session["token"].as_str().expect("token");
-    let me = app.ok(session_token, ME, json!({})).await;
-    assert_eq!(me["me"]["kind"], "STAFF", "{me}");
+on_every_backend!(
+    login_with_hub_sso_mutation_returns_a_working_session,
+    |app| {
+        let token =
+            app.mint(&app.claims("acme", &["visitor.visitors.view", "portal.invoices.view"]));
+        let data = app.gql(None, LOGIN, json!({"t": token})).await;
+        assert!(data.get("errors").is_none(), "{data}");
+        let session = &data["data"]["loginWithHubSso"];
+        assert_eq!(session["principal"]["kind"], "STAFF", "{data}");
+        assert_eq!(
+            session["principal"]["permissions"],
+            json!(["visitor.visitors.view"]),
+            "{data}"
+        );
+        assert_eq!(
+            session["principal"]["tenant"]["id"],
+            tenant_id("acme").as_str(),
+            "{data}"
+        );
+        let expires_at =
+            chrono::DateTime::parse_from_rfc3339(session["expiresAt"].as_str().expect("expiresAt"))
+                .expect("RFC 3339");
+        let hours = (expires_at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
+        assert!((479..=480).contains(&hours), "{hours} minutes");
+        let session_token = session["token"].as_str().expect("token");
+        let me = app.ok(session_token, ME, json!({})).await;
+        assert_eq!(me["me"]["kind"], "STAFF", "{me}");
 
-    // A bad token through GraphQL is UNAUTHENTICATED with a null session.
-    let body = app.gql(None, LOGIN, json!({"t": "garbage"})).await;
-    assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
-    assert!(body["data"]["loginWithHubSso"].is_null(), "{body}");
-}
+        // A bad token through GraphQL is UNAUTHENTICATED with a null session.
+        let body = app.gql(None, LOGIN, json!({"t": "garbage"})).await;
+        assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
+        assert!(body["data"]["loginWithHubSso"].is_null(), "{body}");
+    }
+);
 
-#[tokio::test]
-async fn logout_revokes_the_session() {
-    let app = TestApp::spawn().await;
-
+on_every_backend!(logout_revokes_the_session, |app| {
     // Without a session, logout is still true.
     let body = app.gql(None, "mutation { logout }", json!({})).await;
     assert!(body.get("errors").is_none(), "{body}");
@@ -770,62 +768,66 @@ async fn logout_revokes_the_session() {
         .await
         .expect("logout");
     assert_eq!(response.status(), StatusCode::OK);
-}
+});
 
-#[tokio::test]
-async fn the_exchange_is_rate_limited_per_address() {
-    let app = TestApp::spawn_with(&[("AUTH_RATE_BURST", "3"), ("AUTH_RATE_PER_MINUTE", "1")]).await;
-    for attempt in 1..=3 {
-        let response = post_exchange(&app, "garbage").await;
-        assert_eq!(
-            response.status(),
-            StatusCode::UNAUTHORIZED,
-            "attempt {attempt}"
+on_every_backend!(
+    the_exchange_is_rate_limited_per_address,
+    env = [("AUTH_RATE_BURST", "3"), ("AUTH_RATE_PER_MINUTE", "1")],
+    |app| {
+        for attempt in 1..=3 {
+            let response = post_exchange(&app, "garbage").await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "attempt {attempt}"
+            );
+        }
+        // Even a good token is refused now.
+        let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
+        let response = post_exchange(&app, &token).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = header_str(&response, header::RETRY_AFTER)
+            .expect("Retry-After")
+            .parse()
+            .expect("Retry-After in seconds");
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "RATE_LIMITED", "{body}");
+
+        // The redirect flow and the mutation share the limit.
+        let response = get_redirect(&app, &token, Some("/visits")).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(response.headers().get(header::LOCATION).is_none());
+        let body = app.gql(None, LOGIN, json!({"t": token})).await;
+        assert_eq!(code(&body), Some("RATE_LIMITED"), "{body}");
+
+        // The token was not consumed by the refused attempts: nothing was written.
+        let rows = outbox(&app).await;
+        assert!(rows.is_empty(), "{rows:?}");
+    }
+);
+
+on_every_backend!(
+    pair_kiosk_guesses_are_rate_limited,
+    env = [("AUTH_RATE_BURST", "3"), ("AUTH_RATE_PER_MINUTE", "1")],
+    |app| {
+        const PAIR: &str =
+            "mutation($c: String!){ pairKiosk(code: $c, name: \"Lobby\"){ token kiosk { id } } }";
+        for guess in ["ABCDEFGH", "BCDEFGHJ", "CDEFGHJK"] {
+            let body = app.gql(None, PAIR, json!({"c": guess})).await;
+            assert!(body["data"]["pairKiosk"].is_null(), "{body}");
+            let code = code(&body).expect("an error code");
+            assert_ne!(code, "RATE_LIMITED", "{guess} refused too early: {body}");
+        }
+        let body = app.gql(None, PAIR, json!({"c": "DEFGHJKM"})).await;
+        assert!(body["data"]["pairKiosk"].is_null(), "{body}");
+        assert_eq!(code(&body), Some("RATE_LIMITED"), "{body}");
+        assert!(
+            body["errors"][0]["extensions"]["retryAfter"]
+                .as_u64()
+                .is_some_and(|s| s >= 1),
+            "{body}"
         );
     }
-    // Even a good token is refused now.
-    let token = app.mint(&app.claims("acme", &["visitor.visitors.view"]));
-    let response = post_exchange(&app, &token).await;
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = header_str(&response, header::RETRY_AFTER)
-        .expect("Retry-After")
-        .parse()
-        .expect("Retry-After in seconds");
-    assert!((1..=60).contains(&retry_after), "{retry_after}");
-    assert!(response.headers().get(header::SET_COOKIE).is_none());
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(body["error"]["code"], "RATE_LIMITED", "{body}");
-
-    // The redirect flow and the mutation share the limit.
-    let response = get_redirect(&app, &token, Some("/visits")).await;
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(response.headers().get(header::LOCATION).is_none());
-    let body = app.gql(None, LOGIN, json!({"t": token})).await;
-    assert_eq!(code(&body), Some("RATE_LIMITED"), "{body}");
-
-    // The token was not consumed by the refused attempts: nothing was written.
-    let rows = outbox(&app).await;
-    assert!(rows.is_empty(), "{rows:?}");
-}
-
-#[tokio::test]
-async fn pair_kiosk_guesses_are_rate_limited() {
-    let app = TestApp::spawn_with(&[("AUTH_RATE_BURST", "3"), ("AUTH_RATE_PER_MINUTE", "1")]).await;
-    const PAIR: &str =
-        "mutation($c: String!){ pairKiosk(code: $c, name: \"Lobby\"){ token kiosk { id } } }";
-    for guess in ["ABCDEFGH", "BCDEFGHJ", "CDEFGHJK"] {
-        let body = app.gql(None, PAIR, json!({"c": guess})).await;
-        assert!(body["data"]["pairKiosk"].is_null(), "{body}");
-        let code = code(&body).expect("an error code");
-        assert_ne!(code, "RATE_LIMITED", "{guess} refused too early: {body}");
-    }
-    let body = app.gql(None, PAIR, json!({"c": "DEFGHJKM"})).await;
-    assert!(body["data"]["pairKiosk"].is_null(), "{body}");
-    assert_eq!(code(&body), Some("RATE_LIMITED"), "{body}");
-    assert!(
-        body["errors"][0]["extensions"]["retryAfter"]
-            .as_u64()
-            .is_some_and(|s| s >= 1),
-        "{body}"
-    );
-}
+);

@@ -54,9 +54,7 @@ async fn get_query(
     request.send().await.expect("get")
 }
 
-#[tokio::test]
-async fn post_needs_a_json_body() {
-    let app = TestApp::spawn().await;
+on_every_backend!(post_needs_a_json_body, |app| {
     let query = json!({"query": "{ __typename }"}).to_string();
 
     let response = post_raw(&app, "text/plain", query.clone()).await;
@@ -79,12 +77,9 @@ async fn post_needs_a_json_body() {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["data"]["__typename"], "Query", "{body}");
-}
+});
 
-#[tokio::test]
-async fn batches_and_malformed_bodies_are_bad_requests() {
-    let app = TestApp::spawn().await;
-
+on_every_backend!(batches_and_malformed_bodies_are_bad_requests, |app| {
     let batch = json!([{"query": "{ __typename }"}, {"query": "{ __typename }"}]).to_string();
     let response = post_raw(&app, "application/json", batch).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -106,11 +101,9 @@ async fn batches_and_malformed_bodies_are_bad_requests() {
         let body: Value = response.json().await.expect("json");
         assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{malformed}: {body}");
     }
-}
+});
 
-#[tokio::test]
-async fn a_body_over_one_mebibyte_is_413() {
-    let app = TestApp::spawn().await;
+on_every_backend!(a_body_over_one_mebibyte_is_413, |app| {
     let padding = "a".repeat((1 << 20) + 1024);
     let body = json!({"query": "{ __typename }", "variables": {"pad": padding}}).to_string();
     let response = post_raw(&app, "application/json", body).await;
@@ -123,11 +116,9 @@ async fn a_body_over_one_mebibyte_is_413() {
     let body = json!({"query": "{ __typename }", "variables": {"pad": padding}}).to_string();
     let response = post_raw(&app, "application/json", body).await;
     assert_eq!(response.status(), StatusCode::OK);
-}
+});
 
-#[tokio::test]
-async fn status_codes_follow_the_accept_header() {
-    let app = TestApp::spawn().await;
+on_every_backend!(status_codes_follow_the_accept_header, |app| {
     let syntax_error = json!({"query": "{ me { kind "}).to_string();
 
     let response = app
@@ -184,11 +175,9 @@ async fn status_codes_follow_the_accept_header() {
         assert_eq!(body["errors"][0]["path"], json!(["me"]), "{body}");
         assert!(body["data"]["me"].is_null(), "{body}");
     }
-}
+});
 
-#[tokio::test]
-async fn get_runs_queries_but_not_mutations() {
-    let app = TestApp::spawn().await;
+on_every_backend!(get_runs_queries_but_not_mutations, |app| {
     let token = app.staff_session("acme", &[VIEW]).await;
 
     let response = get_query(&app, Some(&token), &[("query", "{me{kind}}")]).await;
@@ -249,11 +238,9 @@ async fn get_runs_queries_but_not_mutations() {
     // Without a query and not a browser: 400.
     let response = app.client.get(graphql(&app)).send().await.expect("get");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-}
+});
 
-#[tokio::test]
-async fn browsers_get_graphiql_from_onegraph_itself() {
-    let app = TestApp::spawn().await;
+on_every_backend!(browsers_get_graphiql_from_onegraph_itself, |app| {
     let response = app
         .client
         .get(graphql(&app))
@@ -308,7 +295,7 @@ async fn browsers_get_graphiql_from_onegraph_itself() {
             .expect("asset");
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{unknown}");
     }
-}
+});
 
 /// `{ visits { edges { node { visitor { visits { location { currentVisits { visitor … } } } } } } } }`,
 /// `depth` fields deep.
@@ -330,9 +317,7 @@ fn nested_query(depth: usize) -> String {
     format!("{{ {query} }}")
 }
 
-#[tokio::test]
-async fn deep_queries_are_too_complex() {
-    let app = TestApp::spawn().await;
+on_every_backend!(deep_queries_are_too_complex, |app| {
     let token = app.staff_session("acme", &[VIEW]).await;
     let query = nested_query(20);
     assert_eq!(query.matches('{').count(), 20, "{query}");
@@ -343,11 +328,9 @@ async fn deep_queries_are_too_complex() {
     // A shallow one of the same shape is fine.
     let body = app.gql(Some(&token), &nested_query(8), json!({})).await;
     assert!(body.get("errors").is_none(), "{body}");
-}
+});
 
-#[tokio::test]
-async fn too_many_aliases_are_too_complex() {
-    let app = TestApp::spawn().await;
+on_every_backend!(too_many_aliases_are_too_complex, |app| {
     let aliases: String = (0..31).map(|i| format!("a{i}: __typename ")).collect();
     let body = app.gql(None, &format!("{{ {aliases} }}"), json!({})).await;
     assert_eq!(code(&body), Some("QUERY_TOO_COMPLEX"), "{body}");
@@ -358,11 +341,9 @@ async fn too_many_aliases_are_too_complex() {
         body.get("errors").is_none(),
         "30 aliases are allowed: {body}"
     );
-}
+});
 
-#[tokio::test]
-async fn brute_force_fields_appear_once_per_operation() {
-    let app = TestApp::spawn().await;
+on_every_backend!(brute_force_fields_appear_once_per_operation, |app| {
     let token = app.mint(&app.claims("acme", &[VIEW]));
     let body = app
         .gql(
@@ -377,11 +358,9 @@ async fn brute_force_fields_appear_once_per_operation() {
     // Nothing was executed: the token still works once.
     let (status, body) = app.exchange(&token).await;
     assert_eq!(status, 200, "{body}");
-}
+});
 
-#[tokio::test]
-async fn first_over_100_is_bad_user_input() {
-    let app = TestApp::spawn().await;
+on_every_backend!(first_over_100_is_bad_user_input, |app| {
     let token = app.staff_session("acme", &[VIEW]).await;
     let body = app
         .gql(
@@ -397,7 +376,7 @@ async fn first_over_100_is_bad_user_input() {
         .ok(&token, "{ visits(first: 100) { totalCount } }", json!({}))
         .await;
     assert_eq!(data["visits"]["totalCount"], 0);
-}
+});
 
 /// GraphiQL's introspection query (graphql-js `getIntrospectionQuery` with descriptions,
 /// `specifiedByURL`, `isRepeatable` and input value deprecation).
@@ -490,9 +469,7 @@ fragment TypeRef on __Type {
 }
 "#;
 
-#[tokio::test]
-async fn graphiql_introspection_is_within_the_limits() {
-    let app = TestApp::spawn().await;
+on_every_backend!(graphiql_introspection_is_within_the_limits, |app| {
     let body = app.gql(None, INTROSPECTION, json!({})).await;
     assert!(body.get("errors").is_none(), "{body}");
     let schema = &body["data"]["__schema"];
@@ -505,11 +482,9 @@ async fn graphiql_introspection_is_within_the_limits() {
             .is_some_and(|types| types.iter().any(|t| t["name"] == "VisitConnection")),
         "{schema}"
     );
-}
+});
 
-#[tokio::test]
-async fn guarded_fields_need_a_principal() {
-    let app = TestApp::spawn().await;
+on_every_backend!(guarded_fields_need_a_principal, |app| {
     // Note: async-graphql 7.2 drops an errored field from its parent instead of writing
     // `null` (here the whole `data` becomes null); indexing reads both as null.
     let body = app.gql(None, "{ visits { totalCount } }", json!({})).await;
@@ -526,11 +501,9 @@ async fn guarded_fields_need_a_principal() {
         .await;
     assert!(body["data"]["visits"].is_null(), "{body}");
     assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
-}
+});
 
-#[tokio::test]
-async fn health_readiness_and_metrics() {
-    let app = TestApp::spawn().await;
+on_every_backend!(health_readiness_and_metrics, |app| {
     for path in ["/healthz", "/readyz"] {
         let response = app
             .client
@@ -558,4 +531,4 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
     assert!(app.statements().await > before);
-}
+});

@@ -155,8 +155,7 @@ struct Fixture {
 }
 
 impl Fixture {
-    async fn new() -> Fixture {
-        let app = TestApp::spawn().await;
+    async fn new(app: TestApp) -> Fixture {
         let admin = app.admin(TENANT).await;
         let loc = app.create_location(&admin, "Alpha HQ").await;
         let other_loc = app.create_location(&admin, "Beta Depot").await;
@@ -388,49 +387,52 @@ const ROOT_FIELDS: &[(&str, &str, Option<&str>)] = &[
     ("auditLog", "auditLog { totalCount }", Some(SETTINGS)),
 ];
 
-#[tokio::test]
-async fn root_fields_are_allowed_with_their_permission_and_denied_without_it() {
-    let f = Fixture::new().await;
-    for (field, selection, permission) in ROOT_FIELDS {
-        let query = format!("{{ me {{ kind }} {selection} }}");
-        let field_ptr = format!("/{field}");
-        match permission {
-            Some(permission) => {
-                // Exactly the permission: served.
-                let token = f.staff(&[permission]).await;
-                let body = f.app.gql(Some(&token), &f.fill(&query), json!({})).await;
-                assert_allowed(&body, &["/me/kind", &field_ptr]);
-                // Everything but the permission: the field is null, `me` is still served.
-                let token = f.staff(&all_but(permission)).await;
-                let body = f.app.gql(Some(&token), &f.fill(&query), json!({})).await;
-                assert_denied(&body, &[(field, Some(permission))], &["/me/kind"]);
-                assert_eq!(body["data"]["me"]["kind"], "STAFF");
-                assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
-                assert_eq!(body["errors"][0]["path"], json!([field]), "{body}");
-            }
-            None => {
-                // Any single Visitor permission opens locations.
-                for single in ALL_VISITOR {
-                    let token = f.staff(&[single]).await;
+on_every_backend!(
+    root_fields_are_allowed_with_their_permission_and_denied_without_it,
+    |app| {
+        let f = Fixture::new(app).await;
+        for (field, selection, permission) in ROOT_FIELDS {
+            let query = format!("{{ me {{ kind }} {selection} }}");
+            let field_ptr = format!("/{field}");
+            match permission {
+                Some(permission) => {
+                    // Exactly the permission: served.
+                    let token = f.staff(&[permission]).await;
                     let body = f.app.gql(Some(&token), &f.fill(&query), json!({})).await;
                     assert_allowed(&body, &["/me/kind", &field_ptr]);
+                    // Everything but the permission: the field is null, `me` is still served.
+                    let token = f.staff(&all_but(permission)).await;
+                    let body = f.app.gql(Some(&token), &f.fill(&query), json!({})).await;
+                    assert_denied(&body, &[(field, Some(permission))], &["/me/kind"]);
+                    assert_eq!(body["data"]["me"]["kind"], "STAFF");
+                    assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
+                    assert_eq!(body["errors"][0]["path"], json!([field]), "{body}");
                 }
-                // A staff user with no Visitor permission: FORBIDDEN, without a single
-                // permission to name (any `visitor.*` would do).
-                let token = f.staff(&[]).await;
-                let body = f.app.gql(Some(&token), &f.fill(&query), json!({})).await;
-                assert_denied(&body, &[(field, None)], &["/me/kind"]);
+                None => {
+                    // Any single Visitor permission opens locations.
+                    for single in ALL_VISITOR {
+                        let token = f.staff(&[single]).await;
+                        let body = f.app.gql(Some(&token), &f.fill(&query), json!({})).await;
+                        assert_allowed(&body, &["/me/kind", &field_ptr]);
+                    }
+                    // A staff user with no Visitor permission: FORBIDDEN, without a single
+                    // permission to name (any `visitor.*` would do).
+                    let token = f.staff(&[]).await;
+                    let body = f.app.gql(Some(&token), &f.fill(&query), json!({})).await;
+                    assert_denied(&body, &[(field, None)], &["/me/kind"]);
+                }
             }
         }
     }
-}
+);
 
-#[tokio::test]
-async fn denied_root_fields_leave_the_rest_of_the_response_served() {
-    let f = Fixture::new().await;
-    // The brief's own example: without visitors.view, `me` is served and `visits` is null.
-    let token = f.staff(&[HOSTS_VIEW, BADGES]).await;
-    let body = f
+on_every_backend!(
+    denied_root_fields_leave_the_rest_of_the_response_served,
+    |app| {
+        let f = Fixture::new(app).await;
+        // The brief's own example: without visitors.view, `me` is served and `visits` is null.
+        let token = f.staff(&[HOSTS_VIEW, BADGES]).await;
+        let body = f
         .app
         .gql(
             Some(&token),
@@ -438,46 +440,48 @@ async fn denied_root_fields_leave_the_rest_of_the_response_served() {
             json!({}),
         )
         .await;
-    assert_eq!(body["data"]["me"]["kind"], "STAFF", "{body}");
-    assert_eq!(
-        body["data"]["me"]["permissions"].as_array().map(Vec::len),
-        Some(2)
-    );
-    assert_eq!(body["data"]["hosts"]["totalCount"], 1, "{body}");
-    assert_eq!(body["data"]["badges"].as_array().map(Vec::len), Some(3));
-    assert_denied(
-        &body,
-        &[("visits", Some(VIEW)), ("visitorSettings", Some(SETTINGS))],
-        &["/me/kind", "/hosts/totalCount", "/badges/0/number"],
-    );
-}
-
-#[tokio::test]
-async fn kiosks_reach_their_location_and_directory_and_nothing_else() {
-    let f = Fixture::new().await;
-    for (field, selection, permission) in ROOT_FIELDS {
-        let body = f
-            .run(&Who::Kiosk, &format!("{{ me {{ kind }} {selection} }}"))
-            .await;
-        assert_eq!(body["data"]["me"]["kind"], "KIOSK", "{body}");
-        match *field {
-            "locations" | "location" | "hosts" => {
-                assert_allowed(&body, &[&format!("/{field}")]);
-            }
-            _ => assert_denied(&body, &[(field, *permission)], &["/me/kind"]),
-        }
+        assert_eq!(body["data"]["me"]["kind"], "STAFF", "{body}");
+        assert_eq!(
+            body["data"]["me"]["permissions"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(body["data"]["hosts"]["totalCount"], 1, "{body}");
+        assert_eq!(body["data"]["badges"].as_array().map(Vec::len), Some(3));
+        assert_denied(
+            &body,
+            &[("visits", Some(VIEW)), ("visitorSettings", Some(SETTINGS))],
+            &["/me/kind", "/hosts/totalCount", "/badges/0/number"],
+        );
     }
-    // Another location of its own tenant is not the kiosk's: null without an error.
-    let body = f
-        .run(&Who::Kiosk, "{ location(id: %OTHER_LOC%) { id } }")
-        .await;
-    assert_allowed_null(&body, &["/location"]);
-    assert_eq!(body["data"]["location"], Value::Null);
-}
+);
 
-#[tokio::test]
-async fn no_principal_is_unauthenticated_on_every_root_field() {
-    let f = Fixture::new().await;
+on_every_backend!(
+    kiosks_reach_their_location_and_directory_and_nothing_else,
+    |app| {
+        let f = Fixture::new(app).await;
+        for (field, selection, permission) in ROOT_FIELDS {
+            let body = f
+                .run(&Who::Kiosk, &format!("{{ me {{ kind }} {selection} }}"))
+                .await;
+            assert_eq!(body["data"]["me"]["kind"], "KIOSK", "{body}");
+            match *field {
+                "locations" | "location" | "hosts" => {
+                    assert_allowed(&body, &[&format!("/{field}")]);
+                }
+                _ => assert_denied(&body, &[(field, *permission)], &["/me/kind"]),
+            }
+        }
+        // Another location of its own tenant is not the kiosk's: null without an error.
+        let body = f
+            .run(&Who::Kiosk, "{ location(id: %OTHER_LOC%) { id } }")
+            .await;
+        assert_allowed_null(&body, &["/location"]);
+        assert_eq!(body["data"]["location"], Value::Null);
+    }
+);
+
+on_every_backend!(no_principal_is_unauthenticated_on_every_root_field, |app| {
+    let f = Fixture::new(app).await;
     let mut query = String::from("{ me { kind } ");
     for (_, selection, _) in ROOT_FIELDS {
         query.push_str(selection);
@@ -502,14 +506,13 @@ async fn no_principal_is_unauthenticated_on_every_root_field() {
             "{body}"
         );
     }
-}
+});
 
 // ---------------------------------------------------------------------------------------
 // Nested fields through queries
 
-#[tokio::test]
-async fn nested_fields_through_queries() {
-    let f = Fixture::new().await;
+on_every_backend!(nested_fields_through_queries, |app| {
+    let f = Fixture::new(app).await;
     let cases: Vec<(Who, &str, Expect)> = vec![
         // --- Location.currentVisits: visitors.view -------------------------------------
         (
@@ -827,14 +830,13 @@ async fn nested_fields_through_queries() {
     assert_eq!(visit["host"]["email"], "ada@example.com");
     assert_eq!(visit["host"]["phone"], "+44 20 7946 0000");
     assert_eq!(visit["badge"]["currentVisit"]["id"], f.visit.as_str());
-}
+});
 
 // ---------------------------------------------------------------------------------------
 // Nested fields through mutation results
 
-#[tokio::test]
-async fn nested_fields_through_mutation_results() {
-    let f = Fixture::new().await;
+on_every_backend!(nested_fields_through_mutation_results, |app| {
+    let f = Fixture::new(app).await;
     const CHECK_IN_RESULT: &str = "{ id status visitor { name email phone aiRiskScore aiRiskNotes visits { id } } \
         location { name currentVisits { id } kiosks { id } } host { name email phone } \
         badge { number currentVisit { id } } }";
@@ -1172,7 +1174,7 @@ async fn nested_fields_through_mutation_results() {
         &[("currentVisits", Some(VIEW))],
         &["/revokeKiosk/revoked", "/revokeKiosk/location/kiosks/0/id"],
     );
-}
+});
 
 // ---------------------------------------------------------------------------------------
 // Mutations
@@ -1276,28 +1278,29 @@ fn assert_mutation_denied(body: &Value, field: &str, permission: &str) {
     assert_eq!(body["data"], json!({ field: null }), "{body}");
 }
 
-#[tokio::test]
-async fn every_mutation_is_denied_without_its_permission_and_changes_nothing() {
-    let f = Fixture::new().await;
-    let before = f.snapshot().await;
-    for (field, mutation, permission) in MUTATIONS {
-        // A staff user with every other Visitor permission.
-        let body = f.run(&Who::AllBut(permission), mutation).await;
-        assert_mutation_denied(&body, field, permission);
-        // A staff user with no Visitor permission at all.
-        let body = f.run(&Who::Staff(&[]), mutation).await;
-        assert_mutation_denied(&body, field, permission);
+on_every_backend!(
+    every_mutation_is_denied_without_its_permission_and_changes_nothing,
+    |app| {
+        let f = Fixture::new(app).await;
+        let before = f.snapshot().await;
+        for (field, mutation, permission) in MUTATIONS {
+            // A staff user with every other Visitor permission.
+            let body = f.run(&Who::AllBut(permission), mutation).await;
+            assert_mutation_denied(&body, field, permission);
+            // A staff user with no Visitor permission at all.
+            let body = f.run(&Who::Staff(&[]), mutation).await;
+            assert_mutation_denied(&body, field, permission);
+        }
+        assert_eq!(
+            f.snapshot().await,
+            before,
+            "a denied mutation changed something"
+        );
     }
-    assert_eq!(
-        f.snapshot().await,
-        before,
-        "a denied mutation changed something"
-    );
-}
+);
 
-#[tokio::test]
-async fn kiosks_may_only_check_in_and_out() {
-    let f = Fixture::new().await;
+on_every_backend!(kiosks_may_only_check_in_and_out, |app| {
+    let f = Fixture::new(app).await;
     let before = f.snapshot().await;
     for (field, mutation, permission) in MUTATIONS {
         if matches!(*field, "checkInVisitor" | "checkOutVisitor") {
@@ -1327,11 +1330,10 @@ async fn kiosks_may_only_check_in_and_out() {
         )
         .await;
     assert_mutation_denied(&body, "checkInVisitor", CHECKIN);
-}
+});
 
-#[tokio::test]
-async fn every_mutation_is_allowed_with_only_its_permission() {
-    let f = Fixture::new().await;
+on_every_backend!(every_mutation_is_allowed_with_only_its_permission, |app| {
+    let f = Fixture::new(app).await;
     // Run in the fixture's order: each leaves the next one's object in a valid state
     // (visit → checked out, badge → returned, spare2 → retired, host → removed, …).
     for (field, mutation, permission) in MUTATIONS {
@@ -1386,11 +1388,10 @@ async fn every_mutation_is_allowed_with_only_its_permission() {
         snap["hosts"]["totalCount"], 1,
         "only the new host remains: {snap}"
     );
-}
+});
 
-#[tokio::test]
-async fn a_denied_mutation_does_not_stop_the_others() {
-    let f = Fixture::new().await;
+on_every_backend!(a_denied_mutation_does_not_stop_the_others, |app| {
+    let f = Fixture::new(app).await;
     let body = f
         .run(
             &Who::Staff(&[LOCATIONS]),
@@ -1406,11 +1407,10 @@ async fn a_denied_mutation_does_not_stop_the_others() {
     );
     assert_eq!(body["data"]["createLocation"]["name"], "Served");
     assert_eq!(body["data"]["updateLocation"]["address"], "2 High St");
-}
+});
 
-#[tokio::test]
-async fn no_principal_is_unauthenticated_on_every_mutation() {
-    let f = Fixture::new().await;
+on_every_backend!(no_principal_is_unauthenticated_on_every_mutation, |app| {
+    let f = Fixture::new(app).await;
     let before = f.snapshot().await;
     for (field, mutation, _) in MUTATIONS {
         for token in [None, Some("ogs_expired-or-unknown")] {
@@ -1420,4 +1420,4 @@ async fn no_principal_is_unauthenticated_on_every_mutation() {
         }
     }
     assert_eq!(f.snapshot().await, before);
-}
+});

@@ -175,38 +175,37 @@ async fn check_in(app: &TestApp, token: &str, location: &str) -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn refuses_clients_without_the_subprotocol() -> TestResult {
-    let app = TestApp::spawn().await;
-    let mut ws = connect_with(&app, false).await?;
-    let (code, reason) = expect_close_frame(&mut ws).await?;
-    assert_eq!(
-        (code, reason.as_str()),
-        (4406, "Subprotocol not acceptable")
-    );
-    Ok(())
-}
+on_every_backend!(
+    refuses_clients_without_the_subprotocol,
+    |app| -> TestResult {
+        let mut ws = connect_with(&app, false).await?;
+        let (code, reason) = expect_close_frame(&mut ws).await?;
+        assert_eq!(
+            (code, reason.as_str()),
+            (4406, "Subprotocol not acceptable")
+        );
+        Ok(())
+    }
+);
 
-#[tokio::test]
-async fn closes_when_connection_init_does_not_come() -> TestResult {
-    let app = TestApp::spawn_with(&[("WS_INIT_TIMEOUT", "300ms")]).await;
-    let mut ws = connect(&app).await?;
-    assert_eq!(expect_close(&mut ws).await?, 4408);
-    Ok(())
-}
+on_every_backend!(
+    closes_when_connection_init_does_not_come,
+    env = [("WS_INIT_TIMEOUT", "300ms")],
+    |app| -> TestResult {
+        let mut ws = connect(&app).await?;
+        assert_eq!(expect_close(&mut ws).await?, 4408);
+        Ok(())
+    }
+);
 
-#[tokio::test]
-async fn subscribe_before_init_is_unauthorized() -> TestResult {
-    let app = TestApp::spawn().await;
+on_every_backend!(subscribe_before_init_is_unauthorized, |app| -> TestResult {
     let mut ws = connect(&app).await?;
     subscribe(&mut ws, "1", "{ __typename }", json!({})).await?;
     assert_eq!(expect_close(&mut ws).await?, 4401);
     Ok(())
-}
+});
 
-#[tokio::test]
-async fn bad_token_in_init_is_forbidden() -> TestResult {
-    let app = TestApp::spawn().await;
+on_every_backend!(bad_token_in_init_is_forbidden, |app| -> TestResult {
     let mut ws = connect(&app).await?;
     send(
         &mut ws,
@@ -220,11 +219,9 @@ async fn bad_token_in_init_is_forbidden() -> TestResult {
     send(&mut ws, json!({"type": "connection_init"})).await?;
     assert_eq!(expect_close(&mut ws).await?, 4403);
     Ok(())
-}
+});
 
-#[tokio::test]
-async fn second_connection_init_is_refused() -> TestResult {
-    let app = TestApp::spawn().await;
+on_every_backend!(second_connection_init_is_refused, |app| -> TestResult {
     let token = app.staff_session("t1", &[VIEW]).await;
     let mut ws = connect_as(&app, &token).await?;
     send(
@@ -234,11 +231,9 @@ async fn second_connection_init_is_refused() -> TestResult {
     .await?;
     assert_eq!(expect_close(&mut ws).await?, 4429);
     Ok(())
-}
+});
 
-#[tokio::test]
-async fn invalid_messages_close_with_4400() -> TestResult {
-    let app = TestApp::spawn().await;
+on_every_backend!(invalid_messages_close_with_4400, |app| -> TestResult {
     let token = app.staff_session("t1", &[VIEW]).await;
 
     let mut ws = connect(&app).await?;
@@ -277,30 +272,29 @@ async fn invalid_messages_close_with_4400() -> TestResult {
     ws.send(Message::binary(b"{}".to_vec())).await?;
     assert_eq!(expect_close(&mut ws).await?, 4400, "binary frame");
     Ok(())
-}
+});
 
-#[tokio::test]
-async fn duplicate_operation_id_closes_with_4409() -> TestResult {
-    let app = TestApp::spawn().await;
-    let admin = app
-        .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
-        .await;
-    let location = app.create_location(&admin, "Front desk").await;
-    let token = app.staff_session("t1", &[VIEW]).await;
-    let mut ws = connect_as(&app, &token).await?;
-    subscribe_check_ins(&mut ws, "1", &location).await?;
-    subscribe(&mut ws, "1", CHECKED_IN, json!({"l": location})).await?;
-    let (code, reason) = expect_close_frame(&mut ws).await?;
-    assert_eq!(
-        (code, reason.as_str()),
-        (4409, "Subscriber for 1 already exists")
-    );
-    Ok(())
-}
+on_every_backend!(
+    duplicate_operation_id_closes_with_4409,
+    |app| -> TestResult {
+        let admin = app
+            .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
+            .await;
+        let location = app.create_location(&admin, "Front desk").await;
+        let token = app.staff_session("t1", &[VIEW]).await;
+        let mut ws = connect_as(&app, &token).await?;
+        subscribe_check_ins(&mut ws, "1", &location).await?;
+        subscribe(&mut ws, "1", CHECKED_IN, json!({"l": location})).await?;
+        let (code, reason) = expect_close_frame(&mut ws).await?;
+        assert_eq!(
+            (code, reason.as_str()),
+            (4409, "Subscriber for 1 already exists")
+        );
+        Ok(())
+    }
+);
 
-#[tokio::test]
-async fn ping_gets_pong() -> TestResult {
-    let app = TestApp::spawn().await;
+on_every_backend!(ping_gets_pong, |app| -> TestResult {
     let token = app.staff_session("t1", &[VIEW]).await;
     let mut ws = connect_as(&app, &token).await?;
     send(&mut ws, json!({"type": "ping", "payload": {"n": 1}})).await?;
@@ -309,111 +303,114 @@ async fn ping_gets_pong() -> TestResult {
     // An unsolicited pong is ignored.
     send(&mut ws, json!({"type": "pong"})).await?;
     ping_pong(&mut ws).await
-}
+});
 
-#[tokio::test]
-async fn operations_past_the_limit_are_rate_limited() -> TestResult {
-    let app = TestApp::spawn_with(&[("WS_MAX_OPERATIONS", "2")]).await;
-    let admin = app
-        .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
-        .await;
-    let location = app.create_location(&admin, "Front desk").await;
-    let token = app.staff_session("t1", &[VIEW]).await;
-    let mut ws = connect_as(&app, &token).await?;
-    subscribe_check_ins(&mut ws, "1", &location).await?;
-    subscribe_check_ins(&mut ws, "2", &location).await?;
-    subscribe(&mut ws, "3", CHECKED_IN, json!({"l": location})).await?;
-    let error = recv(&mut ws).await?;
-    assert_eq!(error["id"], "3", "{error}");
-    assert_eq!(error["type"], "error", "{error}");
-    assert_eq!(
-        error["payload"][0]["extensions"]["code"], "RATE_LIMITED",
-        "{error}"
-    );
-    // The connection stays open.
-    ping_pong(&mut ws).await?;
+on_every_backend!(
+    operations_past_the_limit_are_rate_limited,
+    env = [("WS_MAX_OPERATIONS", "2")],
+    |app| -> TestResult {
+        let admin = app
+            .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
+            .await;
+        let location = app.create_location(&admin, "Front desk").await;
+        let token = app.staff_session("t1", &[VIEW]).await;
+        let mut ws = connect_as(&app, &token).await?;
+        subscribe_check_ins(&mut ws, "1", &location).await?;
+        subscribe_check_ins(&mut ws, "2", &location).await?;
+        subscribe(&mut ws, "3", CHECKED_IN, json!({"l": location})).await?;
+        let error = recv(&mut ws).await?;
+        assert_eq!(error["id"], "3", "{error}");
+        assert_eq!(error["type"], "error", "{error}");
+        assert_eq!(
+            error["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+            "{error}"
+        );
+        // The connection stays open.
+        ping_pong(&mut ws).await?;
 
-    // Completing one frees a slot.
-    send(&mut ws, json!({"id": "1", "type": "complete"})).await?;
-    subscribe_check_ins(&mut ws, "3", &location).await
-}
+        // Completing one frees a slot.
+        send(&mut ws, json!({"id": "1", "type": "complete"})).await?;
+        subscribe_check_ins(&mut ws, "3", &location).await
+    }
+);
 
-#[tokio::test]
-async fn subscription_without_permission_gets_forbidden_error() -> TestResult {
-    let app = TestApp::spawn().await;
-    let token = app.staff_session("t1", &[CHECKIN]).await;
-    let mut ws = connect_as(&app, &token).await?;
-    subscribe(&mut ws, "1", CHECKED_IN, json!({})).await?;
-    let error = recv(&mut ws).await?;
-    assert_eq!(error["id"], "1", "{error}");
-    assert_eq!(error["type"], "error", "{error}");
-    assert_eq!(
-        error["payload"][0]["extensions"]["code"], "FORBIDDEN",
-        "{error}"
-    );
-    // No `complete` follows an `error`, and the connection stays open.
-    ping_pong(&mut ws).await
-}
+on_every_backend!(
+    subscription_without_permission_gets_forbidden_error,
+    |app| -> TestResult {
+        let token = app.staff_session("t1", &[CHECKIN]).await;
+        let mut ws = connect_as(&app, &token).await?;
+        subscribe(&mut ws, "1", CHECKED_IN, json!({})).await?;
+        let error = recv(&mut ws).await?;
+        assert_eq!(error["id"], "1", "{error}");
+        assert_eq!(error["type"], "error", "{error}");
+        assert_eq!(
+            error["payload"][0]["extensions"]["code"], "FORBIDDEN",
+            "{error}"
+        );
+        // No `complete` follows an `error`, and the connection stays open.
+        ping_pong(&mut ws).await
+    }
+);
 
-#[tokio::test]
-async fn request_errors_and_queries_over_the_socket() -> TestResult {
-    let app = TestApp::spawn().await;
-    let token = app.staff_session("t1", &[VIEW]).await;
-    let mut ws = connect_as(&app, &token).await?;
+on_every_backend!(
+    request_errors_and_queries_over_the_socket,
+    |app| -> TestResult {
+        let token = app.staff_session("t1", &[VIEW]).await;
+        let mut ws = connect_as(&app, &token).await?;
 
-    subscribe(&mut ws, "bad", "subscription { noSuchField }", json!({})).await?;
-    let error = recv(&mut ws).await?;
-    assert_eq!(error["id"], "bad", "{error}");
-    assert_eq!(error["type"], "error", "{error}");
-    assert!(error["payload"][0]["message"].is_string(), "{error}");
+        subscribe(&mut ws, "bad", "subscription { noSuchField }", json!({})).await?;
+        let error = recv(&mut ws).await?;
+        assert_eq!(error["id"], "bad", "{error}");
+        assert_eq!(error["type"], "error", "{error}");
+        assert!(error["payload"][0]["message"].is_string(), "{error}");
 
-    subscribe(&mut ws, "q", "{ __typename }", json!({})).await?;
-    let next = recv(&mut ws).await?;
-    assert_eq!(next["id"], "q", "{next}");
-    assert_eq!(next["type"], "next", "{next}");
-    assert_eq!(next["payload"]["data"]["__typename"], "Query", "{next}");
-    let complete = recv(&mut ws).await?;
-    assert_eq!(complete, json!({"id": "q", "type": "complete"}));
-    Ok(())
-}
+        subscribe(&mut ws, "q", "{ __typename }", json!({})).await?;
+        let next = recv(&mut ws).await?;
+        assert_eq!(next["id"], "q", "{next}");
+        assert_eq!(next["type"], "next", "{next}");
+        assert_eq!(next["payload"]["data"]["__typename"], "Query", "{next}");
+        let complete = recv(&mut ws).await?;
+        assert_eq!(complete, json!({"id": "q", "type": "complete"}));
+        Ok(())
+    }
+);
 
-#[tokio::test]
-async fn check_ins_reach_only_matching_subscribers() -> TestResult {
-    let app = TestApp::spawn().await;
-    let admin = app
-        .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
-        .await;
-    let location_a = app.create_location(&admin, "Front desk").await;
-    let location_b = app.create_location(&admin, "Loading dock").await;
+on_every_backend!(
+    check_ins_reach_only_matching_subscribers,
+    |app| -> TestResult {
+        let admin = app
+            .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
+            .await;
+        let location_a = app.create_location(&admin, "Front desk").await;
+        let location_b = app.create_location(&admin, "Loading dock").await;
 
-    let subscriber = app.staff_session("t1", &[VIEW]).await;
-    let mut at_a = connect_as(&app, &subscriber).await?;
-    subscribe_check_ins(&mut at_a, "a", &location_a).await?;
-    let mut at_b = connect_as(&app, &subscriber).await?;
-    subscribe_check_ins(&mut at_b, "b", &location_b).await?;
+        let subscriber = app.staff_session("t1", &[VIEW]).await;
+        let mut at_a = connect_as(&app, &subscriber).await?;
+        subscribe_check_ins(&mut at_a, "a", &location_a).await?;
+        let mut at_b = connect_as(&app, &subscriber).await?;
+        subscribe_check_ins(&mut at_b, "b", &location_b).await?;
 
-    let other_tenant = app.staff_session("t2", &[VIEW]).await;
-    let mut other = connect_as(&app, &other_tenant).await?;
-    subscribe_check_ins(&mut other, "o", &location_a).await?;
+        let other_tenant = app.staff_session("t2", &[VIEW]).await;
+        let mut other = connect_as(&app, &other_tenant).await?;
+        subscribe_check_ins(&mut other, "o", &location_a).await?;
 
-    check_in(&app, &admin, &location_a).await?;
+        check_in(&app, &admin, &location_a).await?;
 
-    let next = recv(&mut at_a).await?;
-    assert_eq!(next["id"], "a", "{next}");
-    assert_eq!(next["type"], "next", "{next}");
-    let visit = &next["payload"]["data"]["visitorCheckedIn"];
-    assert!(visit["id"].is_string(), "{next}");
-    assert_eq!(visit["visitor"]["name"], "Grace Hopper", "{next}");
-    assert_eq!(visit["location"]["id"], location_a.as_str(), "{next}");
+        let next = recv(&mut at_a).await?;
+        assert_eq!(next["id"], "a", "{next}");
+        assert_eq!(next["type"], "next", "{next}");
+        let visit = &next["payload"]["data"]["visitorCheckedIn"];
+        assert!(visit["id"].is_string(), "{next}");
+        assert_eq!(visit["visitor"]["name"], "Grace Hopper", "{next}");
+        assert_eq!(visit["location"]["id"], location_a.as_str(), "{next}");
 
-    expect_quiet(&mut at_b).await?;
-    expect_quiet(&mut other).await?;
-    Ok(())
-}
+        expect_quiet(&mut at_b).await?;
+        expect_quiet(&mut other).await?;
+        Ok(())
+    }
+);
 
-#[tokio::test]
-async fn logout_closes_the_subscribers_socket() -> TestResult {
-    let app = TestApp::spawn().await;
+on_every_backend!(logout_closes_the_subscribers_socket, |app| -> TestResult {
     let admin = app
         .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
         .await;
@@ -431,40 +428,41 @@ async fn logout_closes_the_subscribers_socket() -> TestResult {
     // Another session of the same tenant is unaffected.
     let mut still = connect_as(&app, &admin).await?;
     ping_pong(&mut still).await
-}
+});
 
-#[tokio::test]
-async fn complete_from_the_client_stops_the_stream() -> TestResult {
-    let app = TestApp::spawn().await;
-    let admin = app
-        .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
-        .await;
-    let location = app.create_location(&admin, "Front desk").await;
-    let token = app.staff_session("t1", &[VIEW]).await;
-    let mut ws = connect_as(&app, &token).await?;
-    subscribe_check_ins(&mut ws, "1", &location).await?;
+on_every_backend!(
+    complete_from_the_client_stops_the_stream,
+    |app| -> TestResult {
+        let admin = app
+            .staff_session("t1", &[VIEW, CHECKIN, "visitor.locations.manage"])
+            .await;
+        let location = app.create_location(&admin, "Front desk").await;
+        let token = app.staff_session("t1", &[VIEW]).await;
+        let mut ws = connect_as(&app, &token).await?;
+        subscribe_check_ins(&mut ws, "1", &location).await?;
 
-    check_in(&app, &admin, &location).await?;
-    let next = recv(&mut ws).await?;
-    assert_eq!(
-        (&next["id"], &next["type"]),
-        (&json!("1"), &json!("next")),
-        "{next}"
-    );
+        check_in(&app, &admin, &location).await?;
+        let next = recv(&mut ws).await?;
+        assert_eq!(
+            (&next["id"], &next["type"]),
+            (&json!("1"), &json!("next")),
+            "{next}"
+        );
 
-    send(&mut ws, json!({"id": "1", "type": "complete"})).await?;
-    ping_pong(&mut ws).await?;
-    check_in(&app, &admin, &location).await?;
-    expect_quiet(&mut ws).await?;
+        send(&mut ws, json!({"id": "1", "type": "complete"})).await?;
+        ping_pong(&mut ws).await?;
+        check_in(&app, &admin, &location).await?;
+        expect_quiet(&mut ws).await?;
 
-    // The id can be used again once completed.
-    subscribe_check_ins(&mut ws, "1", &location).await?;
-    check_in(&app, &admin, &location).await?;
-    let next = recv(&mut ws).await?;
-    assert_eq!(
-        (&next["id"], &next["type"]),
-        (&json!("1"), &json!("next")),
-        "{next}"
-    );
-    Ok(())
-}
+        // The id can be used again once completed.
+        subscribe_check_ins(&mut ws, "1", &location).await?;
+        check_in(&app, &admin, &location).await?;
+        let next = recv(&mut ws).await?;
+        assert_eq!(
+            (&next["id"], &next["type"]),
+            (&json!("1"), &json!("next")),
+            "{next}"
+        );
+        Ok(())
+    }
+);

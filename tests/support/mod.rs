@@ -346,24 +346,45 @@ pub fn code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
 
-/// Runs a test body on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set.
+/// Runs a test body on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set: generates
+/// a module `$name` with the tests `sqlite` and `postgres`, each binding a fresh server to
+/// `$app` (its backend is `$app.backend`).
+///
+/// ```ignore
+/// on_every_backend!(name, |app| { ... });
+/// // Extra settings, as for `TestApp::spawn_with`:
+/// on_every_backend!(name, env = [("WS_INIT_TIMEOUT", "300ms")], |app| { ... });
+/// // A body that uses `?`: the tests return this `Result<(), _>`.
+/// on_every_backend!(name, |app| -> TestResult { ...; Ok(()) });
+/// ```
+///
+/// Without `TEST_DATABASE_URL` the `postgres` test prints a note and passes; with it set and
+/// PostgreSQL unreachable it fails.
 #[macro_export]
 macro_rules! on_every_backend {
-    ($name:ident, |$app:ident| $body:block) => {
+    ($name:ident, $(env = [$($env:expr),* $(,)?],)? |$app:ident| -> $ret:ty $body:block) => {
+        $crate::on_every_backend!(@tests $name, [$($($env,)*)?], $app, [-> $ret], [Ok(())], $body);
+    };
+    ($name:ident, $(env = [$($env:expr),* $(,)?],)? |$app:ident| $body:block) => {
+        $crate::on_every_backend!(@tests $name, [$($($env,)*)?], $app, [], [], $body);
+    };
+    (@tests $name:ident, [$($env:expr,)*], $app:ident, [$($ret:tt)*], [$($skip:tt)*], $body:block) => {
         mod $name {
             use super::*;
             #[tokio::test]
-            async fn sqlite() {
-                let $app = support::TestApp::spawn_on(support::Backend::Sqlite, &[]).await;
+            async fn sqlite() $($ret)* {
+                let $app =
+                    support::TestApp::spawn_on(support::Backend::Sqlite, &[$($env),*]).await;
                 $body
             }
             #[tokio::test]
-            async fn postgres() {
+            async fn postgres() $($ret)* {
                 if !support::TestApp::postgres_enabled() {
                     eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
-                    return;
+                    return $($skip)*;
                 }
-                let $app = support::TestApp::spawn_on(support::Backend::Postgres, &[]).await;
+                let $app =
+                    support::TestApp::spawn_on(support::Backend::Postgres, &[$($env),*]).await;
                 $body
             }
         }
