@@ -63,7 +63,8 @@ impl AppState {
 
 /// The public router: `/graphql`, `/api/…`, health.
 pub fn router(state: AppState) -> Router {
-    http::common_layers(http::router(state.clone()).merge(graphql::router(state)))
+    let cors = http::cors(&state.settings);
+    http::common_layers(http::router(state.clone()).merge(graphql::router(state))).layer(cors)
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.
@@ -86,6 +87,7 @@ pub async fn serve(
             Err(err) => tracing::warn!(%addr, %err, "metrics listener not started"),
         }
     }
+    crate::services::housekeeping::spawn(state.db.clone());
     let app = router(state);
     axum::serve(
         listener,

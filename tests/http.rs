@@ -532,3 +532,37 @@ on_every_backend!(health_readiness_and_metrics, |app| {
     );
     assert!(app.statements().await > before);
 });
+
+on_every_backend!(
+    cors_origins_may_call_graphql_and_others_may_not,
+    env = [("CORS_ORIGINS", "https://spa.example")],
+    |app| {
+        let preflight = |origin: &'static str| {
+            app.client
+                .request(reqwest::Method::OPTIONS, graphql(&app))
+                .header(header::ORIGIN, origin)
+                .header("Access-Control-Request-Method", "POST")
+                .header(
+                    "Access-Control-Request-Headers",
+                    "authorization,content-type",
+                )
+                .send()
+        };
+        let allowed = preflight("https://spa.example").await.unwrap();
+        assert!(allowed.status().is_success(), "{}", allowed.status());
+        assert_eq!(
+            allowed
+                .headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok()),
+            Some("https://spa.example")
+        );
+        let refused = preflight("https://evil.example").await.unwrap();
+        assert!(
+            refused
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+        );
+    }
+);

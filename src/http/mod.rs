@@ -16,26 +16,10 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::app::AppState;
+use crate::{app::AppState, config::Settings};
 
-/// The REST routes with CORS, security headers and request tracing.
+/// The REST routes.
 pub fn router(state: AppState) -> Router {
-    let origins: Vec<HeaderValue> = state
-        .settings
-        .cors_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            HeaderName::from_static("x-integration-key"),
-            HeaderName::from_static("x-tenant-id"),
-        ]);
     Router::new()
         .route(
             "/api/auth/client-hub-sso",
@@ -46,7 +30,26 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
-        .layer(cors)
+}
+
+/// CORS for `CORS_ORIGINS` (bearer-token callers from other origins), on every route,
+/// `/graphql` included.
+pub fn cors(settings: &Settings) -> CorsLayer {
+    let origins: Vec<HeaderValue> = settings
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-integration-key"),
+            HeaderName::from_static("x-tenant-id"),
+        ])
 }
 
 /// Layers applied to every route (REST and GraphQL).

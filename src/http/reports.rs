@@ -5,7 +5,7 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use axum::{
     body::Body,
-    extract::{ConnectInfo, Query, State},
+    extract::{ConnectInfo, Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
@@ -173,8 +173,12 @@ pub async fn visits_csv(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Query(query): Query<ExportQuery>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Response {
+    let Ok(Query(query)) = query else {
+        return AppError::bad_input("from, to and location_id must be plain query parameters")
+            .into_response();
+    };
     match start(state, addr, headers, query).await {
         Ok(response) => response,
         Err(err) => err.into_response(),

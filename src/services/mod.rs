@@ -7,6 +7,7 @@ pub mod auth;
 pub mod badges;
 pub mod demo;
 pub mod hosts;
+pub mod housekeeping;
 pub mod kiosks;
 pub mod locations;
 pub mod outbox;

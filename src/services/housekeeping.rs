@@ -1,0 +1,62 @@
+//! Housekeeping that keeps tables from growing without bound: used SSO token ids past their
+//! expiry and sessions long past theirs are deleted.
+
+use std::time::Duration;
+
+use chrono::Duration as ChronoDuration;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use super::now;
+use crate::error::AppResult;
+
+/// How often the sweep runs.
+pub const INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Rows removed by one sweep.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Used token ids whose token has expired (a replay would be refused as expired anyway).
+    pub token_ids: u64,
+    /// Sessions that expired more than a day ago.
+    pub sessions: u64,
+}
+
+/// Deletes expired token ids and sessions that expired more than a day ago.
+pub async fn sweep(db: &DatabaseConnection) -> AppResult<Swept> {
+    let at = now();
+    let token_ids = entities::used_token_ids::Entity::delete_many()
+        .filter(entities::used_token_ids::Column::ExpiresAt.lt(at))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let sessions = entities::sessions::Entity::delete_many()
+        .filter(entities::sessions::Column::ExpiresAt.lt(at - ChronoDuration::days(1)))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(Swept {
+        token_ids,
+        sessions,
+    })
+}
+
+/// Runs [`sweep`] every [`INTERVAL`] until the process ends.
+pub fn spawn(db: DatabaseConnection) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(INTERVAL);
+        loop {
+            ticker.tick().await;
+            match sweep(&db).await {
+                Ok(swept) if swept != Swept::default() => {
+                    tracing::info!(
+                        token_ids = swept.token_ids,
+                        sessions = swept.sessions,
+                        "housekeeping"
+                    );
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(code = err.code(), "housekeeping failed"),
+            }
+        }
+    });
+}
