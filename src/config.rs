@@ -4,7 +4,13 @@
 //! set, from that file (one trailing newline trimmed), which is how secret stores mount
 //! secrets. Secrets are held in [`Secret`], whose `Debug` never shows the value.
 
-use std::{collections::HashMap, fmt, net::SocketAddr, time::Duration};
+use std::{
+    collections::HashMap,
+    fmt,
+    net::{IpAddr, SocketAddr},
+    ops::Deref,
+    time::Duration,
+};
 
 /// A secret value: printed as `[redacted]`, compared only through its digest.
 #[derive(Clone, PartialEq, Eq)]
@@ -27,6 +33,98 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `DATABASE_URL`: usable as a `&str`, printed without its credentials (only the scheme).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a database URL.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+}
+
+impl Deref for DatabaseUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once("://") {
+            Some((scheme, _))
+                if scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+') =>
+            {
+                write!(f, "{scheme}://[redacted]")
+            }
+            _ => f.write_str("[redacted]"),
+        }
+    }
+}
+
+/// An address range (`10.0.0.0/8`, `fd00::/8`, or one address) whose peers are trusted
+/// reverse proxies: their `X-Forwarded-For` names the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    /// Parses `ip` or `ip/prefix`; the address is masked to the prefix.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr.trim().parse().ok()?;
+        let addr = addr.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
+                p.parse::<u8>().ok().filter(|p| *p <= max)?
+            }
+            Some(_) => return None,
+        };
+        Some(Self {
+            addr: mask(addr, prefix),
+            prefix,
+        })
+    }
+
+    /// Whether `ip` (IPv4-mapped IPv6 read as IPv4) lies in this range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix) == self.addr
+    }
+}
+
+/// `ip` with all but its first `prefix` bits cleared.
+fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let keep = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            IpAddr::from((bits & keep).to_be_bytes())
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let keep = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            IpAddr::from((bits & keep).to_be_bytes())
+        }
+    }
+}
+
 /// A setting that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
 #[error("setting {name}: {message}")]
@@ -41,7 +139,7 @@ pub struct ConfigError {
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `DATABASE_URL`: SQLite (`sqlite://…`) or PostgreSQL (`postgres://…`).
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// `DATABASE_MAX_CONNECTIONS` (default 10).
     pub database_max_connections: u32,
     /// `REDIS_URL` (optional).
@@ -117,6 +215,14 @@ pub struct Settings {
     pub auth_rate_burst: u32,
     /// `AUTH_RATE_PER_MINUTE` (default 20): how fast that allowance refills.
     pub auth_rate_per_minute: u32,
+    /// `TRUSTED_PROXIES` (default none): comma-separated addresses or CIDR ranges of the
+    /// reverse proxies in front of onegraph. A request from one of them is attributed (for
+    /// the rate limiter and the audit trail) to the rightmost `X-Forwarded-For` address that
+    /// is not itself a trusted proxy; from any other peer `X-Forwarded-For` is ignored.
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// `WS_MAX_CONNECTIONS` (default 20000): open WebSockets across the server; further
+    /// upgrades get HTTP 503 `RATE_LIMITED`.
+    pub ws_max_connections: usize,
     /// `WS_MAX_OPERATIONS` (default 20): live operations one WebSocket may hold.
     pub ws_max_operations: usize,
     /// `WS_INIT_TIMEOUT` (default `10s`): time allowed between upgrade and `connection_init`.
@@ -305,8 +411,24 @@ impl Settings {
                 message: "must be an http:// or https:// origin".into(),
             });
         }
+        let trusted_proxies = match r.get("TRUSTED_PROXIES")? {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| {
+                    IpNetwork::parse(item).ok_or_else(|| ConfigError {
+                        name: "TRUSTED_PROXIES",
+                        message: format!(
+                            "must be comma-separated IP addresses or CIDR ranges, got {item:?}"
+                        ),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
         let settings = Settings {
-            database_url: r.string("DATABASE_URL", "sqlite://onegraph.db?mode=rwc")?,
+            database_url: DatabaseUrl(r.string("DATABASE_URL", "sqlite://onegraph.db?mode=rwc")?),
             database_max_connections: r.parse(
                 "DATABASE_MAX_CONNECTIONS",
                 10,
@@ -360,9 +482,17 @@ impl Settings {
             dataloader_delay: r.duration("DATALOADER_DELAY", "1ms")?,
             auth_rate_burst: r.parse("AUTH_RATE_BURST", 10, "a positive integer")?,
             auth_rate_per_minute: r.parse("AUTH_RATE_PER_MINUTE", 20, "a positive integer")?,
+            trusted_proxies,
+            ws_max_connections: r.parse("WS_MAX_CONNECTIONS", 20_000, "a positive integer")?,
             ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
             ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
         };
+        if settings.ws_max_connections == 0 {
+            return Err(ConfigError {
+                name: "WS_MAX_CONNECTIONS",
+                message: "must be at least 1".into(),
+            });
+        }
         if settings.database_max_connections == 0 {
             return Err(ConfigError {
                 name: "DATABASE_MAX_CONNECTIONS",
@@ -399,7 +529,9 @@ mod tests {
     #[test]
     fn defaults_match_the_contract() -> Result<(), ConfigError> {
         let s = settings(&[])?;
-        assert_eq!(s.database_url, "sqlite://onegraph.db?mode=rwc");
+        assert_eq!(&*s.database_url, "sqlite://onegraph.db?mode=rwc");
+        assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.ws_max_connections, 20_000);
         assert_eq!(s.bind_addr.to_string(), "127.0.0.1:4000");
         assert_eq!(s.ticket_sync_interval, Duration::from_secs(300));
         assert_eq!(s.invoice_sync_interval, Duration::from_secs(6 * 3600));
@@ -446,5 +578,54 @@ mod tests {
         assert_eq!(parse_duration("5 minutes"), None);
         assert_eq!(parse_duration("m"), None);
         assert!(settings(&[("DATALOADER_DELAY", "soon")]).is_err());
+    }
+
+    #[test]
+    fn database_url_debug_hides_credentials() -> Result<(), ConfigError> {
+        let s = settings(&[("DATABASE_URL", "postgres://user:hunter2@db:5432/onegraph")])?;
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("postgres://[redacted]"), "{debug}");
+        assert_eq!(s.database_url.len(), 40);
+        Ok(())
+    }
+
+    #[test]
+    fn trusted_proxies_parse_addresses_and_ranges() -> Result<(), ConfigError> {
+        let s = settings(&[("TRUSTED_PROXIES", " 10.0.0.0/8, 192.168.1.7 ,fd00::/8,::1,")])?;
+        let ip = |t: &str| {
+            t.parse::<IpAddr>()
+                .ok()
+                .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        };
+        let trusted = |t: &str| s.trusted_proxies.iter().any(|n| n.contains(ip(t)));
+        assert_eq!(s.trusted_proxies.len(), 4);
+        assert!(trusted("10.200.3.4"));
+        assert!(trusted("::ffff:10.1.1.1"));
+        assert!(trusted("192.168.1.7"));
+        assert!(!trusted("192.168.1.8"));
+        assert!(trusted("fd12:3456::1"));
+        assert!(!trusted("fe80::1"));
+        assert!(trusted("::1"));
+        assert!(!trusted("11.0.0.1"));
+
+        assert_eq!(
+            IpNetwork::parse("0.0.0.0/0").map(|n| n.contains(ip("8.8.8.8"))),
+            Some(true)
+        );
+        for bad in [
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "10.0.0/8",
+            "::/129",
+            "host",
+            "1.2.3.4/-1",
+            "1.2.3.4/+8",
+        ] {
+            assert_eq!(IpNetwork::parse(bad), None, "{bad}");
+        }
+        let err = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8,proxy")]).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("TRUSTED_PROXIES")));
+        Ok(())
     }
 }

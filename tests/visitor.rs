@@ -2200,3 +2200,464 @@ on_every_backend!(concurrent_check_ins, |app| {
     assert_eq!(visit_count(&app, &admin).await, 25);
     assert_eq!(badge(&app, &admin, &contested).await["status"], "ASSIGNED");
 });
+
+// ---------------------------------------------------------------------------------------
+// Badge transitions under concurrency (every one a conditional update: PostgreSQL's READ
+// COMMITTED does not serialise them as SQLite's BEGIN IMMEDIATE does)
+
+const ASSIGN_BADGE: &str = "mutation($b: ID!, $v: ID!){ assignBadge(badgeId: $b, visitId: $v){ id status currentVisit { id } } }";
+
+/// The badge of each visit, by visit id.
+async fn visit_badges(app: &TestApp, token: &str, visits: &[String]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for visit in visits {
+        let data = app
+            .ok(
+                token,
+                "query($v: ID!){ visit(id: $v){ status badge { id } } }",
+                json!({"v": visit}),
+            )
+            .await;
+        out.push(data["visit"]["badge"]["id"].clone());
+    }
+    out
+}
+
+on_every_backend!(concurrent_badge_transitions, |app| {
+    let admin = app.admin("acme").await;
+    let loc = app.create_location(&admin, "Race Track").await;
+
+    // Eight assignments of one badge to eight open visits: one wins, seven are CONFLICT,
+    // and the badge and the visits agree on the winner.
+    let hot = add_badge(&app, &admin, &loc, "HOT").await;
+    let mut visits = Vec::new();
+    for i in 0..8 {
+        visits.push(app.check_in(&admin, &loc, &format!("Open {i}")).await);
+    }
+    let tasks = visits.iter().map(|visit| {
+        let (app, token) = (&app, admin.clone());
+        let vars = json!({"b": hot, "v": visit});
+        async move { app.gql(Some(&token), ASSIGN_BADGE, vars).await }
+    });
+    let bodies = futures_util::future::join_all(tasks).await;
+    let mut winners = Vec::new();
+    for (visit, body) in visits.iter().zip(&bodies) {
+        if body.get("errors").is_none() {
+            assert_eq!(body["data"]["assignBadge"]["currentVisit"]["id"], *visit);
+            winners.push(visit.clone());
+        } else {
+            assert_eq!(code(body), Some("CONFLICT"), "{body}");
+            assert_eq!(body["data"]["assignBadge"], Value::Null);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{bodies:?}");
+    let state = badge(&app, &admin, &hot).await;
+    assert_eq!(state["status"], "ASSIGNED");
+    assert_eq!(state["currentVisit"]["id"], winners[0].as_str());
+    for (visit, worn) in visits.iter().zip(visit_badges(&app, &admin, &visits).await) {
+        if *visit == winners[0] {
+            assert_eq!(worn, hot.as_str(), "the winner wears the badge");
+        } else {
+            assert_eq!(worn, Value::Null, "visit {visit} has no badge");
+        }
+    }
+
+    // Eight badges assigned to one open visit at once: the visit gets one, the others
+    // stay on the shelf.
+    let target = app.check_in(&admin, &loc, "Popular Visitor").await;
+    let mut shelf = Vec::new();
+    for i in 0..8 {
+        shelf.push(add_badge(&app, &admin, &loc, &format!("S-{i}")).await);
+    }
+    let tasks = shelf.iter().map(|b| {
+        let (app, token) = (&app, admin.clone());
+        let vars = json!({"b": b, "v": target});
+        async move { app.gql(Some(&token), ASSIGN_BADGE, vars).await }
+    });
+    let bodies = futures_util::future::join_all(tasks).await;
+    let won: Vec<&String> = shelf
+        .iter()
+        .zip(&bodies)
+        .filter(|(_, body)| body.get("errors").is_none())
+        .map(|(b, _)| b)
+        .collect();
+    assert_eq!(won.len(), 1, "{bodies:?}");
+    for body in bodies.iter().filter(|b| b.get("errors").is_some()) {
+        assert_eq!(code(body), Some("CONFLICT"), "{body}");
+    }
+    assert_eq!(
+        visit_badges(&app, &admin, std::slice::from_ref(&target)).await[0],
+        won[0].as_str()
+    );
+    for b in &shelf {
+        let state = badge(&app, &admin, b).await;
+        if b == won[0] {
+            assert_eq!(state["status"], "ASSIGNED");
+            assert_eq!(state["currentVisit"]["id"], target.as_str());
+        } else {
+            assert_eq!(state["status"], "AVAILABLE", "{state}");
+            assert_eq!(state["currentVisit"], Value::Null);
+        }
+    }
+
+    // Retiring a badge while a check-in takes it: one of them wins, never a retired badge
+    // on a visitor.
+    for round in 0..4 {
+        let contested = add_badge(&app, &admin, &loc, &format!("R-{round}")).await;
+        let retire = app.gql(
+            Some(&admin),
+            "mutation($b: ID!){ retireBadge(badgeId: $b){ status } }",
+            json!({"b": contested}),
+        );
+        let check_in = app.gql(
+            Some(&admin),
+            CHECK_IN,
+            json!({"i": {"locationId": loc, "badgeId": contested, "visitor": {"name": format!("Round {round}")}}}),
+        );
+        let (retired, checked_in) = tokio::join!(retire, check_in);
+        let state = badge(&app, &admin, &contested).await;
+        match (retired.get("errors"), checked_in.get("errors")) {
+            (None, Some(_)) => {
+                assert_eq!(code(&checked_in), Some("CONFLICT"), "{checked_in}");
+                assert_eq!(state["status"], "RETIRED");
+                assert_eq!(state["currentVisit"], Value::Null);
+            }
+            (Some(_), None) => {
+                assert_eq!(code(&retired), Some("CONFLICT"), "{retired}");
+                assert_eq!(state["status"], "ASSIGNED");
+                assert_eq!(
+                    state["currentVisit"]["id"],
+                    checked_in["data"]["checkInVisitor"]["id"]
+                );
+            }
+            _ => panic!("exactly one must win: {retired} {checked_in}"),
+        }
+    }
+
+    // Returning a badge while its visit checks out: the badge ends on the shelf either
+    // way; a check-out that lost the race is CONFLICT and succeeds when retried.
+    for round in 0..4 {
+        let b = add_badge(&app, &admin, &loc, &format!("T-{round}")).await;
+        let visit = check_in(
+            &app,
+            &admin,
+            json!({"locationId": loc, "badgeId": b, "visitor": {"name": format!("Leaver {round}")}}),
+        )
+        .await;
+        let visit = visit["id"].as_str().unwrap().to_owned();
+        const OUT: &str = "mutation($v: ID!){ checkOutVisitor(visitId: $v){ status } }";
+        let returned = app.gql(
+            Some(&admin),
+            "mutation($b: ID!){ returnBadge(badgeId: $b){ status } }",
+            json!({"b": b}),
+        );
+        let out = app.gql(Some(&admin), OUT, json!({"v": visit}));
+        let (returned, out) = tokio::join!(returned, out);
+        for body in [&returned, &out] {
+            if body.get("errors").is_some() {
+                assert_eq!(code(body), Some("CONFLICT"), "{body}");
+            }
+        }
+        if out.get("errors").is_some() {
+            app.ok(&admin, OUT, json!({"v": visit})).await;
+        }
+        let state = badge(&app, &admin, &b).await;
+        assert_eq!(state["status"], "AVAILABLE", "{returned} {out}");
+        assert_eq!(state["currentVisit"], Value::Null);
+    }
+});
+
+// ---------------------------------------------------------------------------------------
+// Pre-registration hosts outside the directory
+
+on_every_backend!(
+    pre_registration_keeps_its_host_outside_the_directory,
+    |app| {
+        let admin = app.admin("acme").await;
+        let lobby = app.create_location(&admin, "Lobby").await;
+        let annex = app.create_location(&admin, "Annex").await;
+        let hidden = create_host(
+            &app,
+            &admin,
+            json!({"name": "Hidden Helen", "locationId": lobby, "visibleInDirectory": false}),
+        )
+        .await;
+        let elsewhere = create_host(
+            &app,
+            &admin,
+            json!({"name": "Annex Andy", "locationId": annex}),
+        )
+        .await;
+        let leaving = create_host(&app, &admin, json!({"name": "Leaving Lou"})).await;
+        let (_, kiosk) = pair_kiosk(&app, &admin, &lobby, "Lobby kiosk").await;
+        let soon = (Utc::now() + Duration::hours(1)).to_rfc3339();
+        let pre_register = |host: String, name: &'static str| {
+            let (app, admin, lobby, soon) = (&app, admin.clone(), lobby.clone(), soon.clone());
+            async move {
+                let data = app
+                .ok(
+                    &admin,
+                    "mutation($i: PreRegisterInput!){ preRegisterVisitor(input: $i){ code } }",
+                    json!({"i": {"locationId": lobby, "hostId": host, "expectedAt": soon, "visitor": {"name": name}}}),
+                )
+                .await;
+                data["preRegisterVisitor"]["code"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        const BY_CODE: &str = "mutation($l: ID!, $c: String!, $h: ID){ checkInVisitor(input: {locationId: $l, preRegistrationCode: $c, hostId: $h}){ id source host { id } visitor { name } } }";
+
+        // A kiosk checks in by code with the registration's host, though the kiosk's
+        // directory does not show that host (hidden, or of another location).
+        for (host, name) in [(&hidden, "Guest of Helen"), (&elsewhere, "Guest of Andy")] {
+            let code = pre_register(host.clone(), name).await;
+            let data = app
+                .ok(&kiosk, BY_CODE, json!({"l": lobby, "c": code}))
+                .await;
+            assert_eq!(data["checkInVisitor"]["source"], "KIOSK");
+            assert_eq!(data["checkInVisitor"]["host"]["id"], host.as_str());
+            assert_eq!(data["checkInVisitor"]["visitor"]["name"], name);
+        }
+
+        // A host the kiosk names itself still has to be in its directory; the code stays
+        // usable.
+        let code = pre_register(hidden.clone(), "Named Host Guest").await;
+        fails(
+            &app,
+            Some(&kiosk),
+            BY_CODE,
+            json!({"l": lobby, "c": code, "h": hidden}),
+            "NOT_FOUND",
+        )
+        .await;
+        let data = app
+            .ok(&kiosk, BY_CODE, json!({"l": lobby, "c": code}))
+            .await;
+        assert_eq!(data["checkInVisitor"]["host"]["id"], hidden.as_str());
+
+        // A host removed since the registration is left out: the check-in goes ahead without
+        // one, at a kiosk and by staff.
+        let kiosk_code = pre_register(leaving.clone(), "Kiosk Guest of Lou").await;
+        let staff_code = pre_register(leaving.clone(), "Staff Guest of Lou").await;
+        app.ok(
+            &admin,
+            "mutation($id: ID!){ removeHost(id: $id) }",
+            json!({"id": leaving}),
+        )
+        .await;
+        let data = app
+            .ok(&kiosk, BY_CODE, json!({"l": lobby, "c": kiosk_code}))
+            .await;
+        assert_eq!(data["checkInVisitor"]["host"], Value::Null);
+        assert_eq!(
+            data["checkInVisitor"]["visitor"]["name"],
+            "Kiosk Guest of Lou"
+        );
+        let data = app
+            .ok(&admin, BY_CODE, json!({"l": lobby, "c": staff_code}))
+            .await;
+        assert_eq!(data["checkInVisitor"]["source"], "STAFF");
+        assert_eq!(data["checkInVisitor"]["host"], Value::Null);
+    }
+);
+
+// ---------------------------------------------------------------------------------------
+// Kiosk directory search
+
+on_every_backend!(kiosk_search_does_not_match_host_email, |app| {
+    let admin = app.admin("acme").await;
+    let lobby = app.create_location(&admin, "Lobby").await;
+    create_host(
+        &app,
+        &admin,
+        json!({"name": "Quentin Quiet", "email": "secret.mailbox@hidden-domain.example", "department": "Legal", "locationId": lobby}),
+    )
+    .await;
+    let (_, kiosk) = pair_kiosk(&app, &admin, &lobby, "Lobby kiosk").await;
+    const SEARCH: &str =
+        "query($s: String){ hosts(search: $s){ totalCount edges { node { name } } } }";
+
+    // Staff find the host by any part of the e-mail address; a kiosk finds nothing.
+    for search in ["secret.mailbox", "hidden-domain", "@"] {
+        let data = app.ok(&admin, SEARCH, json!({"s": search})).await;
+        assert_eq!(names(&data["hosts"]), ["Quentin Quiet"], "staff {search:?}");
+        let data = app.ok(&kiosk, SEARCH, json!({"s": search})).await;
+        assert_eq!(data["hosts"]["totalCount"], 0, "kiosk {search:?}");
+        assert_eq!(
+            names(&data["hosts"]),
+            Vec::<String>::new(),
+            "kiosk {search:?}"
+        );
+    }
+    // Name and department still match for the kiosk.
+    for search in ["quentin", "LEGAL"] {
+        let data = app.ok(&kiosk, SEARCH, json!({"s": search})).await;
+        assert_eq!(names(&data["hosts"]), ["Quentin Quiet"], "kiosk {search:?}");
+    }
+});
+
+// ---------------------------------------------------------------------------------------
+// Bounded relation lists
+
+on_every_backend!(relation_lists_are_bounded, |app| {
+    use sea_orm::{EntityTrait, IntoActiveModel};
+    let admin = app.admin("acme").await;
+    let busy = app.create_location(&admin, "Busy").await;
+    let quiet = app.create_location(&admin, "Quiet").await;
+    let quiet_visit = app.check_in(&admin, &quiet, "Lone Visitor").await;
+    let tenant = support::tenant_id("acme");
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+
+    // One visitor with 500 open visits at `busy`, one a second apart (rows written directly:
+    // the public surface would need 500 check-ins).
+    let visitor = uuid::Uuid::new_v4().to_string();
+    let base = Utc::now() - Duration::days(1);
+    let base = base - Duration::nanoseconds(i64::from(base.timestamp_subsec_nanos()));
+    entities::visitors::Entity::insert(
+        entities::visitors::Model {
+            id: visitor.clone(),
+            tenant_id: tenant.clone(),
+            name: "Frequent Visitor".into(),
+            email: None,
+            email_normalized: None,
+            phone: None,
+            company: None,
+            ai_risk_score: None,
+            ai_risk_notes: None,
+            anonymized_at: None,
+            created_at: base,
+            updated_at: base,
+        }
+        .into_active_model(),
+    )
+    .exec_without_returning(&db)
+    .await
+    .unwrap();
+    let visit = |n: i64| entities::visits::Model {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.clone(),
+        visitor_id: visitor.clone(),
+        location_id: busy.clone(),
+        host_id: None,
+        badge_id: None,
+        pre_registration_id: None,
+        kiosk_id: None,
+        status: "checked_in".into(),
+        source: "staff".into(),
+        purpose: None,
+        checked_in_at: base + Duration::seconds(n),
+        checked_out_at: None,
+        checked_in_by: "test".into(),
+    };
+    let rows: Vec<entities::visits::Model> = (0..500).map(visit).collect();
+    let mut newest: Vec<(DateTime<Utc>, String)> = rows
+        .iter()
+        .map(|v| (v.checked_in_at, v.id.clone()))
+        .collect();
+    newest.sort();
+    newest.reverse();
+    entities::visits::Entity::insert_many(rows.into_iter().map(|v| v.into_active_model()))
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+
+    const CURRENT: &str = "query($a: ID!, $b: ID!){ busy: location(id: $a){ currentVisits { id } } quiet: location(id: $b){ currentVisits { id } } }";
+    let data = app
+        .ok(&admin, CURRENT, json!({"a": busy, "b": quiet}))
+        .await;
+    assert_eq!(data["busy"]["currentVisits"].as_array().unwrap().len(), 500);
+    assert_eq!(ids(&data["quiet"]["currentVisits"]), [quiet_visit.as_str()]);
+
+    // `Visitor.visits` is the newest 50.
+    let data = app
+        .ok(
+            &admin,
+            "query($v: ID!){ visitor(id: $v){ visits { id } } }",
+            json!({"v": visitor}),
+        )
+        .await;
+    let expected: Vec<String> = newest.iter().take(50).map(|(_, id)| id.clone()).collect();
+    assert_eq!(ids(&data["visitor"]["visits"]), expected);
+
+    // Past 500 the list is refused, not cut; the other location's list is still served.
+    entities::visits::Entity::insert(visit(500).into_active_model())
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+    let body = app
+        .gql(Some(&admin), CURRENT, json!({"a": busy, "b": quiet}))
+        .await;
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["data"]["busy"]["currentVisits"], Value::Null);
+    assert_eq!(
+        ids(&body["data"]["quiet"]["currentVisits"]),
+        [quiet_visit.as_str()]
+    );
+
+    // Kiosks alike.
+    let kiosk = |n: i64| entities::kiosks::Model {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.clone(),
+        location_id: busy.clone(),
+        name: format!("Kiosk {n}"),
+        token_hash: uuid::Uuid::new_v4().to_string(),
+        paired_at: base + Duration::seconds(n),
+        last_seen_at: None,
+        revoked_at: None,
+    };
+    entities::kiosks::Entity::insert_many((0..500).map(|n| kiosk(n).into_active_model()))
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+    const KIOSKS: &str = "query($a: ID!){ location(id: $a){ kiosks { id } } }";
+    let data = app.ok(&admin, KIOSKS, json!({"a": busy})).await;
+    assert_eq!(data["location"]["kiosks"].as_array().unwrap().len(), 500);
+    entities::kiosks::Entity::insert(kiosk(500).into_active_model())
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+    let body = app.gql(Some(&admin), KIOSKS, json!({"a": busy})).await;
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(body["data"]["location"]["kiosks"], Value::Null);
+});
+
+// ---------------------------------------------------------------------------------------
+// Settings under concurrency
+
+on_every_backend!(concurrent_partial_settings_updates_all_land, |app| {
+    let admin = app.admin("acme").await;
+    const UPDATE: &str =
+        "mutation($i: VisitorSettingsInput!){ updateVisitorSettings(input: $i){ retentionDays } }";
+    for round in 0..4 {
+        let days = 30 + round;
+        let host_rule = round % 2 == 0;
+        let tasks = [
+            json!({"retentionDays": days}),
+            json!({"requireHost": host_rule}),
+            json!({"requireBadge": !host_rule}),
+            json!({"autoCheckoutAt": format!("1{round}:30")}),
+        ]
+        .into_iter()
+        .map(|input| {
+            let (app, token) = (&app, admin.clone());
+            async move { app.ok(&token, UPDATE, json!({"i": input})).await }
+        });
+        futures_util::future::join_all(tasks).await;
+        let data = app
+            .ok(
+                &admin,
+                "{ visitorSettings { retentionDays requireHost requireBadge autoCheckoutAt } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            data["visitorSettings"],
+            json!({"retentionDays": days, "requireHost": host_rule, "requireBadge": !host_rule,
+                   "autoCheckoutAt": format!("1{round}:30")}),
+            "round {round}"
+        );
+    }
+});

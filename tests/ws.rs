@@ -466,3 +466,261 @@ on_every_backend!(
         Ok(())
     }
 );
+
+/// Pairs a kiosk at `location` (admin with visitor.admin.kiosk); returns its id and token.
+async fn pair_kiosk(
+    app: &TestApp,
+    admin: &str,
+    location: &str,
+) -> Result<(String, String), Box<dyn std::error::Error>> {
+    let data = app
+        .ok(
+            admin,
+            "mutation($l: ID!){ createKioskPairingCode(locationId:$l){ code } }",
+            json!({"l": location}),
+        )
+        .await;
+    let code = data["createKioskPairingCode"]["code"]
+        .as_str()
+        .ok_or("no pairing code")?;
+    let body = app
+        .gql(
+            None,
+            "mutation($c: String!){ pairKiosk(code:$c, name:\"Lobby\"){ token kiosk { id } } }",
+            json!({"c": code}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let kiosk = &body["data"]["pairKiosk"];
+    Ok((
+        kiosk["kiosk"]["id"]
+            .as_str()
+            .ok_or("no kiosk id")?
+            .to_owned(),
+        kiosk["token"].as_str().ok_or("no kiosk token")?.to_owned(),
+    ))
+}
+
+/// Marks the session of `token` revoked in the database without telling the running
+/// server, as a replica without the event (or a connection that missed it) would see it.
+async fn revoke_behind_the_servers_back(app: &TestApp, token: &str) -> TestResult {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let db = sea_orm::Database::connect(&app.database_url).await?;
+    let revoked = entities::sessions::Entity::update_many()
+        .col_expr(
+            entities::sessions::Column::RevokedAt,
+            Expr::value(chrono::Utc::now()),
+        )
+        .filter(entities::sessions::Column::TokenHash.eq(onegraph::auth::tokens::digest(token)))
+        .exec(&db)
+        .await?;
+    assert_eq!(revoked.rows_affected, 1);
+    db.close().await?;
+    Ok(())
+}
+
+on_every_backend!(revoking_a_kiosk_closes_its_socket, |app| -> TestResult {
+    let admin = app.admin("t1").await;
+    let location = app.create_location(&admin, "Lobby").await;
+    let (kiosk_id, kiosk_token) = pair_kiosk(&app, &admin, &location).await?;
+    let (_, other_kiosk) = pair_kiosk(&app, &admin, &location).await?;
+
+    // A kiosk can open a socket and run queries on it...
+    let mut ws = connect_as(&app, &kiosk_token).await?;
+    subscribe(&mut ws, "q", "{ locations { id } }", json!({})).await?;
+    let next = recv(&mut ws).await?;
+    assert_eq!(
+        (&next["id"], &next["type"]),
+        (&json!("q"), &json!("next")),
+        "{next}"
+    );
+    assert_eq!(
+        next["payload"]["data"]["locations"][0]["id"],
+        location.as_str(),
+        "{next}"
+    );
+    assert_eq!(recv(&mut ws).await?, json!({"id": "q", "type": "complete"}));
+    // ...but not subscribe to check-ins (no visitor.visitors.view).
+    subscribe(&mut ws, "s", CHECKED_IN, json!({"l": location})).await?;
+    let error = recv(&mut ws).await?;
+    assert_eq!(
+        (&error["id"], &error["type"]),
+        (&json!("s"), &json!("error"))
+    );
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "FORBIDDEN",
+        "{error}"
+    );
+    let mut other = connect_as(&app, &other_kiosk).await?;
+
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!){ revokeKiosk(id: $id){ id revoked } }",
+            json!({"id": kiosk_id}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "revokeKiosk failed: {body}");
+    assert_eq!(body["data"]["revokeKiosk"]["revoked"], true, "{body}");
+    assert_eq!(expect_close(&mut ws).await?, 4403);
+
+    // The other kiosk's socket stays open, and the revoked token opens no new one.
+    ping_pong(&mut other).await?;
+    let mut again = connect(&app).await?;
+    send(
+        &mut again,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {kiosk_token}")}}),
+    )
+    .await?;
+    assert_eq!(expect_close(&mut again).await?, 4403);
+    Ok(())
+});
+
+on_every_backend!(
+    logout_stops_new_operations_on_an_acked_socket,
+    |app| -> TestResult {
+        let token = app.staff_session("t1", &[VIEW]).await;
+        let mut ws = connect_as(&app, &token).await?;
+        let body = app
+            .gql(Some(&token), "mutation { logout }", json!({}))
+            .await;
+        assert!(body.get("errors").is_none(), "logout failed: {body}");
+        // The revocation event closes the socket, or (had it not arrived yet) the check
+        // of the credential at `subscribe` does: the query never runs.
+        let _ = subscribe(&mut ws, "q", "{ __typename }", json!({})).await;
+        assert_eq!(expect_close(&mut ws).await?, 4403);
+        Ok(())
+    }
+);
+
+on_every_backend!(
+    subscribe_rechecks_a_credential_revoked_without_an_event,
+    |app| -> TestResult {
+        let token = app.staff_session("t1", &[VIEW]).await;
+        let mut ws = connect_as(&app, &token).await?;
+        subscribe(&mut ws, "q", "{ __typename }", json!({})).await?;
+        assert_eq!(recv(&mut ws).await?["type"], "next");
+        assert_eq!(recv(&mut ws).await?["type"], "complete");
+
+        revoke_behind_the_servers_back(&app, &token).await?;
+        // No event came: the socket is still open, but the next operation cannot start.
+        ping_pong(&mut ws).await?;
+        subscribe(&mut ws, "q2", "{ __typename }", json!({})).await?;
+        assert_eq!(expect_close(&mut ws).await?, 4403);
+        Ok(())
+    }
+);
+
+on_every_backend!(
+    check_ins_of_one_tenant_never_reach_another,
+    |app| -> TestResult {
+        let admin_a = app.admin("a").await;
+        let admin_b = app.admin("b").await;
+        let location_a = app.create_location(&admin_a, "Front desk").await;
+        let location_b = app.create_location(&admin_b, "Front desk").await;
+        let viewer_b = app.staff_session("b", &[VIEW]).await;
+        let mut b = connect_as(&app, &viewer_b).await?;
+        // Every location of the tenant: only its own tenant's events may arrive.
+        subscribe(&mut b, "all", CHECKED_IN, json!({})).await?;
+        ping_pong(&mut b).await?;
+
+        check_in(&app, &admin_a, &location_a).await?;
+        expect_quiet(&mut b).await?;
+        check_in(&app, &admin_b, &location_b).await?;
+        let next = recv(&mut b).await?;
+        assert_eq!(
+            next["payload"]["data"]["visitorCheckedIn"]["location"]["id"],
+            location_b.as_str(),
+            "{next}"
+        );
+        Ok(())
+    }
+);
+
+on_every_backend!(
+    a_connection_that_missed_its_revocation_rechecks_it,
+    |app| -> TestResult {
+        // Past the hub's revocation capacity (1024), a connection that does not read the
+        // revocation channel loses the oldest revocations.
+        const OTHERS: usize = 1050;
+        const PER_REQUEST: usize = 30; // the alias limit
+        let token = app.staff_session("t1", &[VIEW]).await;
+        let ws = connect_as(&app, &token).await?;
+        let (mut sink, mut stream) = ws.split();
+
+        // Stall the connection's task in a send: 1 MB pings, whose pongs the client does not
+        // read, fill the socket buffers both ways (a few MB on loopback).
+        let pad = "x".repeat(1_000_000);
+        let sender = tokio::spawn(async move {
+            for _ in 0..40 {
+                let ping = json!({"type": "ping", "payload": {"pad": pad}}).to_string();
+                if sink.send(Message::text(ping)).await.is_err() {
+                    break;
+                }
+            }
+            sink
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        // Its own revocation first, then enough others to push it out of the channel. Each
+        // `logout` field of a request publishes its session's revocation.
+        let body = app
+            .gql(Some(&token), "mutation { logout }", json!({}))
+            .await;
+        assert!(body.get("errors").is_none(), "logout failed: {body}");
+        let many = (0..PER_REQUEST)
+            .map(|i| format!("l{i}: logout"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for _ in 0..OTHERS.div_ceil(PER_REQUEST) {
+            let other = app.staff_session("t1", &[VIEW]).await;
+            let body = app
+                .gql(Some(&other), &format!("mutation {{ {many} }}"), json!({}))
+                .await;
+            assert!(body.get("errors").is_none(), "logout failed: {body}");
+        }
+
+        // Unblocked, the connection finds its receiver lagged, asks the database and closes.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut pongs = 0;
+        let code = loop {
+            let next = tokio::time::timeout_at(deadline, stream.next())
+                .await
+                .map_err(|_| format!("no close within 30 s ({pongs} pongs)"))?;
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(text.as_str())?;
+                    assert_eq!(message["type"], "pong", "{}", &text.as_str()[..100]);
+                    pongs += 1;
+                }
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                other => return Err(format!("connection ended: {other:?}").into()),
+            }
+        };
+        assert_eq!(code, Some(4403), "after {pongs} pongs");
+        assert!(pongs < 40, "the connection was never stalled");
+        drop(sender.await?);
+        Ok(())
+    }
+);
+
+on_every_backend!(a_session_of_unknown_kind_is_refused, |app| -> TestResult {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let token = app.staff_session("t1", &[VIEW]).await;
+    let db = sea_orm::Database::connect(&app.database_url).await?;
+    entities::sessions::Entity::update_many()
+        .col_expr(entities::sessions::Column::Kind, Expr::value("superuser"))
+        .filter(entities::sessions::Column::TokenHash.eq(onegraph::auth::tokens::digest(&token)))
+        .exec(&db)
+        .await?;
+    db.close().await?;
+    let mut ws = connect(&app).await?;
+    send(
+        &mut ws,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
+    )
+    .await?;
+    assert_eq!(expect_close(&mut ws).await?, 4403);
+    Ok(())
+});

@@ -337,9 +337,35 @@ async fn seed_and_query(db: &DatabaseConnection) -> TestResult {
     Ok(())
 }
 
+/// Indexes added after the foundation: (table, index).
+const LATER_INDEXES: [(&str, &str); 3] = [
+    ("visits", "idx_visits_tenant_location_checked_in"),
+    ("visits", "idx_visits_tenant_host_checked_in"),
+    ("badges", "idx_badges_current_visit"),
+];
+
+async fn assert_later_indexes(db: &DatabaseConnection, present: bool) -> TestResult {
+    let manager = SchemaManager::new(db);
+    for (table, index) in LATER_INDEXES {
+        assert_eq!(
+            manager.has_index(table, index).await?,
+            present,
+            "index {index}"
+        );
+    }
+    Ok(())
+}
+
 async fn exercise(db: &DatabaseConnection) -> TestResult {
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;
+    assert_later_indexes(db, true).await?;
+    // The last migration alone goes down and up again: its indexes go, the tables stay.
+    Migrator::down(db, Some(1)).await?;
+    assert_tables(db, true).await?;
+    assert_later_indexes(db, false).await?;
+    Migrator::up(db, None).await?;
+    assert_later_indexes(db, true).await?;
     seed_and_query(db).await?;
     Migrator::down(db, None).await?;
     assert_tables(db, false).await?;

@@ -7,10 +7,11 @@ use std::net::SocketAddr;
 use async_graphql::parser::types::OperationType;
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, FromRequestParts, Request, State, ws::WebSocketUpgrade},
+    extract::{ConnectInfo, FromRequestParts, Query, Request, State, ws::WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{app::AppState, auth::RequestMeta, error::AppError, http::auth as http_auth};
@@ -46,10 +47,22 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case(JSON))
 }
 
-fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
-    req.extensions()
+/// The client's address (behind `TRUSTED_PROXIES`, from `X-Forwarded-For`).
+fn client_ip(state: &AppState, req: &Request) -> Option<std::net::IpAddr> {
+    let peer = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0);
+    http_auth::request_ip(state, peer, req.headers())
+}
+
+/// The query string of `GET /graphql`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
 }
 
 /// Gives every error a stable `extensions.code`: limits become `QUERY_TOO_COMPLEX`, other
@@ -123,7 +136,7 @@ async fn execute(
 
 /// POST /graphql.
 pub async fn post_graphql(State(state): State<AppState>, req: Request) -> Response {
-    let ip = client_ip(&req);
+    let ip = client_ip(&state, &req);
     let (parts, body) = req.into_parts();
     if !is_json(&parts.headers) {
         return request_error(
@@ -167,6 +180,30 @@ pub async fn post_graphql(State(state): State<AppState>, req: Request) -> Respon
     execute(&state, request, meta, &parts.headers).await
 }
 
+/// The refusal of a WebSocket upgrade while `WS_MAX_CONNECTIONS` connections are open:
+/// HTTP 503 `RATE_LIMITED` with `Retry-After: 5`. The cap is soft: connections are counted
+/// once upgraded, so a burst of simultaneous upgrades may pass it by a few.
+pub fn ws_connection_cap(state: &AppState) -> Option<Response> {
+    let open = state
+        .ws_connections
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let cap = i64::try_from(state.settings.ws_max_connections).unwrap_or(i64::MAX);
+    if open < cap {
+        return None;
+    }
+    tracing::warn!(
+        open,
+        cap,
+        "WebSocket upgrade refused: WS_MAX_CONNECTIONS reached"
+    );
+    let body = json!({"error": {"code": "RATE_LIMITED", "message": "Too many open connections"}});
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Some(response)
+}
+
 fn is_websocket(headers: &HeaderMap) -> bool {
     headers
         .get(header::UPGRADE)
@@ -183,7 +220,7 @@ fn accepts_html(headers: &HeaderMap) -> bool {
 
 /// GET /graphql: WebSocket upgrade, GraphiQL, or a query in the URL.
 pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Response {
-    let ip = client_ip(&req);
+    let ip = client_ip(&state, &req);
     let (mut parts, _body) = req.into_parts();
     if is_websocket(&parts.headers) {
         let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
@@ -193,24 +230,23 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
         let meta = RequestMeta {
             principal: None,
             ip,
-            user_agent: parts
-                .headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            user_agent: http_auth::user_agent(&parts.headers),
         };
         let cookie_principal =
             http_auth::cookie_principal_for_websocket(&state, &parts.headers).await;
         return super::ws::upgrade(upgrade, state, cookie_principal, meta);
     }
-    let params: Vec<(String, String)> = parts.uri.query().map(url_pairs).unwrap_or_default();
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+    let params = match Query::<GetParams>::try_from_uri(&parts.uri) {
+        Ok(Query(params)) => params,
+        Err(rejection) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("Malformed query string: {}", rejection.body_text()),
+            );
+        }
     };
-    let Some(query) = get("query") else {
+    let Some(query) = params.query else {
         if accepts_html(&parts.headers) && state.settings.graphiql {
             return graphiql_page();
         }
@@ -220,8 +256,11 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
             "GET /graphql needs a query parameter",
         );
     };
-    let operation_name = get("operationName").filter(|o| !o.is_empty());
-    if let Ok(doc) = async_graphql::parser::parse_query(&query) {
+    let operation_name = params.operation_name.filter(|o| !o.is_empty());
+    // Parsed once here (to refuse mutations) and handed on, so the schema does not parse it
+    // again; a syntax error is left for the schema to report.
+    let parsed = async_graphql::parser::parse_query(&query).ok();
+    if let Some(doc) = &parsed {
         let operation_type = match &doc.operations {
             async_graphql::parser::types::DocumentOperations::Single(op) => Some(op.node.ty),
             async_graphql::parser::types::DocumentOperations::Multiple(ops) => operation_name
@@ -246,10 +285,13 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
         }
     }
     let mut request = async_graphql::Request::new(query);
+    if let Some(doc) = parsed {
+        request.set_parsed_query(doc);
+    }
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
-    if let Some(variables) = get("variables").filter(|v| !v.is_empty()) {
+    if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
         match serde_json::from_str::<Value>(&variables) {
             Ok(value @ Value::Object(_)) => {
                 request = request.variables(async_graphql::Variables::from_json(value));
@@ -268,43 +310,6 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
         Err(err) => return err.into_response(),
     };
     execute(&state, request, meta, &parts.headers).await
-}
-
-/// Decodes `a=b&c=d` with percent-escapes and `+` as space.
-fn url_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 fn graphiql_page() -> Response {
@@ -329,17 +334,4 @@ pub async fn method_not_allowed(method: Method) -> Response {
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("a%20b+c"), "a b c");
-        assert_eq!(percent_decode("%7B%22x%22%3A1%7D"), "{\"x\":1}");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-    }
 }

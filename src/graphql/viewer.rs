@@ -145,9 +145,12 @@ impl AuthMutation {
         token: String,
     ) -> Result<Option<Session>> {
         let state = state(ctx)?;
+        // A token is taken before the attempt and given back when it succeeds: failed
+        // guesses are limited, successful logins are not.
         let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
         state.limiter.check(ip)?;
         let outcome = services::auth::login_with_hub_sso(state, &token).await?;
+        state.limiter.refund(ip);
         Ok(Some(Session {
             token: outcome.token,
             expires_at: outcome.expires_at,

@@ -1,11 +1,14 @@
 //! Sign-on endpoints (CONTRACT section 1) and how requests are authenticated: a bearer token,
 //! or the `onegraph_session` cookie.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     Json,
-    extract::{ConnectInfo, Query, State},
+    extract::{ConnectInfo, Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
@@ -15,6 +18,7 @@ use serde_json::json;
 use crate::{
     app::AppState,
     auth::{Principal, RequestMeta},
+    config::IpNetwork,
     error::AppError,
     services::auth::{self as auth_service, LoginOutcome},
 };
@@ -22,10 +26,74 @@ use crate::{
 /// The session cookie's name.
 pub const COOKIE: &str = "onegraph_session";
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// Longest user agent kept for audit details.
+const MAX_USER_AGENT: usize = 300;
+
+/// The token of an `Authorization: Bearer …` header, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The `User-Agent` header, cut to 300 characters, for audit details.
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(MAX_USER_AGENT).collect())
+}
+
+/// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:80`, `[::1]:80`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .map(|ip| ip.to_canonical())
+}
+
+/// The client's address, for the rate limiter and audit details.
+///
+/// When `peer` is one of the `trusted` proxies, the answer is the rightmost address of
+/// `X-Forwarded-For` (all such headers, in order) that is not itself a trusted proxy: the
+/// entries to its left were written by the client and prove nothing. When every entry is
+/// trusted, the leftmost one; when an entry does not parse, the last trusted hop before it.
+/// From any other peer, `X-Forwarded-For` is ignored and the answer is the peer.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNetwork]) -> IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        let Some(ip) = forwarded_address(entry) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// [`client_ip`] of a request whose connection info is `peer` (absent when the server runs
+/// without connection info), with the configured `TRUSTED_PROXIES`.
+pub fn request_ip(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    peer.map(|peer| client_ip(peer.ip(), headers, &state.settings.trusted_proxies))
 }
 
 /// The session token in the `Cookie` header, if any.
@@ -46,7 +114,7 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 pub async fn request_meta(
     state: &AppState,
     headers: &HeaderMap,
-    ip: Option<std::net::IpAddr>,
+    ip: Option<IpAddr>,
 ) -> Result<RequestMeta, AppError> {
     let token = bearer(headers).or_else(|| cookie_token(headers));
     let principal = match token {
@@ -58,10 +126,7 @@ pub async fn request_meta(
     Ok(RequestMeta {
         principal,
         ip,
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(300).collect()),
+        user_agent: user_agent(headers),
     })
 }
 
@@ -141,12 +206,16 @@ pub struct ExchangeBody {
 pub async fn sso_exchange(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Json<ExchangeBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     if state.settings.sso_secret.is_none() {
         return AppError::SsoNotConfigured.into_response();
     }
-    if let Err(err) = state.limiter.check(Some(addr.ip())) {
+    // A token is taken before the attempt and given back when it succeeds: failures are
+    // limited, and concurrent guesses cannot all pass before one is charged.
+    let ip = request_ip(&state, Some(addr), &headers);
+    if let Err(err) = state.limiter.check(ip) {
         return err.into_response();
     }
     let token = match body {
@@ -158,6 +227,7 @@ pub async fn sso_exchange(
     };
     match auth_service::login_with_hub_sso(&state, &token).await {
         Ok(outcome) => {
+            state.limiter.refund(ip);
             let mut response = (StatusCode::OK, Json(session_body(&outcome))).into_response();
             if let Some(cookie) = session_cookie(&state, &outcome) {
                 response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -219,6 +289,11 @@ fn error_page(err: &AppError) -> Response {
         err.code()
     );
     let mut response = (err.status(), Html(html)).into_response();
+    if let AppError::RateLimited { retry_after_secs } = err
+        && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
     no_store(&mut response);
     response
 }
@@ -228,19 +303,27 @@ fn error_page(err: &AppError) -> Response {
 pub async fn sso_redirect(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Query(query): Query<RedirectQuery>,
+    headers: HeaderMap,
+    query: Result<Query<RedirectQuery>, QueryRejection>,
 ) -> Response {
     if state.settings.sso_secret.is_none() {
         return error_page(&AppError::SsoNotConfigured);
     }
-    if let Err(err) = state.limiter.check(Some(addr.ip())) {
+    let ip = request_ip(&state, Some(addr), &headers);
+    if let Err(err) = state.limiter.check(ip) {
         return error_page(&err);
     }
+    let Ok(Query(query)) = query else {
+        return error_page(&AppError::bad_input(
+            "The sign-in link is malformed: expected ?token=…&redirect=/path",
+        ));
+    };
     let Some(token) = query.token.filter(|t| !t.trim().is_empty()) else {
         return error_page(&AppError::unauthenticated());
     };
     match auth_service::login_with_hub_sso(&state, &token).await {
         Ok(outcome) => {
+            state.limiter.refund(ip);
             let target = safe_redirect(query.redirect.as_deref());
             let mut response = StatusCode::SEE_OTHER.into_response();
             let headers = response.headers_mut();
@@ -298,7 +381,63 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
 
 #[cfg(test)]
 mod tests {
-    use super::safe_redirect;
+    use super::{IpAddr, IpNetwork, client_ip, safe_redirect};
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    fn xff(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", HeaderValue::from_static(v));
+        }
+        headers
+    }
+
+    #[test]
+    fn client_ip_trusts_only_configured_proxies() {
+        let trusted: Vec<IpNetwork> = ["10.0.0.0/8", "127.0.0.1"]
+            .iter()
+            .filter_map(|t| IpNetwork::parse(t))
+            .collect();
+        let peer = ip("10.1.2.3");
+        // The rightmost untrusted entry wins; what the client wrote to its left is ignored.
+        let headers = xff(&["6.6.6.6, 203.0.113.9"]);
+        assert_eq!(client_ip(peer, &headers, &trusted), ip("203.0.113.9"));
+        // Trusted hops on the right are skipped, across repeated headers.
+        let headers = xff(&["6.6.6.6, 203.0.113.9", "10.9.9.9"]);
+        assert_eq!(client_ip(peer, &headers, &trusted), ip("203.0.113.9"));
+        // Ports and IPv4-mapped IPv6 are understood.
+        let headers = xff(&["[2001:db8::1]:4711"]);
+        assert_eq!(client_ip(peer, &headers, &trusted), ip("2001:db8::1"));
+        let headers = xff(&["203.0.113.9:80"]);
+        assert_eq!(client_ip(peer, &headers, &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            client_ip(
+                ip("::ffff:10.1.2.3"),
+                &xff(&["::ffff:198.51.100.1"]),
+                &trusted
+            ),
+            ip("198.51.100.1")
+        );
+        // Garbage stops the walk at the last trusted hop.
+        let headers = xff(&["203.0.113.9, garbage"]);
+        assert_eq!(client_ip(peer, &headers, &trusted), peer);
+        // No header: the peer.
+        assert_eq!(client_ip(peer, &HeaderMap::new(), &trusted), peer);
+        // Every entry trusted: the leftmost.
+        let headers = xff(&["10.0.0.7, 10.0.0.8"]);
+        assert_eq!(client_ip(peer, &headers, &trusted), ip("10.0.0.7"));
+        // An untrusted peer's header is ignored.
+        let headers = xff(&["203.0.113.9"]);
+        assert_eq!(
+            client_ip(ip("198.51.100.7"), &headers, &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(client_ip(peer, &headers, &[]), peer);
+    }
 
     #[test]
     fn redirects_stay_relative() {

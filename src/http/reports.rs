@@ -191,7 +191,8 @@ async fn start(
     headers: HeaderMap,
     query: ExportQuery,
 ) -> AppResult<Response> {
-    let meta = super::auth::request_meta(&state, &headers, Some(addr.ip())).await?;
+    let ip = super::auth::request_ip(&state, Some(addr), &headers);
+    let meta = super::auth::request_meta(&state, &headers, ip).await?;
     let principal = meta.principal.ok_or_else(AppError::unauthenticated)?;
     Need::Perm(Permission::ReportsExport).check_principal(&principal)?;
     let filter = visits::VisitFilter {

@@ -1,12 +1,10 @@
 //! Sign-on: Hub SSO login (CONTRACT section 1), bearer-token authentication for sessions and
 //! kiosks, and logout.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter,
+    ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use serde_json::json;
@@ -20,7 +18,6 @@ use crate::{
         tokens,
     },
     error::{AppError, AppResult},
-    events::HubEvent,
 };
 
 /// Sessions last 8 hours, absolute.
@@ -300,8 +297,13 @@ pub async fn authenticate(state: &AppState, bearer_token: &str) -> AppResult<Opt
             return Ok(None);
         }
         let kind = match session.kind.as_str() {
+            "staff" => PrincipalKind::Staff,
             "client" => PrincipalKind::Client,
-            _ => PrincipalKind::Staff,
+            other => {
+                // Never written by this code: refuse rather than guess its permissions.
+                tracing::warn!(session = %session.id, kind = other, "session of unknown kind refused");
+                return Ok(None);
+            }
         };
         return Ok(Some(Principal {
             kind,
@@ -354,6 +356,45 @@ pub async fn authenticate(state: &AppState, bearer_token: &str) -> AppResult<Opt
     Ok(None)
 }
 
+/// Whether the credential `principal` was authenticated by is still valid: its session
+/// exists, is not revoked and has not expired, or its kiosk exists and is not revoked. One
+/// primary-key lookup. A principal without a credential stored here (none is made today) is
+/// not active: fail closed.
+///
+/// Long-lived connections call this where they may have missed a revocation event.
+pub async fn credential_active(state: &AppState, principal: &Principal) -> AppResult<bool> {
+    let Some(id) = principal.credential_id.as_deref() else {
+        return Ok(false);
+    };
+    match principal.kind {
+        PrincipalKind::Staff | PrincipalKind::Client => {
+            use entities::sessions::{Column, Entity};
+            let expires_at: Option<DateTime<Utc>> = Entity::find()
+                .select_only()
+                .column(Column::ExpiresAt)
+                .filter(Column::Id.eq(id))
+                .filter(Column::RevokedAt.is_null())
+                .into_tuple()
+                .one(&state.db)
+                .await?;
+            Ok(expires_at.is_some_and(|at| at > Utc::now()))
+        }
+        PrincipalKind::Kiosk => {
+            use entities::kiosks::{Column, Entity};
+            let found: Option<String> = Entity::find()
+                .select_only()
+                .column(Column::Id)
+                .filter(Column::Id.eq(id))
+                .filter(Column::RevokedAt.is_null())
+                .into_tuple()
+                .one(&state.db)
+                .await?;
+            Ok(found.is_some())
+        }
+        PrincipalKind::Integration => Ok(false),
+    }
+}
+
 /// Revokes the caller's session (no-op without one, and for kiosks, which `revokeKiosk`
 /// ends) and closes its live subscriptions.
 pub async fn logout(state: &AppState, principal: Option<&Principal>) -> AppResult<bool> {
@@ -370,9 +411,7 @@ pub async fn logout(state: &AppState, principal: Option<&Principal>) -> AppResul
             .filter(entities::sessions::Column::RevokedAt.is_null())
             .exec(&state.db)
             .await?;
-        state
-            .hub
-            .publish(HubEvent::CredentialRevoked(Arc::from(session_id.as_str())));
+        state.hub.publish_revocation(session_id);
     }
     Ok(true)
 }

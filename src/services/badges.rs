@@ -1,8 +1,8 @@
 //! Badges: the lifecycle AVAILABLE → ASSIGNED (to one open visit) → AVAILABLE, or RETIRED.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::{audit, locations, new_id, now, page, validate};
@@ -10,7 +10,10 @@ use crate::{
     auth::Principal,
     error::{AppError, AppResult},
 };
-use entities::badges::{self, Column, Entity as Badge};
+use entities::{
+    badges::{self, Column, Entity as Badge},
+    visits,
+};
 
 /// Where a badge is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
@@ -191,25 +194,39 @@ async fn take(
     })
 }
 
-/// Frees the badge of a visit being checked out; returns it as it now is.
+/// Frees the badge of a visit being checked out; returns it as it now is. Only a badge still
+/// assigned to that visit is freed: one returned (and perhaps handed out again) in the
+/// meantime is left alone and the check-out is a `CONFLICT`, to be retried.
 pub async fn release(
     txn: &impl ConnectionTrait,
     badge_id: &str,
     visit_id: &str,
 ) -> AppResult<Option<badges::Model>> {
     let at = now();
-    Badge::update_many()
+    let updated = Badge::update_many()
         .col_expr(Column::Status, Expr::value(BadgeStatus::Available.as_str()))
         .col_expr(Column::CurrentVisitId, Expr::value(Option::<String>::None))
         .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(badge_id))
         .filter(Column::CurrentVisitId.eq(visit_id))
+        .filter(Column::Status.eq(BadgeStatus::Assigned.as_str()))
         .exec(txn)
         .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "the visit's badge changed meanwhile; try again".into(),
+        ));
+    }
     Ok(Badge::find_by_id(badge_id.to_owned()).one(txn).await?)
 }
 
 /// Assigns a badge to an open visit at the badge's location.
+///
+/// Both rows change only through conditional updates (PostgreSQL's READ COMMITTED does not
+/// serialise these transactions as SQLite's `BEGIN IMMEDIATE` does): the visit only while it
+/// is open and has no badge, the badge only while it is available. Whoever loses a race gets
+/// `CONFLICT` and changes nothing. The visit row is locked before the badge row, in the
+/// order check-out and `return_badge` take them.
 pub async fn assign(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -219,8 +236,8 @@ pub async fn assign(
     let txn = crate::db::begin_write(db).await?;
     let badge = require(&txn, &principal.tenant_id, badge_id).await?;
     let visit_id = validate::id(visit_id, "Visit")?;
-    let visit = entities::visits::Entity::find_by_id(visit_id)
-        .filter(entities::visits::Column::TenantId.eq(&principal.tenant_id))
+    let visit = visits::Entity::find_by_id(visit_id)
+        .filter(visits::Column::TenantId.eq(&principal.tenant_id))
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound("Visit"))?;
@@ -235,10 +252,20 @@ pub async fn assign(
     if visit.badge_id.is_some() {
         return Err(AppError::Conflict("the visit already has a badge".into()));
     }
+    let updated = visits::Entity::update_many()
+        .col_expr(visits::Column::BadgeId, Expr::value(badge.id.clone()))
+        .filter(visits::Column::Id.eq(&visit.id))
+        .filter(visits::Column::TenantId.eq(&principal.tenant_id))
+        .filter(visits::Column::Status.eq("checked_in"))
+        .filter(visits::Column::BadgeId.is_null())
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "the visit was checked out or given a badge meanwhile".into(),
+        ));
+    }
     let badge = take(&txn, badge, &visit.id).await?;
-    let mut active = visit.into_active_model();
-    active.badge_id = Set(Some(badge.id.clone()));
-    sea_orm::ActiveModelTrait::update(active, &txn).await?;
     audit::record(
         &txn,
         &principal.tenant_id,
@@ -252,7 +279,8 @@ pub async fn assign(
     Ok(badge)
 }
 
-/// Returns an assigned badge to the shelf (the visit stays open).
+/// Returns an assigned badge to the shelf (the visit stays open). Only a badge still
+/// assigned to the visit read here is returned; otherwise `CONFLICT`.
 pub async fn return_badge(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -260,28 +288,41 @@ pub async fn return_badge(
 ) -> AppResult<badges::Model> {
     let txn = crate::db::begin_write(db).await?;
     let badge = require(&txn, &principal.tenant_id, badge_id).await?;
+    let not_assigned = || AppError::Conflict(format!("badge {} is not assigned", badge.number));
     if BadgeStatus::parse(&badge.status) != BadgeStatus::Assigned {
-        return Err(AppError::Conflict(format!(
-            "badge {} is not assigned",
-            badge.number
-        )));
+        return Err(not_assigned());
     }
-    if let Some(visit_id) = &badge.current_visit_id {
-        entities::visits::Entity::update_many()
-            .col_expr(
-                entities::visits::Column::BadgeId,
-                Expr::value(Option::<String>::None),
-            )
-            .filter(entities::visits::Column::Id.eq(visit_id))
-            .filter(entities::visits::Column::BadgeId.eq(&badge.id))
-            .exec(&txn)
-            .await?;
+    let Some(visit_id) = badge.current_visit_id.clone() else {
+        return Err(not_assigned());
+    };
+    // The visit first, as check-out and `assign` lock them.
+    visits::Entity::update_many()
+        .col_expr(visits::Column::BadgeId, Expr::value(Option::<String>::None))
+        .filter(visits::Column::Id.eq(&visit_id))
+        .filter(visits::Column::TenantId.eq(&principal.tenant_id))
+        .filter(visits::Column::BadgeId.eq(&badge.id))
+        .exec(&txn)
+        .await?;
+    let at = now();
+    let updated = Badge::update_many()
+        .col_expr(Column::Status, Expr::value(BadgeStatus::Available.as_str()))
+        .col_expr(Column::CurrentVisitId, Expr::value(Option::<String>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .filter(Column::Id.eq(&badge.id))
+        .filter(Column::TenantId.eq(&principal.tenant_id))
+        .filter(Column::Status.eq(BadgeStatus::Assigned.as_str()))
+        .filter(Column::CurrentVisitId.eq(&visit_id))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(not_assigned());
     }
-    let mut active = badge.into_active_model();
-    active.status = Set(BadgeStatus::Available.as_str().to_owned());
-    active.current_visit_id = Set(None);
-    active.updated_at = Set(now());
-    let badge = sea_orm::ActiveModelTrait::update(active, &txn).await?;
+    let badge = badges::Model {
+        status: BadgeStatus::Available.as_str().to_owned(),
+        current_visit_id: None,
+        updated_at: at,
+        ..badge
+    };
     audit::record(
         &txn,
         &principal.tenant_id,
@@ -295,7 +336,8 @@ pub async fn return_badge(
     Ok(badge)
 }
 
-/// Takes a badge out of service; an assigned badge must be returned first.
+/// Takes a badge out of service; an assigned badge must be returned first. Only an
+/// available badge is retired, so a check-in taking it at the same time wins or loses whole.
 pub async fn retire(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -318,10 +360,26 @@ pub async fn retire(
         }
         BadgeStatus::Available => {}
     }
-    let mut active = badge.into_active_model();
-    active.status = Set(BadgeStatus::Retired.as_str().to_owned());
-    active.updated_at = Set(now());
-    let badge = sea_orm::ActiveModelTrait::update(active, &txn).await?;
+    let at = now();
+    let updated = Badge::update_many()
+        .col_expr(Column::Status, Expr::value(BadgeStatus::Retired.as_str()))
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .filter(Column::Id.eq(&badge.id))
+        .filter(Column::TenantId.eq(&principal.tenant_id))
+        .filter(Column::Status.eq(BadgeStatus::Available.as_str()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(format!(
+            "badge {} is no longer available",
+            badge.number
+        )));
+    }
+    let badge = badges::Model {
+        status: BadgeStatus::Retired.as_str().to_owned(),
+        updated_at: at,
+        ..badge
+    };
     audit::record(
         &txn,
         &principal.tenant_id,

@@ -1,7 +1,7 @@
 //! `serve --demo`: an idempotent demo tenant with two locations, hosts, badges and a day of
 //! visits, and a staff session to explore it with.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
     sea_query::OnConflict,
@@ -169,7 +169,9 @@ pub async fn seed(state: &AppState) -> AppResult<auth::LoginOutcome> {
             ("Edsger Dijkstra", "Eindhoven"),
             ("Radia Perlman", "Intel"),
         ];
-        let start = Utc::now() - Duration::hours(9);
+        // From the truncated `now()`: cursors carry microseconds, so a timestamp with
+        // nanoseconds would make paging the demo log skip rows.
+        let start = at - Duration::hours(9);
         for (n, (name, company)) in visitors.iter().enumerate() {
             let n32 = u32::try_from(n).unwrap_or(0);
             let vid = id(400 + n32);
@@ -192,8 +194,7 @@ pub async fn seed(state: &AppState) -> AppResult<auth::LoginOutcome> {
             )
             .exec_without_returning(&txn)
             .await?;
-            let checked_in =
-                crate::services::now().min(start + Duration::minutes(65 * i64::from(n32)));
+            let checked_in = at.min(start + Duration::minutes(65 * i64::from(n32)));
             let open = n >= 5;
             entities::visits::Entity::insert(
                 entities::visits::Model {

@@ -54,7 +54,7 @@ pub struct HostChanges {
 /// Filters of the host directory.
 #[derive(Debug, Clone, Default)]
 pub struct HostFilter {
-    /// Matches name, e-mail or department, case-insensitively.
+    /// Matches name, e-mail or department, case-insensitively (name or department for kiosks).
     pub search: Option<String>,
     /// Hosts of this location.
     pub location_id: Option<String>,
@@ -100,12 +100,14 @@ fn condition(principal: &Principal, filter: &HostFilter) -> AppResult<Condition>
             return Err(AppError::bad_input("search is too long"));
         }
         let pattern = like_pattern(search);
-        cond = cond.add(
-            Condition::any()
-                .add(lower_like(Column::Name, &pattern))
-                .add(lower_like(Column::Email, &pattern))
-                .add(lower_like(Column::Department, &pattern)),
-        );
+        let mut any = Condition::any()
+            .add(lower_like(Column::Name, &pattern))
+            .add(lower_like(Column::Department, &pattern));
+        // Kiosks may not read `Host.email`, so they may not probe it by searching either.
+        if principal.kind != PrincipalKind::Kiosk {
+            any = any.add(lower_like(Column::Email, &pattern));
+        }
+        cond = cond.add(any);
     }
     Ok(cond)
 }
@@ -169,6 +171,22 @@ pub async fn require(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("Host"))
+}
+
+/// A host of the tenant, also one hidden from the directory or removed (a pre-registration
+/// keeps the host it was made for).
+pub async fn find_any(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant_id: &str,
+    id: &str,
+) -> AppResult<Option<hosts::Model>> {
+    let Ok(id) = validate::id(id, "Host") else {
+        return Ok(None);
+    };
+    Ok(Host::find_by_id(id)
+        .filter(Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?)
 }
 
 /// Adds a host to the directory.

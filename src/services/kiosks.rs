@@ -1,8 +1,6 @@
 //! Kiosks: single-use pairing codes (hashed, 10 minutes) that turn a device into a KIOSK
 //! principal of one location, whose bearer token (hashed) lasts until it is revoked.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
@@ -14,7 +12,6 @@ use crate::{
     app::AppState,
     auth::{Principal, tokens},
     error::{AppError, AppResult},
-    events::HubEvent,
 };
 use entities::{
     kiosk_pairing_codes::{self, Entity as PairingCode},
@@ -183,9 +180,7 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> AppRes
     )
     .await?;
     txn.commit().await?;
-    state
-        .hub
-        .publish(HubEvent::CredentialRevoked(Arc::from(kiosk.id.as_str())));
+    state.hub.publish_revocation(&kiosk.id);
     Ok(kiosks::Model {
         revoked_at: Some(at),
         ..kiosk

@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
+use futures_util::StreamExt;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use super::validate;
@@ -59,6 +60,58 @@ fn zone(location: &locations::Model) -> Tz {
     location.timezone.parse::<Tz>().unwrap_or(Tz::UTC)
 }
 
+/// Counts check-ins per location and day in that location's time zone as they arrive, in
+/// memory proportional to the number of (day, location) pairs, not of check-ins. Check-ins
+/// at a location it does not know are left out.
+pub struct DayCounter<'a> {
+    by_id: HashMap<&'a str, (&'a locations::Model, Tz)>,
+    counts: BTreeMap<(NaiveDate, &'a str), i64>,
+}
+
+impl<'a> DayCounter<'a> {
+    /// A counter for check-ins at `locations`.
+    pub fn new(locations: &'a [locations::Model]) -> Self {
+        DayCounter {
+            by_id: locations
+                .iter()
+                .map(|l| (l.id.as_str(), (l, zone(l))))
+                .collect(),
+            counts: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one check-in.
+    pub fn add(&mut self, location_id: &str, at: DateTime<Utc>) {
+        let Some((location, tz)) = self.by_id.get(location_id) else {
+            return;
+        };
+        let date = at.with_timezone(tz).date_naive();
+        *self.counts.entry((date, location.id.as_str())).or_insert(0) += 1;
+    }
+
+    /// The days with check-ins, sorted by date, then location name (then id).
+    pub fn finish(self) -> Vec<ReportDay> {
+        let DayCounter { by_id, counts } = self;
+        let mut days: Vec<ReportDay> = counts
+            .into_iter()
+            .filter_map(|((date, location_id), check_ins)| {
+                by_id.get(location_id).map(|(location, _)| ReportDay {
+                    date: date.format("%Y-%m-%d").to_string(),
+                    location: (*location).clone(),
+                    check_ins,
+                })
+            })
+            .collect();
+        days.sort_by(|a, b| {
+            a.date
+                .cmp(&b.date)
+                .then_with(|| a.location.name.cmp(&b.location.name))
+                .then_with(|| a.location.id.cmp(&b.location.id))
+        });
+        days
+    }
+}
+
 /// Groups check-ins `(location_id, checked_in_at)` by location and day in that location's
 /// time zone, sorted by date, then location name (then id). Check-ins at a location missing
 /// from `locations` are left out.
@@ -66,39 +119,11 @@ pub fn group_days(
     check_ins: &[(String, DateTime<Utc>)],
     locations: &[locations::Model],
 ) -> Vec<ReportDay> {
-    let by_id: HashMap<&str, (&locations::Model, Tz)> = locations
-        .iter()
-        .map(|l| (l.id.as_str(), (l, zone(l))))
-        .collect();
-    let mut counts: BTreeMap<(String, &str), i64> = BTreeMap::new();
+    let mut counter = DayCounter::new(locations);
     for (location_id, at) in check_ins {
-        let Some((location, tz)) = by_id.get(location_id.as_str()) else {
-            continue;
-        };
-        let date = at
-            .with_timezone(tz)
-            .date_naive()
-            .format("%Y-%m-%d")
-            .to_string();
-        *counts.entry((date, location.id.as_str())).or_insert(0) += 1;
+        counter.add(location_id, *at);
     }
-    let mut days: Vec<ReportDay> = counts
-        .into_iter()
-        .filter_map(|((date, location_id), check_ins)| {
-            by_id.get(location_id).map(|(location, _)| ReportDay {
-                date,
-                location: (*location).clone(),
-                check_ins,
-            })
-        })
-        .collect();
-    days.sort_by(|a, b| {
-        a.date
-            .cmp(&b.date)
-            .then_with(|| a.location.name.cmp(&b.location.name))
-            .then_with(|| a.location.id.cmp(&b.location.id))
-    });
-    days
+    counter.finish()
 }
 
 /// Check-ins with `checked_in_at` in `[from, to)`, optionally at one location (an id that is
@@ -126,6 +151,16 @@ pub async fn visit_report(
         None => None,
     };
 
+    // The locations first: their time zones place each check-in on its day as it arrives.
+    let mut places =
+        locations::Entity::find().filter(locations::Column::TenantId.eq(&principal.tenant_id));
+    if let Some(id) = &location_id {
+        places = places.filter(locations::Column::Id.eq(id));
+    }
+    let places = places.all(db).await?;
+
+    // The check-ins are streamed and counted one by one: memory stays flat however many
+    // there are in the range.
     let mut query = visits::Entity::find()
         .select_only()
         .column(visits::Column::LocationId)
@@ -136,19 +171,18 @@ pub async fn visit_report(
     if let Some(id) = &location_id {
         query = query.filter(visits::Column::LocationId.eq(id));
     }
-    let check_ins = query
+    let mut counter = DayCounter::new(&places);
+    let mut check_ins = query
         .into_tuple::<(String, DateTime<Utc>)>()
-        .all(db)
+        .stream(db)
         .await?;
-
-    let mut places =
-        locations::Entity::find().filter(locations::Column::TenantId.eq(&principal.tenant_id));
-    if let Some(id) = &location_id {
-        places = places.filter(locations::Column::Id.eq(id));
+    while let Some(row) = check_ins.next().await {
+        let (location_id, at) = row?;
+        counter.add(&location_id, at);
     }
-    let places = places.all(db).await?;
+    drop(check_ins);
 
-    let days = group_days(&check_ins, &places);
+    let days = counter.finish();
     let total = days.iter().map(|d| d.check_ins).sum();
     Ok(VisitReport {
         from,

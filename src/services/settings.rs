@@ -42,60 +42,67 @@ pub async fn get(db: &impl ConnectionTrait, tenant_id: &str) -> AppResult<visito
         }))
 }
 
-/// Validates and stores changes.
+/// Validates and stores changes. Only the columns the change sets are written (an upsert
+/// whose `ON CONFLICT` update lists just those), so two concurrent partial updates on
+/// PostgreSQL both land instead of one overwriting the other with what it read before.
 pub async fn update(
     db: &DatabaseConnection,
     principal: &Principal,
     changes: SettingsChanges,
 ) -> AppResult<visitor_settings::Model> {
-    let txn = crate::db::begin_write(db).await?;
-    let mut model = get(&txn, &principal.tenant_id).await?;
+    let tenant_id = principal.tenant_id.clone();
+    let at = now();
+    // A new row starts from the defaults; an existing one keeps the columns not set here.
+    let mut row = visitor_settings::ActiveModel {
+        tenant_id: Set(tenant_id.clone()),
+        retention_days: Set(DEFAULT_RETENTION_DAYS),
+        require_host: Set(false),
+        require_badge: Set(false),
+        auto_checkout_at: Set(None),
+        updated_at: Set(at),
+    };
+    let mut changed = Vec::new();
     if let Some(days) = changes.retention_days {
         if !(1..=3650).contains(&days) {
             return Err(AppError::bad_input(
                 "retentionDays must be between 1 and 3650",
             ));
         }
-        model.retention_days = days;
+        row.retention_days = Set(days);
+        changed.push(Column::RetentionDays);
     }
     if let Some(v) = changes.require_host {
-        model.require_host = v;
+        row.require_host = Set(v);
+        changed.push(Column::RequireHost);
     }
     if let Some(v) = changes.require_badge {
-        model.require_badge = v;
+        row.require_badge = Set(v);
+        changed.push(Column::RequireBadge);
     }
-    if let Some(at) = &changes.auto_checkout_at {
-        model.auto_checkout_at = if at.trim().is_empty() {
+    if let Some(text) = &changes.auto_checkout_at {
+        row.auto_checkout_at = Set(if text.trim().is_empty() {
             None
         } else {
-            Some(validate::hh_mm(at, "autoCheckoutAt")?)
-        };
+            Some(validate::hh_mm(text, "autoCheckoutAt")?)
+        });
+        changed.push(Column::AutoCheckoutAt);
     }
-    model.updated_at = now();
-    VisitorSettings::insert(visitor_settings::ActiveModel {
-        tenant_id: Set(model.tenant_id.clone()),
-        retention_days: Set(model.retention_days),
-        require_host: Set(model.require_host),
-        require_badge: Set(model.require_badge),
-        auto_checkout_at: Set(model.auto_checkout_at.clone()),
-        updated_at: Set(model.updated_at),
-    })
-    .on_conflict(
-        OnConflict::column(Column::TenantId)
-            .update_columns([
-                Column::RetentionDays,
-                Column::RequireHost,
-                Column::RequireBadge,
-                Column::AutoCheckoutAt,
-                Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
+    changed.push(Column::UpdatedAt);
+
+    let txn = crate::db::begin_write(db).await?;
+    VisitorSettings::insert(row)
+        .on_conflict(
+            OnConflict::column(Column::TenantId)
+                .update_columns(changed)
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    // Read back inside the transaction, which now holds the row: the settings as stored.
+    let model = get(&txn, &tenant_id).await?;
     audit::record(
         &txn,
-        &principal.tenant_id,
+        &tenant_id,
         &principal.actor(),
         "settings.update",
         None,

@@ -18,7 +18,7 @@ use crate::{
     app::AppState,
     auth::{Permission, Principal, PrincipalKind, tokens},
     error::{AppError, AppResult},
-    events::{HubEvent, VisitBundle, VisitEvent, VisitEventKind},
+    events::{VisitBundle, VisitEvent, VisitEventKind},
 };
 use entities::visits::{self, Column, Entity as Visit};
 
@@ -275,13 +275,12 @@ pub async fn check_in(
         None => None,
     };
 
-    let host_id = input
-        .host_id
-        .clone()
-        .filter(|h| !h.trim().is_empty())
-        .or_else(|| pre_registration.as_ref().and_then(|p| p.host_id.clone()));
-    let host = match &host_id {
-        Some(id) => {
+    // A host named in the input must be in the directory (for a kiosk: the part it shows).
+    // The pre-registration's host was chosen by staff: it applies even when hidden from
+    // the directory, and a host removed since is left out.
+    let named_host = input.host_id.as_deref().filter(|h| !h.trim().is_empty());
+    let host = match (named_host, &pre_registration) {
+        (Some(id), _) => {
             let host = hosts::require(&txn, tenant, id).await?;
             if is_kiosk
                 && (!host.visible_in_directory
@@ -291,7 +290,13 @@ pub async fn check_in(
             }
             Some(host)
         }
-        None => None,
+        (None, Some(pre)) => match &pre.host_id {
+            Some(id) => hosts::find_any(&txn, tenant, id)
+                .await?
+                .filter(|h| !h.removed),
+            None => None,
+        },
+        (None, None) => None,
     };
 
     if source == CheckInSource::Staff {
@@ -393,12 +398,12 @@ pub async fn check_in(
 }
 
 fn publish(state: &AppState, kind: VisitEventKind, bundle: &Arc<VisitBundle>) {
-    state.hub.publish(HubEvent::Visit(Arc::new(VisitEvent {
+    state.hub.publish_visit(Arc::new(VisitEvent {
         kind,
         tenant_id: bundle.visit.tenant_id.clone(),
         location_id: bundle.visit.location_id.clone(),
         bundle: bundle.clone(),
-    })));
+    }));
 }
 
 /// Checks a visit out and frees its badge. Kiosks may check out only the visits they
@@ -439,6 +444,12 @@ pub async fn check_out(
             "the visit is already checked out".into(),
         ));
     }
+    // Read the visit again now that the update holds its row: a badge assigned between the
+    // first read and the update must be freed too.
+    let visit = Visit::find_by_id(visit.id.clone())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::internal("visit vanished during check-out"))?;
     let badge = match &visit.badge_id {
         Some(badge_id) => badges::release(&txn, badge_id, &visit.id).await?,
         None => None,
@@ -459,9 +470,6 @@ pub async fn check_out(
         }
         None => None,
     };
-    let mut visit = visit;
-    visit.status = VisitStatus::CheckedOut.as_str().to_owned();
-    visit.checked_out_at = Some(at);
     let bundle = Arc::new(VisitBundle {
         visit,
         visitor,

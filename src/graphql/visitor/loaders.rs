@@ -17,7 +17,10 @@ use std::{
 };
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, Iterable, Order, QueryFilter,
+    sea_query::{Alias, Expr, ExprTrait, Query, WindowStatement},
+};
 
 use crate::{app::AppState, auth::Principal, error::AppError, services::page};
 
@@ -60,7 +63,55 @@ by_id_loader!(BadgeLoader, badges);
 by_id_loader!(VisitLoader, visits);
 by_id_loader!(PreRegistrationLoader, pre_registrations);
 
-/// A location's kiosks.
+/// The first `limit` rows per key of `E`, in `order`, for the tenant's rows whose `key` is in
+/// `keys` and that match `extra`: one statement however many keys, and never more than
+/// `limit` rows per key (`ROW_NUMBER()` over each key's partition, SQLite 3.25+ and
+/// PostgreSQL).
+async fn first_per_key<E>(
+    scope: &Scope,
+    tenant: E::Column,
+    key: E::Column,
+    keys: &[String],
+    extra: Condition,
+    order: &[(E::Column, Order)],
+    limit: usize,
+) -> Result<Vec<E::Model>, Arc<AppError>>
+where
+    E: EntityTrait,
+{
+    let mut window = WindowStatement::partition_by((E::default(), key));
+    for (column, direction) in order {
+        window.order_by((E::default(), *column), direction.clone());
+    }
+    let ranked = Query::select()
+        .columns(E::Column::iter().map(|c| (E::default(), c)))
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
+        .from(E::default())
+        .cond_where(
+            Condition::all()
+                .add(Expr::col((E::default(), tenant)).eq(&*scope.tenant_id))
+                .add(Expr::col((E::default(), key)).is_in(keys.iter().cloned()))
+                .add(extra),
+        )
+        .to_owned();
+    let mut outer = Query::select();
+    outer
+        .columns(E::Column::iter().map(|c| (Alias::new("ranked"), c)))
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col((Alias::new("ranked"), Alias::new("rn"))).lte(limit as i64));
+    for (column, direction) in order {
+        outer.order_by((Alias::new("ranked"), *column), direction.clone());
+    }
+    let stmt = scope.db.get_database_backend().build(&outer);
+    E::find()
+        .from_raw_sql(stmt)
+        .all(&scope.db)
+        .await
+        .map_err(|e| Arc::new(AppError::from(e)))
+}
+
+/// A location's kiosks, newest first; at most [`page::MAX_LIST`] + 1 per location, so that
+/// the field can refuse a list past its bound.
 pub struct KiosksByLocation(Scope);
 
 impl Loader<String> for KiosksByLocation {
@@ -69,18 +120,22 @@ impl Loader<String> for KiosksByLocation {
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
         use entities::kiosks::{Column, Entity};
-        let rows = Entity::find()
-            .filter(Column::TenantId.eq(&*self.0.tenant_id))
-            .filter(Column::LocationId.is_in(keys.iter().cloned()))
-            .order_by_desc(Column::PairedAt)
-            .all(&self.0.db)
-            .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let rows = first_per_key::<Entity>(
+            &self.0,
+            Column::TenantId,
+            Column::LocationId,
+            keys,
+            Condition::all(),
+            &[(Column::PairedAt, Order::Desc), (Column::Id, Order::Desc)],
+            page::MAX_LIST + 1,
+        )
+        .await?;
         Ok(group(rows, |k| k.location_id.clone()))
     }
 }
 
-/// A location's open visits, newest first.
+/// A location's open visits, newest first; at most [`page::MAX_LIST`] + 1 per location, so
+/// that the field can refuse a list past its bound.
 pub struct CurrentVisitsByLocation(Scope);
 
 impl Loader<String> for CurrentVisitsByLocation {
@@ -89,15 +144,19 @@ impl Loader<String> for CurrentVisitsByLocation {
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
         use entities::visits::{Column, Entity};
-        let rows = Entity::find()
-            .filter(Column::TenantId.eq(&*self.0.tenant_id))
-            .filter(Column::LocationId.is_in(keys.iter().cloned()))
-            .filter(Column::Status.eq("checked_in"))
-            .order_by_desc(Column::CheckedInAt)
-            .order_by_desc(Column::Id)
-            .all(&self.0.db)
-            .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let rows = first_per_key::<Entity>(
+            &self.0,
+            Column::TenantId,
+            Column::LocationId,
+            keys,
+            Condition::all().add(Expr::col((Entity, Column::Status)).eq("checked_in")),
+            &[
+                (Column::CheckedInAt, Order::Desc),
+                (Column::Id, Order::Desc),
+            ],
+            page::MAX_LIST + 1,
+        )
+        .await?;
         Ok(group(rows, |v| v.location_id.clone()))
     }
 }
@@ -114,19 +173,20 @@ impl Loader<String> for VisitsByVisitor {
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
         use entities::visits::{Column, Entity};
-        let rows = Entity::find()
-            .filter(Column::TenantId.eq(&*self.0.tenant_id))
-            .filter(Column::VisitorId.is_in(keys.iter().cloned()))
-            .order_by_desc(Column::CheckedInAt)
-            .order_by_desc(Column::Id)
-            .all(&self.0.db)
-            .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
-        let mut grouped = group(rows, |v| v.visitor_id.clone());
-        for visits in grouped.values_mut() {
-            visits.truncate(VISITOR_VISITS);
-        }
-        Ok(grouped)
+        let rows = first_per_key::<Entity>(
+            &self.0,
+            Column::TenantId,
+            Column::VisitorId,
+            keys,
+            Condition::all(),
+            &[
+                (Column::CheckedInAt, Order::Desc),
+                (Column::Id, Order::Desc),
+            ],
+            VISITOR_VISITS,
+        )
+        .await?;
+        Ok(group(rows, |v| v.visitor_id.clone()))
     }
 }
 

@@ -114,9 +114,19 @@ pub struct VisitorSettingsInput {
     auto_checkout_at: Option<String>,
 }
 
+/// Takes a rate-limiter token for the caller's address before a guessable attempt.
 fn rate_limit(ctx: &Context<'_>) -> Result<()> {
     let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
     state(ctx)?.limiter.check(ip).map_err(Into::into)
+}
+
+/// Gives the token back once the attempt succeeded: only failures are limited, so a kiosk
+/// checking in a queue of pre-registered visitors behind one NAT is not slowed down.
+fn refund(ctx: &Context<'_>) {
+    let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
+    if let Ok(state) = state(ctx) {
+        state.limiter.refund(ip);
+    }
 }
 
 /// Visitor mutation fields.
@@ -133,7 +143,8 @@ impl VisitorMutation {
         input: CheckInInput,
     ) -> Result<Option<Visit>> {
         let p = principal(ctx)?;
-        if input.pre_registration_code.is_some() {
+        let by_code = input.pre_registration_code.is_some();
+        if by_code {
             rate_limit(ctx)?;
         }
         let request = services::visits::CheckIn {
@@ -145,6 +156,9 @@ impl VisitorMutation {
             purpose: input.purpose,
         };
         let bundle = services::visits::check_in(state(ctx)?, &p, request).await?;
+        if by_code {
+            refund(ctx);
+        }
         Ok(Some(Visit::from_bundle(bundle)))
     }
 
@@ -374,6 +388,7 @@ impl VisitorMutation {
         rate_limit(ctx)?;
         let (token, kiosk, location) =
             services::kiosks::pair(&state(ctx)?.db, &code, &name).await?;
+        refund(ctx);
         Ok(Some(KioskSession {
             token,
             kiosk,

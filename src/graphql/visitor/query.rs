@@ -143,7 +143,7 @@ impl VisitorQuery {
     /// The host directory, by name.
     #[graphql(
         guard = "Need::PermOrKiosk(Permission::HostsView)",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
     )]
     async fn hosts(
         &self,
@@ -174,7 +174,7 @@ impl VisitorQuery {
     /// The visit log, newest first.
     #[graphql(
         guard = "Need::Perm(Permission::VisitorsView)",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
     )]
     async fn visits(
         &self,
@@ -300,7 +300,7 @@ impl VisitorQuery {
     /// Every successful change, newest first.
     #[graphql(
         guard = "Need::Perm(Permission::AdminSettings)",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
     )]
     async fn audit_log(
         &self,

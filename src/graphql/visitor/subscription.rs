@@ -2,7 +2,7 @@
 //! shared by every subscriber; each subscriber's field guards still apply.
 
 use async_graphql::{Context, ID, Result, Subscription};
-use futures_util::{Stream, StreamExt, stream};
+use futures_util::{Stream, StreamExt, future, stream};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{query::state, types::Visit};
@@ -11,7 +11,7 @@ use crate::{
         Permission,
         guard::{Need, principal},
     },
-    events::{HubEvent, VisitEventKind},
+    events::VisitEventKind,
 };
 
 /// Visitor subscription fields.
@@ -24,7 +24,9 @@ fn visits(
     location_id: Option<ID>,
 ) -> Result<impl Stream<Item = Visit> + use<>> {
     let p = principal(ctx)?;
-    let receiver = state(ctx)?.hub.subscribe();
+    // The tenant's own channel: this stream never wakes for another tenant's events.
+    let receiver = state(ctx)?.hub.subscribe_visits(&p.tenant_id);
+    // Checked again per event, in case a hub implementation ever mixes tenants up.
     let tenant = p.tenant_id.clone();
     let location = location_id.map(|l| l.0);
     let events = stream::unfold(receiver, |mut rx| async move {
@@ -38,19 +40,18 @@ fn visits(
             }
         }
     });
-    Ok(events.filter_map(move |event| {
-        let visit = match event {
-            HubEvent::Visit(e)
-                if e.kind == kind
-                    && e.tenant_id == tenant
-                    && location.as_ref().is_none_or(|l| *l == e.location_id) =>
-            {
-                Some(Visit::from_bundle(e.bundle.clone()))
-            }
-            _ => None,
-        };
-        async move { visit }
-    }))
+    // The filter yields the shared bundle and only `map` builds the `Visit`: a pending
+    // `filter_map` output is stored in the stream, and an idle subscription should not carry
+    // room for a whole visit row.
+    Ok(events
+        .filter_map(move |event| {
+            let bundle = (event.kind == kind
+                && event.tenant_id == tenant
+                && location.as_ref().is_none_or(|l| *l == event.location_id))
+            .then(|| event.bundle.clone());
+            future::ready(bundle)
+        })
+        .map(Visit::from_bundle))
 }
 
 #[Subscription]

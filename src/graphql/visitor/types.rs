@@ -63,12 +63,10 @@ impl Location {
             .load_one(self.0.id.clone())
             .await
             .map_err(load_err)?;
-        Ok(Some(
-            rows.unwrap_or_default()
-                .into_iter()
-                .map(Kiosk::new)
-                .collect(),
-        ))
+        // The loader fetches one past the bound, so a list past it is refused, not cut.
+        let rows =
+            crate::services::page::bounded(rows.unwrap_or_default(), "kiosks at this location")?;
+        Ok(Some(rows.into_iter().map(Kiosk::new).collect()))
     }
     /// Visits checked in and not yet out, newest first.
     #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
@@ -78,12 +76,12 @@ impl Location {
             .load_one(self.0.id.clone())
             .await
             .map_err(load_err)?;
-        Ok(Some(
-            rows.unwrap_or_default()
-                .into_iter()
-                .map(Visit::new)
-                .collect(),
-        ))
+        // The loader fetches one past the bound, so a list past it is refused, not cut.
+        let rows = crate::services::page::bounded(
+            rows.unwrap_or_default(),
+            "current visits at this location",
+        )?;
+        Ok(Some(rows.into_iter().map(Visit::new).collect()))
     }
 }
 
