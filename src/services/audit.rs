@@ -42,15 +42,7 @@ pub async fn list(
 ) -> AppResult<page::Page<audit_log::Model>> {
     let mut cond = Condition::all().add(Column::TenantId.eq(&principal.tenant_id));
     if let Some(after) = after {
-        let cursor = page::Cursor::decode(after)?;
-        let at = cursor.time()?;
-        cond = cond.add(
-            Condition::any().add(Column::At.lt(at)).add(
-                Condition::all()
-                    .add(Column::At.eq(at))
-                    .add(Column::Id.lt(cursor.id)),
-            ),
-        );
+        cond = cond.add(page::before_time_cursor(after, Column::At, Column::Id)?);
     }
     let rows = AuditLog::find()
         .filter(cond)

@@ -82,6 +82,22 @@ fn invalid() -> AppError {
     AppError::bad_input("after is not a cursor from this list")
 }
 
+/// The rows after `after` in a list ordered newest first by (`time`, `id`): older, or as
+/// old with a smaller id.
+pub fn before_time_cursor<C: sea_orm::ColumnTrait>(
+    after: &str,
+    time: C,
+    id: C,
+) -> Result<sea_orm::Condition, AppError> {
+    let cursor = Cursor::decode(after)?;
+    let at = cursor.time()?;
+    Ok(sea_orm::Condition::any().add(time.lt(at)).add(
+        sea_orm::Condition::all()
+            .add(time.eq(at))
+            .add(id.lt(cursor.id)),
+    ))
+}
+
 /// One page of rows and whether more follow.
 #[derive(Debug)]
 pub struct Page<T> {

@@ -572,15 +572,11 @@ pub async fn list(
 ) -> AppResult<page::Page<visits::Model>> {
     let mut cond = filter_condition(&principal.tenant_id, filter)?;
     if let Some(after) = after {
-        let cursor = page::Cursor::decode(after)?;
-        let at = cursor.time()?;
-        cond = cond.add(
-            Condition::any().add(Column::CheckedInAt.lt(at)).add(
-                Condition::all()
-                    .add(Column::CheckedInAt.eq(at))
-                    .add(Column::Id.lt(cursor.id)),
-            ),
-        );
+        cond = cond.add(page::before_time_cursor(
+            after,
+            Column::CheckedInAt,
+            Column::Id,
+        )?);
     }
     let rows = Visit::find()
         .filter(cond)
