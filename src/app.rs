@@ -47,6 +47,7 @@ impl Deref for AppState {
 impl AppState {
     /// Builds the state around an open, migrated database.
     pub fn new(settings: Settings, db: DatabaseConnection, stats: Arc<DbStats>) -> Self {
+        crate::upstream::install_crypto_provider();
         let schema = graphql::build_schema(&settings);
         let limiter = RateLimiter::new(settings.auth_rate_burst, settings.auth_rate_per_minute);
         AppState(Arc::new(Inner {

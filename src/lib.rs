@@ -15,7 +15,11 @@ pub mod error;
 pub mod events;
 /// The GraphQL schema and the `/graphql` endpoint.
 pub mod graphql;
-/// REST endpoints: sign-on, health, metrics.
+/// REST endpoints: sign-on, integration pushes, reports, health, metrics.
 pub mod http;
+/// Scheduled jobs with database leases and run records.
+pub mod jobs;
 /// Business rules per domain.
 pub mod services;
+/// Clients of the other products, behind traits.
+pub mod upstream;

@@ -379,6 +379,7 @@ async fn run(scenarios: Vec<String>, mut opts: Options) -> Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    onegraph::upstream::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.internal {
         Some(Internal::BaselineServer(args)) => baseline::serve(args).await,

@@ -4,16 +4,26 @@
 //! UUID string stored as TEXT; JSON-ish values and enumerated values are TEXT
 //! as well and are validated by the application.
 
+pub mod acknowledgements;
 pub mod audit_log;
 pub mod badges;
+pub mod client_users;
 pub mod hosts;
+pub mod invoices;
+pub mod job_leases;
 pub mod kiosk_pairing_codes;
 pub mod kiosks;
 pub mod locations;
 pub mod outbox;
+pub mod password_tokens;
 pub mod pre_registrations;
 pub mod sessions;
+pub mod signing_requests;
+pub mod sync_cursors;
+pub mod sync_runs;
 pub mod tenants;
+pub mod ticket_comments;
+pub mod tickets;
 pub mod used_token_ids;
 pub mod users;
 pub mod visitor_settings;
@@ -22,16 +32,26 @@ pub mod visits;
 
 /// Re-exports of every entity under a singular, table-like name.
 pub mod prelude {
+    pub use super::acknowledgements::Entity as Acknowledgement;
     pub use super::audit_log::Entity as AuditLog;
     pub use super::badges::Entity as Badge;
+    pub use super::client_users::Entity as ClientUser;
     pub use super::hosts::Entity as Host;
+    pub use super::invoices::Entity as Invoice;
+    pub use super::job_leases::Entity as JobLease;
     pub use super::kiosk_pairing_codes::Entity as KioskPairingCode;
     pub use super::kiosks::Entity as Kiosk;
     pub use super::locations::Entity as Location;
     pub use super::outbox::Entity as Outbox;
+    pub use super::password_tokens::Entity as PasswordToken;
     pub use super::pre_registrations::Entity as PreRegistration;
     pub use super::sessions::Entity as Session;
+    pub use super::signing_requests::Entity as SigningRequest;
+    pub use super::sync_cursors::Entity as SyncCursor;
+    pub use super::sync_runs::Entity as SyncRun;
     pub use super::tenants::Entity as Tenant;
+    pub use super::ticket_comments::Entity as TicketComment;
+    pub use super::tickets::Entity as Ticket;
     pub use super::used_token_ids::Entity as UsedTokenId;
     pub use super::users::Entity as User;
     pub use super::visitor_settings::Entity as VisitorSettings;

@@ -46,6 +46,9 @@ pub struct Principal {
     pub tenant_id: String,
     /// The staff or client user, for user principals.
     pub user_id: Option<String>,
+    /// The client user's company (PSA company id), for client principals: every Portal
+    /// query is confined to it.
+    pub company_id: Option<String>,
     /// The kiosk, for kiosk principals.
     pub kiosk_id: Option<String>,
     /// The kiosk's location, for kiosk principals.

@@ -59,18 +59,32 @@ impl Viewer {
         let Some(user_id) = &self.0.user_id else {
             return Ok(None);
         };
-        if self.0.kind != PrincipalKind::Staff {
-            return Ok(None);
+        let db = &state(ctx)?.db;
+        match self.0.kind {
+            PrincipalKind::Staff => {
+                let user = entities::users::Entity::find_by_id(user_id.clone())
+                    .one(db)
+                    .await
+                    .map_err(crate::error::AppError::from)?;
+                Ok(user.map(|u| User {
+                    id: u.id,
+                    name: u.name,
+                    email: u.email,
+                }))
+            }
+            PrincipalKind::Client => {
+                let user = entities::client_users::Entity::find_by_id(user_id.clone())
+                    .one(db)
+                    .await
+                    .map_err(crate::error::AppError::from)?;
+                Ok(user.map(|u| User {
+                    id: u.id,
+                    name: u.name,
+                    email: Some(u.email),
+                }))
+            }
+            PrincipalKind::Kiosk | PrincipalKind::Integration => Ok(None),
         }
-        let user = entities::users::Entity::find_by_id(user_id.clone())
-            .one(&state(ctx)?.db)
-            .await
-            .map_err(crate::error::AppError::from)?;
-        Ok(user.map(|u| User {
-            id: u.id,
-            name: u.name,
-            email: u.email,
-        }))
     }
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
         let tenant = entities::tenants::Entity::find_by_id(self.0.tenant_id.clone())

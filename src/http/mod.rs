@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod internal;
 pub mod metrics;
 pub mod reports;
 
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
             get(auth::sso_redirect).post(auth::sso_exchange),
         )
         .route("/api/auth/logout", post(auth::logout))
+        .route("/internal/psa/contacts", post(internal::psa_contacts))
         .route("/api/reports/visits.csv", get(reports::visits_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -116,18 +116,24 @@ pub async fn login_with_hub_sso(state: &AppState, token: &str) -> AppResult<Logi
     }
     match claims.audience {
         Audience::Visitor => staff_login(state, &claims).await,
-        Audience::Portal => {
-            // Client users are provisioned by PSA or invited; none exists for this token.
-            login_failed(
-                state,
-                Some(&claims.tenant_id),
-                "account_not_found",
-                Some(&claims.sub),
-                audience,
-            )
-            .await;
-            Err(AppError::AccountNotFound)
-        }
+        Audience::Portal => match super::client_users::hub_login(state, &claims).await? {
+            Ok(outcome) => Ok(outcome),
+            Err(super::client_users::Refused(reason)) => {
+                login_failed(
+                    state,
+                    Some(&claims.tenant_id),
+                    reason,
+                    Some(&claims.sub),
+                    audience,
+                )
+                .await;
+                Err(if reason == "account_not_found" {
+                    AppError::AccountNotFound
+                } else {
+                    invalid_token()
+                })
+            }
+        },
     }
 }
 
@@ -271,6 +277,7 @@ pub async fn create_session(
             kind,
             tenant_id: tenant_id.to_owned(),
             user_id: Some(user_id.to_owned()),
+            company_id: None,
             kiosk_id: None,
             location_id: None,
             permissions,
@@ -305,10 +312,28 @@ pub async fn authenticate(state: &AppState, bearer_token: &str) -> AppResult<Opt
                 return Ok(None);
             }
         };
+        // A client session holds only while its user is active; its company is read
+        // fresh, so PSA moving a contact takes effect at once.
+        let company_id = match kind {
+            PrincipalKind::Client => {
+                match super::client_users::active_company(
+                    &state.db,
+                    &session.tenant_id,
+                    &session.user_id,
+                )
+                .await?
+                {
+                    Some(company) => Some(company),
+                    None => return Ok(None),
+                }
+            }
+            _ => None,
+        };
         return Ok(Some(Principal {
             kind,
             tenant_id: session.tenant_id,
             user_id: Some(session.user_id),
+            company_id,
             kiosk_id: None,
             location_id: None,
             permissions: PermissionSet::from_json(&session.permissions),
@@ -346,6 +371,7 @@ pub async fn authenticate(state: &AppState, bearer_token: &str) -> AppResult<Opt
             kind: PrincipalKind::Kiosk,
             tenant_id: kiosk.tenant_id,
             user_id: None,
+            company_id: None,
             kiosk_id: Some(kiosk.id.clone()),
             location_id: Some(kiosk.location_id),
             permissions: PermissionSet::EMPTY,

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod badges;
+pub mod client_users;
 pub mod demo;
 pub mod hosts;
 pub mod housekeeping;

@@ -14,6 +14,9 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 /// The issuer tokens carry.
 pub const ISSUER: &str = "https://my.theonestack.com";
 
+/// The key PSA calls onegraph with (`PSA_SERVICE_KEY`) on every test server.
+pub const PSA_KEY: &str = "test-psa-service-key";
+
 /// Which database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -142,6 +145,7 @@ impl TestApp {
             ("AUTH_RATE_PER_MINUTE", "100000"),
             ("DATALOADER_DELAY", "1ms"),
             ("MAIL_DIR", "/tmp/onegraph-test-mail"),
+            ("PSA_SERVICE_KEY", PSA_KEY),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -255,6 +259,73 @@ impl TestApp {
     /// A session with every Visitor permission.
     pub async fn admin(&self, tenant: &str) -> String {
         self.staff_session(tenant, ALL_VISITOR).await
+    }
+
+    /// POST /internal/psa/contacts with PSA's key: (status, body).
+    pub async fn psa_contact(&self, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/internal/psa/contacts", self.base))
+            .header("X-Integration-Key", PSA_KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("psa contact push");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Provisions client user `email` of `company` in `tenant` (a label) through PSA's
+    /// contact push, with `role` (`client_admin` or `client_user`).
+    pub async fn provision_client(&self, tenant: &str, company: &str, email: &str, role: &str) {
+        let (status, body) = self
+            .psa_contact(json!({
+                "tenant_id": tenant_id(tenant),
+                "contact_id": format!("contact-{email}"),
+                "company_id": company,
+                "email": email,
+                "name": format!("Client {email}"),
+                "portal_access": true,
+                "role": role,
+            }))
+            .await;
+        assert_eq!(status, 200, "provisioning failed: {body}");
+    }
+
+    /// Claims of a `portal` token for `email` of `tenant`, with an optional permissions claim.
+    pub fn client_claims(
+        &self,
+        tenant: &str,
+        email: &str,
+        perms: Option<&[&str]>,
+    ) -> sso::MintClaims {
+        let mut claims = self.claims(tenant, &[]);
+        claims.aud = "portal".into();
+        claims.sub = format!("hub-{email}");
+        claims.email = Some(email.to_owned());
+        claims.name = Some(format!("Client {email}"));
+        claims.permissions = perms.map(|p| p.iter().map(|p| (*p).to_owned()).collect());
+        claims
+    }
+
+    /// Provisions a client user (role `client_user`, or `client_admin` when `admin`) and
+    /// signs it in through Hub SSO; returns the session token.
+    pub async fn client_session(
+        &self,
+        tenant: &str,
+        company: &str,
+        email: &str,
+        admin: bool,
+    ) -> String {
+        let role = if admin { "client_admin" } else { "client_user" };
+        self.provision_client(tenant, company, email, role).await;
+        let token = self.mint(&self.client_claims(tenant, email, None));
+        let (status, body) = self.exchange(&token).await;
+        assert_eq!(status, 200, "client login failed: {body}");
+        body["session_token"]
+            .as_str()
+            .expect("session_token")
+            .to_owned()
     }
 
     /// POST /graphql; returns the JSON body.
