@@ -6,7 +6,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
 use super::{new_id, now};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Outbox kind of Bus events.
 pub const KIND_BUS: &str = "bus";
@@ -30,13 +30,64 @@ pub async fn bus_event(
         "occurred_at": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "data": data,
     });
+    insert(
+        db,
+        &id,
+        Some(tenant_id),
+        KIND_BUS,
+        event_type,
+        envelope.to_string(),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Outbox kind of e-mails (payload: [`Mail`] as JSON).
+pub const KIND_MAIL: &str = "mail";
+/// Outbox kind of Legal's `signing.completed` webhook (payload: the exact JSON body to
+/// POST; the `X-Signature` is computed at delivery time, so its timestamp is fresh).
+pub const KIND_LEGAL_WEBHOOK: &str = "legal_webhook";
+
+/// An e-mail waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mail {
+    /// The recipient's address.
+    pub to: String,
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+}
+
+/// Writes an outbox row of `kind` with `payload` inside the caller's transaction and
+/// returns its id.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    tenant_id: Option<&str>,
+    kind: &str,
+    event_type: &str,
+    payload: String,
+) -> AppResult<String> {
+    let id = new_id();
+    insert(db, &id, tenant_id, kind, event_type, payload).await?;
+    Ok(id)
+}
+
+async fn insert(
+    db: &impl ConnectionTrait,
+    id: &str,
+    tenant_id: Option<&str>,
+    kind: &str,
+    event_type: &str,
+    payload: String,
+) -> AppResult<()> {
     let created = now();
     entities::outbox::Entity::insert(entities::outbox::ActiveModel {
-        id: Set(id.clone()),
-        tenant_id: Set(Some(tenant_id.to_owned())),
-        kind: Set(KIND_BUS.to_owned()),
+        id: Set(id.to_owned()),
+        tenant_id: Set(tenant_id.map(str::to_owned)),
+        kind: Set(kind.to_owned()),
         event_type: Set(event_type.to_owned()),
-        payload: Set(envelope.to_string()),
+        payload: Set(payload),
         created_at: Set(created),
         attempts: Set(0),
         next_attempt_at: Set(created),
@@ -47,5 +98,33 @@ pub async fn bus_event(
     })
     .exec_without_returning(db)
     .await?;
-    Ok(id)
+    Ok(())
+}
+
+/// Queues an e-mail (`event_type` names what it is: `mail.invitation`, `mail.password_reset`,
+/// `mail.signing_request`).
+pub async fn mail(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    event_type: &str,
+    mail: &Mail,
+) -> AppResult<String> {
+    let payload = serde_json::to_string(mail).map_err(AppError::internal)?;
+    enqueue(db, Some(tenant_id), KIND_MAIL, event_type, payload).await
+}
+
+/// Queues Legal's `signing.completed` webhook with its body.
+pub async fn legal_webhook(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    body: &Value,
+) -> AppResult<String> {
+    enqueue(
+        db,
+        Some(tenant_id),
+        KIND_LEGAL_WEBHOOK,
+        "signing.completed",
+        body.to_string(),
+    )
+    .await
 }

@@ -36,6 +36,8 @@ pub struct TestApp {
     /// The test database's URL, for tests that must look at rows the public surface does
     /// not show (the outbox).
     pub database_url: String,
+    /// The server's state, for tests that run a job directly (`onegraph::jobs::execute`).
+    pub state: app::AppState,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -170,8 +172,9 @@ impl TestApp {
         let addr = listener.local_addr().expect("addr");
         let state = app::AppState::new(settings, conn, stats);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
         tokio::spawn(async move {
-            let _ = app::serve(state, listener, async {
+            let _ = app::serve(served, listener, async {
                 let _ = rx.await;
             })
             .await;
@@ -186,6 +189,7 @@ impl TestApp {
                 .expect("client"),
             backend,
             database_url,
+            state,
             _shutdown: tx,
         };
         for _ in 0..100 {
