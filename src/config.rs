@@ -227,6 +227,8 @@ pub struct Settings {
     pub ws_max_operations: usize,
     /// `WS_INIT_TIMEOUT` (default `10s`): time allowed between upgrade and `connection_init`.
     pub ws_init_timeout: Duration,
+    /// `UPSTREAM_TIMEOUT` (default `5s`): how long one call to another product may take.
+    pub upstream_timeout: Duration,
 }
 
 /// Where settings are read from: the process environment, or a map in tests.
@@ -486,6 +488,7 @@ impl Settings {
             ws_max_connections: r.parse("WS_MAX_CONNECTIONS", 20_000, "a positive integer")?,
             ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
             ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
+            upstream_timeout: r.duration("UPSTREAM_TIMEOUT", "5s")?,
         };
         if settings.ws_max_connections == 0 {
             return Err(ConfigError {

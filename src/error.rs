@@ -39,6 +39,12 @@ pub enum AppError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// The client user has no Mission member id.
+    MissionMemberNotLinked,
+    /// Another product is down, slow or answered badly; `0` names it (PSA, Books, …).
+    UpstreamUnavailable(&'static str),
+    /// Another product's settings are missing; `0` names it.
+    UpstreamNotConfigured(&'static str),
     /// Depth, complexity, aliases or body size over the limits.
     QueryTooComplex(String),
     /// Something failed inside onegraph; the cause is logged, not shown.
@@ -62,6 +68,15 @@ impl AppError {
                 format!("Too many attempts; try again in {retry_after_secs} seconds")
             }
             AppError::Internal(_) => "Internal error".into(),
+            AppError::MissionMemberNotLinked => {
+                "Your account is not linked to a Mission member".into()
+            }
+            AppError::UpstreamUnavailable(product) => {
+                format!("{product} is unavailable; try again later")
+            }
+            AppError::UpstreamNotConfigured(product) => {
+                format!("{product} is not configured on this server")
+            }
         }
     }
 
@@ -79,6 +94,9 @@ impl AppError {
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             AppError::Internal(_) => "INTERNAL",
+            AppError::MissionMemberNotLinked => "MISSION_MEMBER_NOT_LINKED",
+            AppError::UpstreamUnavailable(_) => "UPSTREAM_UNAVAILABLE",
+            AppError::UpstreamNotConfigured(_) => "UPSTREAM_NOT_CONFIGURED",
         }
     }
 
@@ -96,6 +114,9 @@ impl AppError {
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::QueryTooComplex(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::MissionMemberNotLinked => StatusCode::FORBIDDEN,
+            AppError::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
+            AppError::UpstreamNotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod field_errors;
 pub mod graphiql;
 pub mod http;
 pub mod limits;
+pub mod portal;
 pub mod viewer;
 pub mod visitor;
 pub mod ws;

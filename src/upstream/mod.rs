@@ -10,3 +10,19 @@ pub fn install_crypto_provider() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
 }
+
+/// The HTTP client every upstream call goes through: JSON, rustls, `UPSTREAM_TIMEOUT` per
+/// call, no redirects followed (an upstream that redirects is misconfigured).
+pub fn http_client(settings: &crate::config::Settings) -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(settings.upstream_timeout)
+        .connect_timeout(settings.upstream_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("onegraph/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|err| {
+            tracing::error!(%err, "building the upstream HTTP client; using defaults");
+            reqwest::Client::new()
+        })
+}

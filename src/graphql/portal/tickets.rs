@@ -1,0 +1,1 @@
+//! Portal GraphQL: tickets.
