@@ -356,19 +356,49 @@ async fn assert_later_indexes(db: &DatabaseConnection, present: bool) -> TestRes
     Ok(())
 }
 
+/// Tables of the Portal migration.
+const PORTAL_TABLES: [&str; 10] = [
+    "client_users",
+    "password_tokens",
+    "tickets",
+    "ticket_comments",
+    "invoices",
+    "signing_requests",
+    "acknowledgements",
+    "job_leases",
+    "sync_runs",
+    "sync_cursors",
+];
+
+async fn assert_portal_tables(db: &DatabaseConnection, present: bool) -> TestResult {
+    let manager = SchemaManager::new(db);
+    for table in PORTAL_TABLES {
+        assert_eq!(manager.has_table(table).await?, present, "table {table}");
+    }
+    Ok(())
+}
+
 async fn exercise(db: &DatabaseConnection) -> TestResult {
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;
+    assert_portal_tables(db, true).await?;
     assert_later_indexes(db, true).await?;
-    // The last migration alone goes down and up again: its indexes go, the tables stay.
+    // The newest migration (Portal) alone goes down: its tables go, the rest stay.
+    Migrator::down(db, Some(1)).await?;
+    assert_portal_tables(db, false).await?;
+    assert_tables(db, true).await?;
+    assert_later_indexes(db, true).await?;
+    // Then the index migration: its indexes go, the tables stay.
     Migrator::down(db, Some(1)).await?;
     assert_tables(db, true).await?;
     assert_later_indexes(db, false).await?;
     Migrator::up(db, None).await?;
     assert_later_indexes(db, true).await?;
+    assert_portal_tables(db, true).await?;
     seed_and_query(db).await?;
     Migrator::down(db, None).await?;
     assert_tables(db, false).await?;
+    assert_portal_tables(db, false).await?;
     // Up again after a full down must work.
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;
