@@ -104,7 +104,10 @@ mod tests {
     #[test]
     fn hashes_verify_and_the_dummy_uses_the_live_parameters() {
         let hash = hash_now("correct horse battery").unwrap_or_default();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(verify_now("correct horse battery", Some(&hash)));
         assert!(!verify_now("wrong horse battery", Some(&hash)));
         assert!(!verify_now("correct horse battery", None));
@@ -113,8 +116,11 @@ mod tests {
         let dummy = PasswordHash::new(DUMMY_HASH).ok();
         let real = PasswordHash::new(&hash).ok();
         assert_eq!(
-            dummy.as_ref().map(|d| (d.algorithm, d.version, d.params.clone())),
-            real.as_ref().map(|r| (r.algorithm, r.version, r.params.clone()))
+            dummy
+                .as_ref()
+                .map(|d| (d.algorithm, d.version, d.params.clone())),
+            real.as_ref()
+                .map(|r| (r.algorithm, r.version, r.params.clone()))
         );
         assert_eq!(
             dummy.and_then(|d| d.hash).map(|h| h.len()),

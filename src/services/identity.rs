@@ -154,7 +154,9 @@ pub async fn invite(
         .to_lowercase();
     let name = validate::required(name, "name", validate::MAX_NAME)?;
     if role != ROLE_ADMIN && role != ROLE_USER {
-        return Err(AppError::bad_input("role must be CLIENT_ADMIN or CLIENT_USER"));
+        return Err(AppError::bad_input(
+            "role must be CLIENT_ADMIN or CLIENT_USER",
+        ));
     }
     let conflict = || AppError::Conflict("A user with this e-mail address already exists".into());
     let at = now();
@@ -336,7 +338,9 @@ pub async fn set_password(state: &AppState, token: &str, password: String) -> Ap
             ));
         }
         (_, Some(_)) => {
-            return Err(AppError::bad_input("This link has expired; ask for a new one"));
+            return Err(AppError::bad_input(
+                "This link has expired; ask for a new one",
+            ));
         }
     };
     let Some(user) = ClientUsers::find_by_id(row.client_user_id.clone())
