@@ -657,3 +657,22 @@ on_every_backend!(
         );
     }
 );
+
+on_every_backend!(password_fields_appear_once_per_operation, |app| {
+    let t = tenant_id("acme");
+    for query in [
+        format!(
+            r#"mutation {{ a: login(tenantId: "{t}", email: "a@example.com", password: "x") {{ token }}
+                          b: login(tenantId: "{t}", email: "b@example.com", password: "y") {{ token }} }}"#
+        ),
+        format!(
+            r#"mutation {{ a: requestPasswordReset(tenantId: "{t}", email: "a@example.com")
+                          b: setPassword(token: "ogp_x", password: "long enough password") }}"#
+        ),
+    ] {
+        let body = app.gql(None, &query, json!({})).await;
+        assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+        assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    }
+    assert!(app.queued_mails().await.is_empty());
+});

@@ -33,6 +33,29 @@ static HASHER: LazyLock<Option<Argon2<'static>>> = LazyLock::new(|| {
         .map(|params| Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 });
 
+/// Hashing jobs allowed at once: each holds 19 MiB and a core for tens of milliseconds, so a
+/// burst of logins from many addresses queues here instead of filling the blocking pool.
+static IN_FLIGHT: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::sync::Semaphore::new(cores.saturating_mul(2).max(2))
+});
+
+/// Runs one hashing job on the blocking pool, at most [`IN_FLIGHT`] at once.
+async fn run_blocking<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    let permit = IN_FLIGHT
+        .acquire()
+        .await
+        .map_err(|e| AppError::internal(format!("password hashing queue: {e}")))?;
+    // The permit moves into the job: it is held until the hash is done, even when the
+    // request that asked for it has gone away.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        job()
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("password hashing task: {e}")))
+}
+
 fn hasher() -> AppResult<&'static Argon2<'static>> {
     HASHER
         .as_ref()
@@ -84,17 +107,13 @@ fn verify_now(password: &str, stored: Option<&str>) -> bool {
 
 /// The argon2id PHC string of `password`, computed on the blocking pool.
 pub async fn hash(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || hash_now(&password))
-        .await
-        .map_err(|e| AppError::internal(format!("password hashing task: {e}")))?
+    run_blocking(move || hash_now(&password)).await?
 }
 
 /// Whether `password` matches `stored`; with `stored` absent it verifies against a dummy hash
 /// (same cost) and answers false. Runs on the blocking pool.
 pub async fn verify(password: String, stored: Option<String>) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || verify_now(&password, stored.as_deref()))
-        .await
-        .map_err(|e| AppError::internal(format!("password verification task: {e}")))
+    run_blocking(move || verify_now(&password, stored.as_deref())).await
 }
 
 #[cfg(test)]
