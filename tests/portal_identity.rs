@@ -676,3 +676,39 @@ on_every_backend!(password_fields_appear_once_per_operation, |app| {
     }
     assert!(app.queued_mails().await.is_empty());
 });
+
+on_every_backend!(
+    reset_requests_do_not_flood_a_mailbox,
+    env = [("PUBLIC_URL", PUBLIC_URL)],
+    |app| {
+        app.provision_client("acme", "co-1", "cleo@example.com", "client_user")
+            .await;
+        for _ in 0..7 {
+            let body = app
+                .gql(
+                    None,
+                    RESET,
+                    json!({"t": tenant_id("acme"), "e": "cleo@example.com"}),
+                )
+                .await;
+            assert_eq!(body["data"]["requestPasswordReset"], true, "{body}");
+        }
+        let mails = app.queued_mails().await;
+        assert_eq!(mails.len(), 5, "at most five open reset links");
+        // Using one link spends them all; the next request is sent again.
+        let token = link_token(&mails[4].text, "/reset-password");
+        assert_eq!(
+            set_password(&app, &token, PASSWORD).await["data"]["setPassword"],
+            true
+        );
+        let body = app
+            .gql(
+                None,
+                RESET,
+                json!({"t": tenant_id("acme"), "e": "cleo@example.com"}),
+            )
+            .await;
+        assert_eq!(body["data"]["requestPasswordReset"], true, "{body}");
+        assert_eq!(app.queued_mails().await.len(), 6);
+    }
+);

@@ -4,8 +4,8 @@
 
 use chrono::Duration;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::{
@@ -34,6 +34,10 @@ pub const PURPOSE_RESET: &str = "reset";
 pub const INVITE_DAYS: i64 = 7;
 /// Reset links are valid for 1 hour.
 pub const RESET_HOURS: i64 = 1;
+
+/// At most this many unused, unexpired reset links per user; further requests still answer
+/// true but send nothing, so nobody can flood a user's mailbox.
+pub const MAX_OPEN_RESETS: u64 = 5;
 
 /// The one answer to every failed password login, whatever the cause.
 fn invalid_login() -> AppError {
@@ -251,7 +255,8 @@ pub async fn list(state: &AppState, principal: &Principal) -> AppResult<Vec<Clie
 
 /// Queues a password-reset e-mail (`{PUBLIC_URL}/reset-password?token=…`, valid 1 hour)
 /// when `email` is an active client user of the tenant. Answers true either way and does
-/// the same lookup either way, so the answer reveals nothing.
+/// the same lookup either way, so the answer reveals nothing. Past [`MAX_OPEN_RESETS`] open
+/// links for the user nothing more is sent.
 pub async fn request_reset(state: &AppState, tenant_id: &str, email: &str) -> AppResult<bool> {
     let email = validate::email(Some(email), "email")?
         .ok_or_else(|| AppError::bad_input("email must not be empty"))?
@@ -265,7 +270,22 @@ pub async fn request_reset(state: &AppState, tenant_id: &str, email: &str) -> Ap
         .filter(Column::Active.eq(true))
         .one(&txn)
         .await?;
-    if let Some(user) = user {
+    let open_links = match &user {
+        Some(user) => {
+            PasswordTokens::find()
+                .filter(T::ClientUserId.eq(&user.id))
+                .filter(T::Purpose.eq(PURPOSE_RESET))
+                .filter(T::UsedAt.is_null())
+                .filter(T::ExpiresAt.gt(now()))
+                .count(&txn)
+                .await?
+        }
+        None => 0,
+    };
+    if open_links >= MAX_OPEN_RESETS {
+        // Someone keeps asking for this address: its mailbox is not flooded.
+        tracing::info!("password reset refused: too many open reset links");
+    } else if let Some(user) = user {
         let token = issue_token(
             &txn,
             &user.tenant_id,
@@ -295,7 +315,8 @@ pub async fn request_reset(state: &AppState, tenant_id: &str, email: &str) -> Ap
         audit::record(
             &txn,
             &user.tenant_id,
-            &format!("client:{}", user.id),
+            // Anyone may ask; the link goes only to the user's address.
+            "anonymous",
             "client_user.password_reset_requested",
             Some(&user.id),
             None,
