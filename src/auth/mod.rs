@@ -2,6 +2,7 @@
 //! and the per-IP limiter on brute-force surfaces.
 
 pub mod guard;
+pub mod passwords;
 pub mod permissions;
 pub mod rate_limit;
 pub mod sso;

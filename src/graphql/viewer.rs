@@ -119,6 +119,16 @@ pub struct Session {
     principal: std::sync::Arc<Principal>,
 }
 
+impl From<services::auth::LoginOutcome> for Session {
+    fn from(outcome: services::auth::LoginOutcome) -> Self {
+        Session {
+            token: outcome.token,
+            expires_at: outcome.expires_at,
+            principal: std::sync::Arc::new(outcome.principal),
+        }
+    }
+}
+
 #[Object]
 impl Session {
     /// Bearer token; also set as the `onegraph_session` cookie by the REST exchange.

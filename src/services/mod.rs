@@ -9,6 +9,7 @@ pub mod client_users;
 pub mod demo;
 pub mod hosts;
 pub mod housekeeping;
+pub mod identity;
 pub mod kiosks;
 pub mod locations;
 pub mod outbox;

@@ -400,6 +400,48 @@ impl TestApp {
     }
 }
 
+/// An e-mail waiting in the outbox (kind `mail`), as [`TestApp::queued_mails`] reads it.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    /// `mail.invitation`, `mail.password_reset`, …
+    pub event_type: String,
+    pub tenant_id: Option<String>,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+impl TestApp {
+    /// The e-mails in the outbox (delivered or not), oldest first, read straight from the
+    /// database: the outbox is not visible through the public surface.
+    pub async fn queued_mails(&self) -> Vec<QueuedMail> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let db = sea_orm::Database::connect(&self.database_url)
+            .await
+            .expect("connect to the test database");
+        let rows = entities::outbox::Entity::find()
+            .filter(entities::outbox::Column::Kind.eq("mail"))
+            .order_by_asc(entities::outbox::Column::CreatedAt)
+            .order_by_asc(entities::outbox::Column::Id)
+            .all(&db)
+            .await
+            .expect("outbox rows");
+        let _ = db.close().await;
+        rows.into_iter()
+            .map(|row| {
+                let payload: Value = serde_json::from_str(&row.payload).expect("mail payload");
+                QueuedMail {
+                    event_type: row.event_type,
+                    tenant_id: row.tenant_id,
+                    to: payload["to"].as_str().expect("to").to_owned(),
+                    subject: payload["subject"].as_str().expect("subject").to_owned(),
+                    text: payload["text"].as_str().expect("text").to_owned(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Every Visitor permission.
 pub const ALL_VISITOR: &[&str] = &[
     "visitor.visitors.view",

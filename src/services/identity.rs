@@ -1,0 +1,404 @@
+//! Portal client identity besides Hub SSO (CONTRACT sections 1 and 6 "E-mail"): password
+//! login, invitations by a company's client admin, the company's user list, password-reset
+//! requests and `setPassword`, which consumes an invitation or reset token.
+
+use chrono::Duration;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+};
+
+use super::{
+    audit,
+    client_users::{self, ROLE_ADMIN, ROLE_USER},
+    new_id, now, outbox, page, validate,
+};
+use crate::{
+    app::AppState,
+    auth::{Permission, Principal, PrincipalKind, passwords, tokens},
+    error::{AppError, AppResult},
+    services::auth::{LoginOutcome, create_session},
+};
+use entities::{
+    client_users::{Column, Entity as ClientUsers, Model as ClientUser},
+    password_tokens::{Column as T, Entity as PasswordTokens},
+};
+
+/// Prefix of invitation and reset tokens, so a token names its own kind.
+pub const TOKEN_PREFIX: &str = "ogp_";
+/// `password_tokens.purpose` of invitations.
+pub const PURPOSE_INVITE: &str = "invite";
+/// `password_tokens.purpose` of password resets.
+pub const PURPOSE_RESET: &str = "reset";
+/// Invitations are valid for 7 days.
+pub const INVITE_DAYS: i64 = 7;
+/// Reset links are valid for 1 hour.
+pub const RESET_HOURS: i64 = 1;
+
+/// At most this many unused, unexpired reset links per user; further requests still answer
+/// true but send nothing, so nobody can flood a user's mailbox.
+pub const MAX_OPEN_RESETS: u64 = 5;
+
+/// The one answer to every failed password login, whatever the cause.
+fn invalid_login() -> AppError {
+    AppError::Unauthenticated("Invalid e-mail or password".into())
+}
+
+fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Signs a client user in with tenant, e-mail and password. Unknown tenants and e-mails,
+/// inactive users, users without a password and wrong passwords all verify one argon2id hash
+/// (a dummy one when there is no usable hash) and give the same error. Emits no Bus event.
+pub async fn password_login(
+    state: &AppState,
+    tenant_id: &str,
+    email: &str,
+    password: String,
+) -> AppResult<LoginOutcome> {
+    let email = normalize_email(email);
+    let user = match validate::id(tenant_id, "Tenant") {
+        Ok(tenant_id) if !email.is_empty() && email.len() <= 254 => {
+            ClientUsers::find()
+                .filter(Column::TenantId.eq(tenant_id))
+                .filter(Column::Email.eq(&email))
+                .one(&state.db)
+                .await?
+        }
+        _ => None,
+    };
+    let stored = user
+        .as_ref()
+        .filter(|u| u.active)
+        .and_then(|u| u.password_hash.clone());
+    let too_long = password.chars().count() > passwords::MAX_CHARS;
+    let matches = passwords::verify(password, stored).await?;
+    let user = match user {
+        Some(user) if matches && !too_long => user,
+        _ => {
+            tracing::info!("password login refused");
+            return Err(invalid_login());
+        }
+    };
+    let at = now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let touched = ClientUsers::update_many()
+        .col_expr(Column::LastLoginAt, Expr::value(at))
+        .filter(Column::Id.eq(&user.id))
+        .filter(Column::Active.eq(true))
+        .exec(&txn)
+        .await?;
+    if touched.rows_affected != 1 {
+        // Deactivated while the password was being verified.
+        return Err(invalid_login());
+    }
+    let mut outcome = create_session(
+        &txn,
+        &user.tenant_id,
+        PrincipalKind::Client,
+        &user.id,
+        client_users::role_permissions(&user.role),
+    )
+    .await?;
+    outcome.principal.company_id = Some(user.company_id.clone());
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+/// The caller's company, when it is a client user (only they manage client users).
+fn client_company(principal: &Principal) -> AppResult<&str> {
+    match (principal.kind, principal.company_id.as_deref()) {
+        (PrincipalKind::Client, Some(company)) => Ok(company),
+        _ => Err(AppError::Forbidden {
+            permission: Some(Permission::UsersManage.as_str()),
+        }),
+    }
+}
+
+/// A new single-use token for `user_id`, stored as its SHA-256 digest; returns the token.
+async fn issue_token(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant_id: &str,
+    user_id: &str,
+    purpose: &str,
+    valid_for: Duration,
+) -> AppResult<String> {
+    let token = tokens::new_token(TOKEN_PREFIX);
+    let created = now();
+    PasswordTokens::insert(entities::password_tokens::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tenant_id.to_owned()),
+        client_user_id: Set(user_id.to_owned()),
+        purpose: Set(purpose.to_owned()),
+        token_hash: Set(tokens::digest(&token)),
+        created_at: Set(created),
+        expires_at: Set(created + valid_for),
+        used_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(token)
+}
+
+/// Invites a client user into the inviter's company: creates the user (without a password),
+/// an invitation token valid 7 days and the invitation e-mail with its
+/// `{PUBLIC_URL}/set-password?token=…` link, in one transaction with the audit entry.
+/// `CONFLICT` when the e-mail already belongs to a user of the tenant.
+pub async fn invite(
+    state: &AppState,
+    principal: &Principal,
+    email: &str,
+    name: &str,
+    role: &str,
+) -> AppResult<ClientUser> {
+    let company = client_company(principal)?.to_owned();
+    let email = validate::email(Some(email), "email")?
+        .ok_or_else(|| AppError::bad_input("email must not be empty"))?
+        .to_lowercase();
+    let name = validate::required(name, "name", validate::MAX_NAME)?;
+    if role != ROLE_ADMIN && role != ROLE_USER {
+        return Err(AppError::bad_input(
+            "role must be CLIENT_ADMIN or CLIENT_USER",
+        ));
+    }
+    let conflict = || AppError::Conflict("A user with this e-mail address already exists".into());
+    let at = now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let exists = ClientUsers::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::TenantId.eq(&principal.tenant_id))
+        .filter(Column::Email.eq(&email))
+        .into_tuple::<String>()
+        .one(&txn)
+        .await?;
+    if exists.is_some() {
+        return Err(conflict());
+    }
+    let user = ClientUser {
+        id: new_id(),
+        tenant_id: principal.tenant_id.clone(),
+        company_id: company,
+        psa_contact_id: None,
+        email,
+        name,
+        role: role.to_owned(),
+        active: true,
+        hub_sub: None,
+        mission_member_id: None,
+        password_hash: None,
+        created_at: at,
+        updated_at: at,
+        last_login_at: None,
+    };
+    match ClientUsers::insert(user.clone().into_active_model())
+        .exec_without_returning(&txn)
+        .await
+    {
+        Ok(_) => {}
+        // A concurrent invitation or PSA push of the same e-mail won the race.
+        Err(e) if crate::db::is_unique_violation(&e) => return Err(conflict()),
+        Err(e) => return Err(e.into()),
+    }
+    let token = issue_token(
+        &txn,
+        &user.tenant_id,
+        &user.id,
+        PURPOSE_INVITE,
+        Duration::days(INVITE_DAYS),
+    )
+    .await?;
+    let link = format!("{}/set-password?token={token}", state.settings.public_url);
+    outbox::mail(
+        &txn,
+        &user.tenant_id,
+        "mail.invitation",
+        &outbox::Mail {
+            to: user.email.clone(),
+            subject: "You are invited to the client portal".into(),
+            text: format!(
+                "Hello {},\n\nYou have been invited to the client portal. Choose your password \
+                 here:\n\n{link}\n\nThe link works once and expires in {INVITE_DAYS} days.\n",
+                user.name
+            ),
+        },
+    )
+    .await?;
+    audit::record(
+        &txn,
+        &user.tenant_id,
+        &principal.actor(),
+        "client_user.invited",
+        Some(&user.id),
+        Some(format!("role {role}")),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// The client users of the caller's company in its tenant, by name; more than
+/// [`page::MAX_LIST`] is `BAD_USER_INPUT`.
+pub async fn list(state: &AppState, principal: &Principal) -> AppResult<Vec<ClientUser>> {
+    let company = client_company(principal)?;
+    let rows = ClientUsers::find()
+        .filter(Column::TenantId.eq(&principal.tenant_id))
+        .filter(Column::CompanyId.eq(company))
+        .order_by_asc(Column::Name)
+        .order_by_asc(Column::Email)
+        .limit(page::MAX_LIST as u64 + 1)
+        .all(&state.db)
+        .await?;
+    page::bounded(rows, "client users")
+}
+
+/// Queues a password-reset e-mail (`{PUBLIC_URL}/reset-password?token=…`, valid 1 hour)
+/// when `email` is an active client user of the tenant. Answers true either way and does
+/// the same lookup either way, so the answer reveals nothing. Past [`MAX_OPEN_RESETS`] open
+/// links for the user nothing more is sent.
+pub async fn request_reset(state: &AppState, tenant_id: &str, email: &str) -> AppResult<bool> {
+    let email = validate::email(Some(email), "email")?
+        .ok_or_else(|| AppError::bad_input("email must not be empty"))?
+        .to_lowercase();
+    // An id that is not a UUID names no tenant; it is looked up like any other.
+    let tenant_id = validate::id(tenant_id, "Tenant").unwrap_or_default();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let user = ClientUsers::find()
+        .filter(Column::TenantId.eq(&tenant_id))
+        .filter(Column::Email.eq(&email))
+        .filter(Column::Active.eq(true))
+        .one(&txn)
+        .await?;
+    let open_links = match &user {
+        Some(user) => {
+            PasswordTokens::find()
+                .filter(T::ClientUserId.eq(&user.id))
+                .filter(T::Purpose.eq(PURPOSE_RESET))
+                .filter(T::UsedAt.is_null())
+                .filter(T::ExpiresAt.gt(now()))
+                .count(&txn)
+                .await?
+        }
+        None => 0,
+    };
+    if open_links >= MAX_OPEN_RESETS {
+        // Someone keeps asking for this address: its mailbox is not flooded.
+        tracing::info!("password reset refused: too many open reset links");
+    } else if let Some(user) = user {
+        let token = issue_token(
+            &txn,
+            &user.tenant_id,
+            &user.id,
+            PURPOSE_RESET,
+            Duration::hours(RESET_HOURS),
+        )
+        .await?;
+        let link = format!("{}/reset-password?token={token}", state.settings.public_url);
+        outbox::mail(
+            &txn,
+            &user.tenant_id,
+            "mail.password_reset",
+            &outbox::Mail {
+                to: user.email.clone(),
+                subject: "Reset your client portal password".into(),
+                text: format!(
+                    "Hello {},\n\nSomeone asked to reset your client portal password. Choose a \
+                     new one here:\n\n{link}\n\nThe link works once and expires in \
+                     {RESET_HOURS} hour. If you did not ask for this, ignore this e-mail: your \
+                     password stays as it is.\n",
+                    user.name
+                ),
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            &user.tenant_id,
+            // Anyone may ask; the link goes only to the user's address.
+            "anonymous",
+            "client_user.password_reset_requested",
+            Some(&user.id),
+            None,
+        )
+        .await?;
+    } else {
+        tracing::info!("password reset for no active account");
+    }
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Consumes an invitation or reset token and sets the user's password (argon2id). The token
+/// is marked used by a conditional update, so of two concurrent uses only one succeeds; the
+/// user's other outstanding tokens are spent too, and all their sessions are revoked.
+/// A too short or too long password changes nothing.
+pub async fn set_password(state: &AppState, token: &str, password: String) -> AppResult<bool> {
+    passwords::validate_new(&password)?;
+    let digest = tokens::digest(token.trim());
+    let hash = passwords::hash(password).await?;
+    let at = now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let consumed = PasswordTokens::update_many()
+        .col_expr(T::UsedAt, Expr::value(at))
+        .filter(T::TokenHash.eq(&digest))
+        .filter(T::UsedAt.is_null())
+        .filter(T::ExpiresAt.gt(at))
+        .exec(&txn)
+        .await?;
+    let row = PasswordTokens::find()
+        .filter(T::TokenHash.eq(&digest))
+        .one(&txn)
+        .await?;
+    let row = match (consumed.rows_affected, row) {
+        (1, Some(row)) => row,
+        (_, None) => return Err(AppError::bad_input("This link is not valid")),
+        (_, Some(row)) if row.used_at.is_some() => {
+            return Err(AppError::bad_input(
+                "This link has already been used; ask for a new one",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(AppError::bad_input(
+                "This link has expired; ask for a new one",
+            ));
+        }
+    };
+    let Some(user) = ClientUsers::find_by_id(row.client_user_id.clone())
+        .filter(Column::TenantId.eq(&row.tenant_id))
+        .filter(Column::Active.eq(true))
+        .one(&txn)
+        .await?
+    else {
+        // The user was deactivated since the link was sent; dropping the transaction keeps
+        // the token unused.
+        return Err(AppError::bad_input("This link is no longer valid"));
+    };
+    let user_id = user.id.clone();
+    let mut model = user.into_active_model();
+    model.password_hash = Set(Some(hash));
+    model.updated_at = Set(at);
+    model.update(&txn).await?;
+    // A password is set: older links in the user's mailbox must not set another one.
+    PasswordTokens::update_many()
+        .col_expr(T::UsedAt, Expr::value(at))
+        .filter(T::ClientUserId.eq(&user_id))
+        .filter(T::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    let revoked = client_users::revoke_sessions(&txn, &row.tenant_id, &user_id).await?;
+    audit::record(
+        &txn,
+        &row.tenant_id,
+        &format!("client:{user_id}"),
+        "client_user.password_set",
+        Some(&user_id),
+        Some(format!("by {} link", row.purpose)),
+    )
+    .await?;
+    txn.commit().await?;
+    for session in revoked {
+        state.hub.publish_revocation(&session);
+    }
+    Ok(true)
+}
