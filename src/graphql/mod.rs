@@ -6,6 +6,7 @@ pub mod graphiql;
 pub mod http;
 pub mod limits;
 pub mod portal;
+pub mod scalars;
 pub mod viewer;
 pub mod visitor;
 pub mod ws;
@@ -17,7 +18,11 @@ use crate::{app::AppState, auth::RequestMeta, config::Settings};
 
 /// Every query field.
 #[derive(MergedObject, Default)]
-pub struct Query(viewer::ViewerQuery, visitor::query::VisitorQuery);
+pub struct Query(
+    viewer::ViewerQuery,
+    visitor::query::VisitorQuery,
+    portal::invoices::InvoiceQuery,
+);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
