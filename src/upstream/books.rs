@@ -82,8 +82,11 @@ pub struct InvoicePage {
 #[async_trait::async_trait]
 pub trait BooksApi: Send + Sync {
     /// `GET /api/invoices?updated_since=…&page=…`.
-    async fn invoices(&self, updated_since: DateTime<Utc>, page: u32)
-    -> Result<InvoicePage, BooksError>;
+    async fn invoices(
+        &self,
+        updated_since: DateTime<Utc>,
+        page: u32,
+    ) -> Result<InvoicePage, BooksError>;
 }
 
 /// Books over HTTP, on the shared upstream client.

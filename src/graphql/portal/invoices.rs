@@ -95,8 +95,7 @@ impl InvoiceQuery {
         let p = principal(ctx)?;
         let first = page::first(first)?;
         let page =
-            services::invoices::list(&state(ctx)?.db, &p, status, first, after.as_deref())
-                .await?;
+            services::invoices::list(&state(ctx)?.db, &p, status, first, after.as_deref()).await?;
         let mut conn = Connection::with_additional_fields(
             false,
             page.has_next,
