@@ -19,6 +19,7 @@ pub mod pre_registrations;
 pub mod report;
 pub mod settings;
 pub mod validate;
+pub mod visitor_housekeeping;
 pub mod visits;
 
 use chrono::{DateTime, SubsecRound, Utc};
