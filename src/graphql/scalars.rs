@@ -53,3 +53,30 @@ impl Money {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_accepted_only_as_decimal_strings() {
+        let parsed = <Decimal as ScalarType>::parse(Value::String("0010.50".into()));
+        assert_eq!(parsed.ok(), Some(Decimal("10.50".into())));
+        for bad in [
+            Value::Number(10.into()),
+            Value::String("1e3".into()),
+            Value::String("NaN".into()),
+            Value::Null,
+        ] {
+            assert!(
+                <Decimal as ScalarType>::parse(bad.clone()).is_err(),
+                "{bad:?}"
+            );
+            assert!(!<Decimal as ScalarType>::is_valid(&bad));
+        }
+        assert_eq!(
+            Decimal("1250.00".into()).to_value(),
+            Value::String("1250.00".into())
+        );
+    }
+}
