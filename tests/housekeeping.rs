@@ -13,6 +13,48 @@ use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 use support::*;
 
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next `graphql-transport-ws` JSON message, skipping pings; panics after 5 s.
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+            .await
+            .expect("a WebSocket message in time")
+            .expect("an open WebSocket")
+            .expect("a WebSocket frame");
+        if let Message::Text(text) = message {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] != "ping" {
+                return value;
+            }
+        }
+    }
+}
+
+/// Subscribes `token` to `visitorCheckedOut` at `location`.
+async fn subscribe_checked_out(app: &TestApp, token: &str, location: &str) -> Ws {
+    let mut request = app.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    ws.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {
+        "query": "subscription($l: ID){ visitorCheckedOut(locationId: $l){ id status } }",
+        "variables": {"l": location}}});
+    ws.send(Message::text(subscribe.to_string())).await.unwrap();
+    ws
+}
+
 async fn run(app: &TestApp, job: Job) -> JobReport {
     execute(&app.state, job)
         .await
@@ -147,8 +189,18 @@ on_every_backend!(
             .to_string();
         settings(&app, &admin, json!({"autoCheckoutAt": cutoff})).await;
 
+        let mut ws = subscribe_checked_out(&app, &admin, &london).await;
+        // Let the subscription register before the event.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
         let report = run(&app, Job::AutoCheckout).await;
         assert_eq!(count(&report, "acme", "checked_out"), 1, "{report:?}");
+        let event = next_json(&mut ws).await;
+        assert_eq!(event["type"], "next", "{event}");
+        assert_eq!(
+            event["payload"]["data"]["visitorCheckedOut"],
+            json!({"id": stale, "status": "CHECKED_OUT"})
+        );
         assert_eq!(count(&report, "beta", "checked_out"), 0, "{report:?}");
         assert!(report.errors.is_empty(), "{report:?}");
 
