@@ -474,6 +474,18 @@ on_every_backend!(unconfigured_books_is_reported_as_such, |app| {
 });
 
 on_every_backend!(
+    unreachable_books_is_unavailable,
+    env = [
+        ("BOOKS_API_URL", "http://127.0.0.1:1"),
+        ("BOOKS_SERVICE_KEY", books::KEY),
+        ("UPSTREAM_TIMEOUT", "300ms")
+    ],
+    |app| {
+        assert_eq!(sync_fails(&app).await, "UPSTREAM_UNAVAILABLE");
+    }
+);
+
+on_every_backend!(
     invoices_need_the_invoices_permission,
     env = [
         books::start(),
