@@ -6,6 +6,7 @@ pub mod graphiql;
 pub mod http;
 pub mod limits;
 pub mod portal;
+pub mod scalars;
 pub mod viewer;
 pub mod visitor;
 pub mod ws;
@@ -21,6 +22,7 @@ pub struct Query(
     viewer::ViewerQuery,
     visitor::query::VisitorQuery,
     portal::users::UsersQuery,
+    portal::invoices::InvoiceQuery,
 );
 
 /// Every mutation field.

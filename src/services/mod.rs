@@ -10,14 +10,17 @@ pub mod demo;
 pub mod hosts;
 pub mod housekeeping;
 pub mod identity;
+pub mod invoices;
 pub mod kiosks;
 pub mod locations;
+pub mod money;
 pub mod outbox;
 pub mod page;
 pub mod pre_registrations;
 pub mod report;
 pub mod settings;
 pub mod validate;
+pub mod visitor_housekeeping;
 pub mod visits;
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -420,13 +420,42 @@ pub async fn check_out(
             permission: Some(Permission::VisitorsCheckout.as_str()),
         });
     }
+    let kiosk = if is_kiosk {
+        // A kiosk without a kiosk id may check out nothing.
+        Some(principal.kiosk_id.as_deref().unwrap_or_default())
+    } else {
+        None
+    };
+    close_visit(state, tenant, &principal.actor(), visit_id, kiosk).await
+}
+
+/// Checks a visit out on onegraph's own behalf (a scheduled job): the same path as
+/// [`check_out`], badge, audit entry (by `actor`, e.g. `system:auto-checkout`), outbox event
+/// and subscriptions included, without a principal's permissions.
+pub async fn system_check_out(
+    state: &AppState,
+    tenant_id: &str,
+    actor: &str,
+    visit_id: &str,
+) -> AppResult<Arc<VisitBundle>> {
+    close_visit(state, tenant_id, actor, visit_id, None).await
+}
+
+/// The one check-out path. `kiosk` confines it to the visits that kiosk checked in.
+async fn close_visit(
+    state: &AppState,
+    tenant: &str,
+    actor: &str,
+    visit_id: &str,
+    kiosk: Option<&str>,
+) -> AppResult<Arc<VisitBundle>> {
     let visit_id = validate::id(visit_id, "Visit")?;
     let txn = crate::db::begin_write(&state.db).await?;
     let visit = Visit::find_by_id(visit_id)
         .filter(Column::TenantId.eq(tenant))
         .one(&txn)
         .await?
-        .filter(|v| !is_kiosk || (v.kiosk_id.is_some() && v.kiosk_id == principal.kiosk_id))
+        .filter(|v| kiosk.is_none_or(|k| v.kiosk_id.as_deref() == Some(k)))
         .ok_or(AppError::NotFound("Visit"))?;
     let at = now();
     let updated = Visit::update_many()
@@ -480,7 +509,7 @@ pub async fn check_out(
     audit::record(
         &txn,
         tenant,
-        &principal.actor(),
+        actor,
         "visit.check_out",
         Some(&bundle.visit.id),
         None,
