@@ -4,6 +4,7 @@
 pub mod field_errors;
 pub mod graphiql;
 pub mod http;
+pub mod jobs;
 pub mod limits;
 pub mod portal;
 pub mod viewer;
@@ -17,11 +18,20 @@ use crate::{app::AppState, auth::RequestMeta, config::Settings};
 
 /// Every query field.
 #[derive(MergedObject, Default)]
-pub struct Query(viewer::ViewerQuery, visitor::query::VisitorQuery);
+pub struct Query(
+    viewer::ViewerQuery,
+    visitor::query::VisitorQuery,
+    portal::tickets::TicketsQuery,
+);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
-pub struct Mutation(viewer::AuthMutation, visitor::mutation::VisitorMutation);
+pub struct Mutation(
+    viewer::AuthMutation,
+    visitor::mutation::VisitorMutation,
+    portal::tickets::TicketsMutation,
+    jobs::JobsMutation,
+);
 
 /// Every subscription field.
 #[derive(MergedSubscription, Default)]
@@ -70,7 +80,13 @@ pub fn prepare(
     meta: RequestMeta,
 ) -> async_graphql::Request {
     let loaders = visitor::loaders::Loaders::new(state, meta.principal.as_deref());
-    request.data(state.clone()).data(meta).data(loaders)
+    let ticket_loaders =
+        portal::tickets::TicketLoaders::new(state, meta.principal.as_deref());
+    request
+        .data(state.clone())
+        .data(meta)
+        .data(loaders)
+        .data(ticket_loaders)
 }
 
 /// `/graphql` (GET, POST, WebSocket) and the GraphiQL assets.
