@@ -191,7 +191,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             record.summary.as_deref().unwrap_or("")
         );
         return match record.error {
-            Some(error) => Err(format!("{} job finished with errors: {error}", job.as_str())),
+            Some(error) => Err(format!(
+                "{} job finished with errors: {error}",
+                job.as_str()
+            )),
             None => Ok(()),
         };
     }

@@ -80,8 +80,7 @@ pub fn prepare(
     meta: RequestMeta,
 ) -> async_graphql::Request {
     let loaders = visitor::loaders::Loaders::new(state, meta.principal.as_deref());
-    let ticket_loaders =
-        portal::tickets::TicketLoaders::new(state, meta.principal.as_deref());
+    let ticket_loaders = portal::tickets::TicketLoaders::new(state, meta.principal.as_deref());
     request
         .data(state.clone())
         .data(meta)

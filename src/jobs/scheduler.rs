@@ -13,7 +13,8 @@ use std::{collections::BTreeMap, sync::OnceLock, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveValue::Set,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 
@@ -92,7 +93,11 @@ pub fn missing_upstream(state: &AppState, job: Job) -> Option<&'static str> {
 
 /// Takes `job`'s lease for this replica. `min_gap`: the timers' condition that the last run
 /// started at least that long ago. `false` when another run holds it (or it is not due).
-pub async fn acquire(db: &DatabaseConnection, job: Job, min_gap: Option<Duration>) -> AppResult<bool> {
+pub async fn acquire(
+    db: &DatabaseConnection,
+    job: Job,
+    min_gap: Option<Duration>,
+) -> AppResult<bool> {
     let at = now();
     let until = at + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2));
     let inserted = Leases::insert(job_leases::ActiveModel {
@@ -141,7 +146,10 @@ async fn extend(db: &DatabaseConnection, job: Job) -> AppResult<bool> {
 /// Gives `job`'s lease back (it stays this replica's row, expired, so anyone may take it).
 pub async fn release(db: &DatabaseConnection, job: Job) -> AppResult<()> {
     Leases::update_many()
-        .col_expr(L::LockedUntil, Expr::value(now() - chrono::Duration::seconds(1)))
+        .col_expr(
+            L::LockedUntil,
+            Expr::value(now() - chrono::Duration::seconds(1)),
+        )
         .filter(L::Job.eq(job.as_str()))
         .filter(L::Holder.eq(replica_id()))
         .exec(db)
@@ -221,7 +229,9 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
     saved?;
     released?;
     match &error {
-        Some(error) => tracing::warn!(job = job.as_str(), %summary, %error, "job run finished with errors"),
+        Some(error) => {
+            tracing::warn!(job = job.as_str(), %summary, %error, "job run finished with errors")
+        }
         None => tracing::info!(job = job.as_str(), %summary, "job run finished"),
     }
     result?;
@@ -275,7 +285,11 @@ async fn tick(state: &AppState, job: Job, period: Duration) {
     match acquire(&state.db, job, Some(gap)).await {
         Ok(true) => {
             if let Err(err) = run_leased(state, job).await {
-                tracing::warn!(job = job.as_str(), code = err.code(), "scheduled run failed");
+                tracing::warn!(
+                    job = job.as_str(),
+                    code = err.code(),
+                    "scheduled run failed"
+                );
             }
         }
         Ok(false) => tracing::debug!(job = job.as_str(), "held elsewhere or not due; skipped"),

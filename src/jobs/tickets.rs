@@ -71,8 +71,13 @@ async fn push_tickets(
         };
         match psa.create_ticket(&body).await {
             Ok(created) => {
-                if svc::mark_ticket_pushed(&state.db, &ticket, &created.id, created.status.as_deref())
-                    .await?
+                if svc::mark_ticket_pushed(
+                    &state.db,
+                    &ticket,
+                    &created.id,
+                    created.status.as_deref(),
+                )
+                .await?
                 {
                     report.add(&ticket.tenant_id, "pushed", 1);
                 } else {
@@ -131,7 +136,9 @@ async fn push_comments(
                 svc::mark_comment_failed(&state.db, &comment, &error, backoff).await?;
                 report.add(&comment.tenant_id, "failed", 1);
                 tracing::warn!(comment = %comment.id, %error, "PSA refused a comment");
-                report.errors.push(format!("comment {}: {error}", comment.id));
+                report
+                    .errors
+                    .push(format!("comment {}: {error}", comment.id));
                 if err.is_outage() {
                     return Ok(outage(report, "push comment", &err));
                 }
@@ -203,7 +210,9 @@ async fn pull_changes(state: &AppState, psa: &dyn PsaApi, report: &mut JobReport
             let applied = svc::apply_change(&txn, &change).await?;
             match &applied.tenant_id {
                 Some(tenant) => report.add(tenant, "pulled", 1),
-                None => tracing::debug!(psa_ticket = %change.psa_id, "change for a ticket Portal does not know; ignored"),
+                None => {
+                    tracing::debug!(psa_ticket = %change.psa_id, "change for a ticket Portal does not know; ignored")
+                }
             }
         }
         let next = page.next_cursor;

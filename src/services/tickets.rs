@@ -443,7 +443,10 @@ pub async fn mark_ticket_failed(
         )
         .col_expr(Column::SyncError, Expr::value(error))
         .col_expr(Column::SyncAttempts, Expr::value(attempts))
-        .col_expr(Column::NextSyncAt, Expr::value(at + backoff(base, attempts)))
+        .col_expr(
+            Column::NextSyncAt,
+            Expr::value(at + backoff(base, attempts)),
+        )
         .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(&ticket.id))
         .exec(db)

@@ -238,7 +238,11 @@ async fn quiet(activity: &AtomicU64, delay: Duration) {
     }
 }
 
-pub(crate) fn make<T: Loader<String>>(loader: T, delay: Duration, activity: Arc<AtomicU64>) -> DataLoader<T> {
+pub(crate) fn make<T: Loader<String>>(
+    loader: T,
+    delay: Duration,
+    activity: Arc<AtomicU64>,
+) -> DataLoader<T> {
     // The loader's own delay is zero: the spawned batch first waits for the request's loads
     // to go quiet, then takes every key registered so far.
     let spawner = move |batch: futures_util::future::BoxFuture<'static, ()>| {
