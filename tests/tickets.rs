@@ -23,8 +23,7 @@ macro_rules! with_psa {
             async fn body(backend: support::Backend) {
                 let $psa = FakePsa::start().await;
                 let base = $psa.base.clone();
-                let mut env: Vec<(&str, &str)> = vec![$($env),*];
-                env.push(("PSA_API_URL", base.as_str()));
+                let env: Vec<(&str, &str)> = vec![$($env,)* ("PSA_API_URL", base.as_str())];
                 let $app = support::TestApp::spawn_on(backend, &env).await;
                 $body
             }
