@@ -11,6 +11,7 @@ mod support;
 use std::time::Duration;
 
 use onegraph::jobs::{Job, run_now};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use support::psa::{FakePsa, LEAK, Mode};
 use support::*;
@@ -74,6 +75,17 @@ async fn comment(app: &TestApp, token: &str, ticket: &str, body: &str) -> String
 
 async fn ticket(app: &TestApp, token: &str, id: &str) -> Value {
     app.ok(token, TICKET, json!({"id": id})).await["ticket"].clone()
+}
+
+/// The recorded runs of the tickets job, oldest first (what `sync_runs` holds; no public
+/// surface lists them yet).
+async fn recorded_runs(app: &TestApp) -> Vec<entities::sync_runs::Model> {
+    entities::sync_runs::Entity::find()
+        .filter(entities::sync_runs::Column::Job.eq("tickets"))
+        .order_by_asc(entities::sync_runs::Column::StartedAt)
+        .all(&app.state.db)
+        .await
+        .unwrap()
 }
 
 /// runSync(TICKETS) as `admin`; the SyncRun.
@@ -662,5 +674,37 @@ with_psa!(
             psa.requests().iter().filter(|r| r.method == "GET").count() >= 2,
             "the scheduler ran more than once"
         );
+        // Each run is recorded, with its per-tenant counts.
+        let runs = recorded_runs(&app).await;
+        assert!(runs.len() >= 2, "{runs:?}");
+        let first = &runs[0];
+        assert_eq!(first.ok, Some(true));
+        assert!(first.finished_at.is_some());
+        assert_eq!(first.summary.as_deref(), Some("pushed=1"));
+        assert_eq!(first.error, None);
+        let counts: Value = serde_json::from_str(&first.counts).unwrap();
+        assert_eq!(counts, json!({ tenant_id("acme"): {"pushed": 1} }));
+        assert!(
+            runs[1..]
+                .iter()
+                .all(|r| r.summary.as_deref() == Some("nothing to do"))
+        );
+    }
+);
+
+on_every_backend!(
+    the_scheduler_skips_a_job_without_its_upstream_and_records_nothing,
+    env = [("TICKET_SYNC_INTERVAL", "100ms")],
+    |app| {
+        let client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let id = create_ticket(&app, &client, "Nowhere to go").await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(recorded_runs(&app).await.is_empty());
+        assert_eq!(ticket(&app, &client, &id).await["syncState"], "PENDING");
+        let err = run_now(&app.state, Job::Tickets).await.unwrap_err();
+        assert_eq!(err.code(), "UPSTREAM_NOT_CONFIGURED");
+        assert!(recorded_runs(&app).await.is_empty());
     }
 );
