@@ -710,3 +710,52 @@ on_every_backend!(
         assert!(recorded_runs(&app).await.is_empty());
     }
 );
+
+/// `onegraph jobs run tickets` against the test server's database and the fake PSA.
+async fn jobs_run(app: &TestApp, psa_url: Option<&str>) -> (i32, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_onegraph"));
+    command
+        .args(["jobs", "run", "tickets"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("PSA_SERVICE_KEY", PSA_KEY)
+        .env("RUST_LOG", "off");
+    match psa_url {
+        Some(url) => command.env("PSA_API_URL", url),
+        None => command.env_remove("PSA_API_URL"),
+    };
+    let output = command.output().await.unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+with_psa!(
+    jobs_run_command_runs_the_sync_and_exits_1_on_failure,
+    |app, psa| {
+        let client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let id = create_ticket(&app, &client, "From the CLI").await;
+        let (status, stdout, stderr) = jobs_run(&app, Some(&psa.base)).await;
+        assert_eq!(status, 0, "{stdout}{stderr}");
+        assert!(stdout.contains("pushed=1"), "{stdout}");
+        assert_eq!(ticket(&app, &client, &id).await["syncState"], "SYNCED");
+        assert_eq!(psa.ticket_count(), 1);
+
+        create_ticket(&app, &client, "Refused").await;
+        psa.set_mode(Mode::Error500);
+        let (status, stdout, stderr) = jobs_run(&app, Some(&psa.base)).await;
+        assert_eq!(status, 1, "{stdout}{stderr}");
+        assert!(stdout.contains("failed=1"), "{stdout}");
+        assert!(stderr.contains("PSA answered HTTP 500"), "{stderr}");
+        assert!(!stderr.contains(LEAK) && !stdout.contains(LEAK));
+
+        let (status, _, stderr) = jobs_run(&app, None).await;
+        assert_eq!(status, 1);
+        assert!(stderr.contains("UPSTREAM_NOT_CONFIGURED"), "{stderr}");
+        // Every run the command made is recorded; the unconfigured one is not.
+        assert_eq!(recorded_runs(&app).await.len(), 2);
+    }
+);

@@ -157,6 +157,25 @@ pub async fn release(db: &DatabaseConnection, job: Job) -> AppResult<()> {
     Ok(())
 }
 
+/// Aborts the heartbeat however the run ends (a panic included), so that a lease is never
+/// extended past its run.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs [`run_leased`] in its own task: a caller that goes away (a `runSync` request whose
+/// client disconnected) does not cut the run short, and the lease is still released.
+async fn run_leased_detached(state: &AppState, job: Job) -> AppResult<RunRecord> {
+    let state = state.clone();
+    tokio::spawn(async move { run_leased(&state, job).await })
+        .await
+        .map_err(|err| AppError::internal(format!("the {} run panicked: {err}", job.as_str())))?
+}
+
 fn short_error(report: &Result<JobReport, AppError>) -> Option<String> {
     let text = match report {
         Ok(report) if report.errors.is_empty() => return None,
@@ -191,7 +210,7 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
 
     let heartbeat = {
         let db = state.db.clone();
-        tokio::spawn(async move {
+        AbortOnDrop(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(HEARTBEAT).await;
                 match extend(&db, job).await {
@@ -200,10 +219,10 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
                     Err(_) => tracing::warn!(job = job.as_str(), "could not extend the lease"),
                 }
             }
-        })
+        }))
     };
     let result = super::execute(state, job).await;
-    heartbeat.abort();
+    drop(heartbeat);
 
     let finished_at = now();
     let error = short_error(&result);
@@ -259,7 +278,7 @@ pub async fn run_now(state: &AppState, job: Job) -> AppResult<RunRecord> {
             job.as_str()
         )));
     }
-    run_leased(state, job).await
+    run_leased_detached(state, job).await
 }
 
 /// How often the timers start each job.
