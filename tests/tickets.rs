@@ -188,7 +188,15 @@ on_every_backend!(over_long_or_empty_input_is_bad_user_input, |app| {
         .gql(Some(&client), CREATE, json!({"s": "  ", "d": "d"}))
         .await;
     assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
-    // The limits themselves are accepted.
+    let body = app
+        .gql(Some(&client), CREATE, json!({"s": "ok", "d": "bad\u{0}byte"}))
+        .await;
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+    // The limits themselves are accepted, and so are Windows line ends.
+    let data = app
+        .ok(&client, CREATE, json!({"s": "Lines", "d": "one\r\ntwo"}))
+        .await;
+    assert_eq!(data["createTicket"]["status"], "NEW");
     let id = {
         let data = app
             .ok(
@@ -219,7 +227,7 @@ on_every_backend!(over_long_or_empty_input_is_bad_user_input, |app| {
     let data = app
         .ok(&client, "{ tickets { totalCount } }", json!({}))
         .await;
-    assert_eq!(data["tickets"]["totalCount"], 1);
+    assert_eq!(data["tickets"]["totalCount"], 2);
 
     // A client whose token narrows it to viewing may not open tickets.
     let token =

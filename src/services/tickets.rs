@@ -220,8 +220,27 @@ pub async fn get(
         .await?)
 }
 
+/// A required, trimmed text of at most `max` characters. Unlike names, multi-line text may
+/// carry `\r` (Windows line ends) besides `\n` and `\t`; other control characters are refused.
 fn text(value: &str, field: &str, max: usize) -> AppResult<String> {
-    validate::required(value, field, max)
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(AppError::bad_input(format!("{field} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(AppError::bad_input(format!(
+            "{field} must be at most {max} characters"
+        )));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::bad_input(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(value.to_owned())
 }
 
 /// The client user behind `principal` (its name and e-mail sign comments and tickets).
@@ -403,17 +422,25 @@ pub async fn mark_ticket_pushed(
     psa_id: &str,
     status: Option<&str>,
 ) -> AppResult<bool> {
-    let mut model = ticket.clone().into_active_model();
-    model.psa_ticket_id = Set(Some(psa_id.to_owned()));
-    model.sync_state = Set(TicketSyncState::Synced.as_str().to_owned());
-    model.sync_error = Set(None);
-    model.sync_attempts = Set(0);
-    model.next_sync_at = Set(None);
+    // Only the sync columns (and PSA's status): nothing else of the row read at the start of
+    // the run is written back.
+    let mut update = Tickets::update_many()
+        .col_expr(Column::PsaTicketId, Expr::value(psa_id))
+        .col_expr(
+            Column::SyncState,
+            Expr::value(TicketSyncState::Synced.as_str()),
+        )
+        .col_expr(Column::SyncError, Expr::value(Option::<String>::None))
+        .col_expr(Column::SyncAttempts, Expr::value(0))
+        .col_expr(
+            Column::NextSyncAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now()));
     if let Some(status) = status.and_then(TicketStatus::parse) {
-        model.status = Set(status.as_str().to_owned());
+        update = update.col_expr(Column::Status, Expr::value(status.as_str()));
     }
-    model.updated_at = Set(now());
-    match Tickets::update(model).exec(db).await {
+    match update.filter(Column::Id.eq(&ticket.id)).exec(db).await {
         Ok(_) => Ok(true),
         Err(err) if crate::db::is_unique_violation(&err) => Ok(false),
         Err(err) => Err(err.into()),
@@ -685,4 +712,45 @@ pub async fn set_cursor(db: &impl ConnectionTrait, name: &str, value: &str) -> A
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let base = std::time::Duration::from_secs(60);
+        assert_eq!(backoff(base, 1), chrono::Duration::seconds(60));
+        assert_eq!(backoff(base, 2), chrono::Duration::seconds(120));
+        assert_eq!(backoff(base, 7), chrono::Duration::seconds(60 * 64));
+        assert_eq!(backoff(base, 50), chrono::Duration::seconds(60 * 64));
+    }
+
+    #[test]
+    fn statuses_round_trip_and_unknown_ones_are_none() {
+        for s in [
+            "new",
+            "open",
+            "in_progress",
+            "waiting_on_client",
+            "resolved",
+            "closed",
+        ] {
+            assert_eq!(TicketStatus::parse(s).map(TicketStatus::as_str), Some(s));
+        }
+        assert_eq!(TicketStatus::parse("IN_PROGRESS"), None);
+        assert_eq!(TicketStatus::parse("escalated"), None);
+    }
+
+    #[test]
+    fn multi_line_text_is_kept_and_control_characters_refused() {
+        assert_eq!(
+            text(" a\r\nb\tc ", "description", 10).ok(),
+            Some("a\r\nb\tc".to_owned())
+        );
+        assert!(text("a\u{0}b", "description", 10).is_err());
+        assert!(text(&"x".repeat(11), "description", 10).is_err());
+        assert!(text(&"é".repeat(10), "description", 10).is_ok());
+    }
 }
