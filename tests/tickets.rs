@@ -189,7 +189,11 @@ on_every_backend!(over_long_or_empty_input_is_bad_user_input, |app| {
         .await;
     assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
     let body = app
-        .gql(Some(&client), CREATE, json!({"s": "ok", "d": "bad\u{0}byte"}))
+        .gql(
+            Some(&client),
+            CREATE,
+            json!({"s": "ok", "d": "bad\u{0}byte"}),
+        )
         .await;
     assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
     // The limits themselves are accepted, and so are Windows line ends.
@@ -400,13 +404,13 @@ with_psa!(
 
 with_psa!(
     timed_out_push_is_retried_with_the_same_key_and_lands_once,
-    env = [("UPSTREAM_TIMEOUT", "300ms"), ("TICKET_SYNC_BACKOFF", "0")],
+    env = [("UPSTREAM_TIMEOUT", "500ms"), ("TICKET_SYNC_BACKOFF", "0")],
     |app, psa| {
         let client = app
             .client_session("acme", "co-1", "cleo@example.com", false)
             .await;
         let id = create_ticket(&app, &client, "Slow").await;
-        psa.set_mode(Mode::Slow(Duration::from_millis(1200)));
+        psa.set_mode(Mode::Slow(Duration::from_millis(2000)));
         let record = run_now(&app.state, Job::Tickets).await.unwrap();
         assert_eq!(record.ok, Some(false));
         let error = record.error.unwrap();
@@ -416,7 +420,6 @@ with_psa!(
         assert_eq!(t["syncError"], "push ticket: PSA did not answer in time");
 
         // PSA did get the slow request; the retry carries the same key and gets the same id.
-        tokio::time::sleep(Duration::from_millis(1200)).await;
         psa.set_mode(Mode::Ok);
         let record = run_now(&app.state, Job::Tickets).await.unwrap();
         assert_eq!(record.ok, Some(true), "{:?}", record.error);
@@ -667,7 +670,7 @@ with_psa!(
             .await;
         let id = create_ticket(&app, &client, "Scheduled").await;
         let mut state = Value::Null;
-        for _ in 0..50 {
+        for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(100)).await;
             state = ticket(&app, &client, &id).await["syncState"].clone();
             if state == "SYNCED" {
@@ -695,9 +698,11 @@ with_psa!(
         assert_eq!(first.error, None);
         let counts: Value = serde_json::from_str(&first.counts).unwrap();
         assert_eq!(counts, json!({ tenant_id("acme"): {"pushed": 1} }));
+        // The others found nothing to do (or are still running as we look).
         assert!(
             idle.iter()
-                .all(|r| r.summary.as_deref() == Some("nothing to do"))
+                .all(|r| r.summary.is_none() || r.summary.as_deref() == Some("nothing to do")),
+            "{idle:?}"
         );
     }
 );

@@ -7,7 +7,7 @@
 //! decides between replicas. While a run lasts its holder extends the lease; afterwards it
 //! releases it. The timers also require the job's last start to be an interval ago, so
 //! replicas whose timers tick at different moments do not run the same job twice per
-//! interval.
+//! interval, and a restart does not reset a job's schedule.
 
 use std::{collections::BTreeMap, sync::OnceLock, time::Duration};
 
@@ -292,15 +292,22 @@ pub fn schedule(state: &AppState) -> Vec<(Job, Duration)> {
     ]
 }
 
+/// How often a timer checks whether its job is due: every period, but at least every minute,
+/// so that a daily job still runs on schedule when replicas restart more often than daily
+/// (the schedule lives in `job_leases.last_started_at`, not in a replica's memory).
+fn poll(period: Duration) -> Duration {
+    period.min(Duration::from_secs(60))
+}
+
 /// One timer tick: skips a job without its upstream (recording nothing), and runs it when
-/// this replica gets the lease and the last run started an interval ago.
+/// this replica gets the lease and the last run started about a period ago (half a poll of
+/// slack, so a tick that comes a moment early is not skipped for a whole period).
 async fn tick(state: &AppState, job: Job, period: Duration) {
     if missing_upstream(state, job).is_some() {
         tracing::debug!(job = job.as_str(), "upstream not configured; run skipped");
         return;
     }
-    // A little slack, so a tick that comes a moment early is not skipped for a whole period.
-    let gap = period.mul_f64(0.8);
+    let gap = period.saturating_sub(poll(period) / 2);
     match acquire(&state.db, job, Some(gap)).await {
         Ok(true) => {
             if let Err(err) = run_leased(state, job).await {
@@ -316,13 +323,15 @@ async fn tick(state: &AppState, job: Job, period: Duration) {
     }
 }
 
-/// Starts the timers (first runs one interval after start-up).
+/// Starts the timers. The first check comes one poll after start-up; a job that never ran
+/// runs then.
 pub fn spawn(state: AppState) {
     let _ = replica_id();
     for (job, period) in schedule(&state) {
         let state = state.clone();
+        let every = poll(period);
         tokio::spawn(async move {
-            let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 timer.tick().await;
