@@ -501,6 +501,17 @@ with_psa!(refused_ticket_backs_off_and_is_never_dropped, |app, psa| {
     let t = ticket(&app, &client, &id).await;
     assert_eq!(t["syncState"], "FAILED");
     assert_eq!(t["syncError"], "push ticket: PSA answered malformed JSON");
+    let row = entities::tickets::Entity::find_by_id(id.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sync_attempts, 1);
+    let wait = row.next_sync_at.unwrap() - chrono::Utc::now();
+    assert!(
+        wait > chrono::Duration::seconds(50) && wait <= chrono::Duration::seconds(60),
+        "{wait}"
+    );
     // Within the backoff (TICKET_SYNC_BACKOFF, 1m by default) it is not tried again...
     psa.set_mode(Mode::Ok);
     run_now(&app.state, Job::Tickets).await.unwrap();
@@ -508,6 +519,29 @@ with_psa!(refused_ticket_backs_off_and_is_never_dropped, |app, psa| {
     // ...and it is still there, still failed, waiting for its retry.
     let t = ticket(&app, &client, &id).await;
     assert_eq!(t["syncState"], "FAILED");
+    // A second refusal doubles the wait.
+    psa.set_mode(Mode::Error500);
+    entities::tickets::Entity::update_many()
+        .col_expr(
+            entities::tickets::Column::NextSyncAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    run_now(&app.state, Job::Tickets).await.unwrap();
+    let row = entities::tickets::Entity::find_by_id(id.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sync_attempts, 2);
+    assert_eq!(
+        row.sync_error.as_deref(),
+        Some("push ticket: PSA answered HTTP 500")
+    );
+    let wait = row.next_sync_at.unwrap() - chrono::Utc::now();
+    assert!(wait > chrono::Duration::seconds(110), "{wait}");
     let data = app
         .ok(&client, "{ tickets(status: NEW){ totalCount } }", json!({}))
         .await;
