@@ -89,6 +89,7 @@ pub async fn serve(
         }
     }
     crate::services::housekeeping::spawn(state.db.clone());
+    crate::jobs::scheduler::spawn(state.clone());
     let app = router(state);
     axum::serve(
         listener,

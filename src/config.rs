@@ -200,6 +200,9 @@ pub struct Settings {
     pub bus_url: Option<String>,
     /// `TICKET_SYNC_INTERVAL` (default `5m`).
     pub ticket_sync_interval: Duration,
+    /// `TICKET_SYNC_BACKOFF` (default `1m`): how long a ticket or comment PSA refused waits
+    /// before its first retry; each further refusal doubles it (at most 64 times).
+    pub ticket_sync_backoff: Duration,
     /// `INVOICE_SYNC_INTERVAL` (default `6h`).
     pub invoice_sync_interval: Duration,
     /// `BILLING_USAGE_AT` (default `00:58`, UTC), as (hour, minute).
@@ -477,6 +480,7 @@ impl Settings {
             hub_url: r.get("VITE_HUB_URL")?,
             bus_url: r.get("VITE_BUS_URL")?,
             ticket_sync_interval: r.duration("TICKET_SYNC_INTERVAL", "5m")?,
+            ticket_sync_backoff: r.duration("TICKET_SYNC_BACKOFF", "1m")?,
             invoice_sync_interval: r.duration("INVOICE_SYNC_INTERVAL", "6h")?,
             billing_usage_at,
             graphiql: r.bool("GRAPHIQL", true)?,

@@ -1,4 +1,4 @@
-//! The `onegraph` command line: serve, migrate, export-schema, token. Wiring only.
+//! The `onegraph` command line: serve, migrate, export-schema, token, jobs run. Wiring only.
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -52,6 +52,21 @@ enum Command {
         /// Name claim.
         #[arg(long, default_value = "Developer")]
         name: String,
+    },
+    /// Scheduled jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Run a job now, with its lease, record the run and print its summary (exit 1 on failure).
+    Run {
+        /// The job.
+        #[arg(value_parser = ["tickets", "invoices", "auto-checkout", "retention", "billing-usage"])]
+        job: String,
     },
 }
 
@@ -159,6 +174,29 @@ async fn run(cli: Cli) -> Result<(), String> {
     if matches!(command, Command::Migrate) {
         eprintln!("migrations applied");
         return Ok(());
+    }
+    if let Command::Jobs {
+        command: JobsCommand::Run { job },
+    } = &command
+    {
+        let job = onegraph::jobs::Job::parse(job).ok_or_else(|| format!("unknown job {job}"))?;
+        let state = app::AppState::new(settings, conn, stats);
+        let record = onegraph::jobs::run_now(&state, job)
+            .await
+            .map_err(|e| format!("{} job: {} ({})", job.as_str(), e.message(), e.code()))?;
+        println!(
+            "{} run {}: {}",
+            job.as_str(),
+            record.id,
+            record.summary.as_deref().unwrap_or("")
+        );
+        return match record.error {
+            Some(error) => Err(format!(
+                "{} job finished with errors: {error}",
+                job.as_str()
+            )),
+            None => Ok(()),
+        };
     }
     let listener = tokio::net::TcpListener::bind(settings.bind_addr)
         .await

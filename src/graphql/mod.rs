@@ -4,6 +4,7 @@
 pub mod field_errors;
 pub mod graphiql;
 pub mod http;
+pub mod jobs;
 pub mod limits;
 pub mod portal;
 pub mod scalars;
@@ -23,6 +24,7 @@ pub struct Query(
     visitor::query::VisitorQuery,
     portal::users::UsersQuery,
     portal::invoices::InvoiceQuery,
+    portal::tickets::TicketsQuery,
 );
 
 /// Every mutation field.
@@ -31,6 +33,8 @@ pub struct Mutation(
     viewer::AuthMutation,
     visitor::mutation::VisitorMutation,
     portal::users::UsersMutation,
+    portal::tickets::TicketsMutation,
+    jobs::JobsMutation,
 );
 
 /// Every subscription field.
@@ -80,7 +84,12 @@ pub fn prepare(
     meta: RequestMeta,
 ) -> async_graphql::Request {
     let loaders = visitor::loaders::Loaders::new(state, meta.principal.as_deref());
-    request.data(state.clone()).data(meta).data(loaders)
+    let ticket_loaders = portal::tickets::TicketLoaders::new(state, meta.principal.as_deref());
+    request
+        .data(state.clone())
+        .data(meta)
+        .data(loaders)
+        .data(ticket_loaders)
 }
 
 /// `/graphql` (GET, POST, WebSocket) and the GraphiQL assets.

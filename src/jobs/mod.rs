@@ -6,7 +6,10 @@
 pub mod auto_checkout;
 pub mod invoices;
 pub mod retention;
+pub mod scheduler;
 pub mod tickets;
+
+pub use scheduler::{RunRecord, run_now};
 
 use std::collections::BTreeMap;
 

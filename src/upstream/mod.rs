@@ -2,6 +2,7 @@
 //! so tests can point them at fakes that speak real HTTP.
 
 pub mod books;
+pub mod psa;
 
 /// Installs rustls' `ring` provider as the process default, once; every HTTPS client
 /// (reqwest, SMTP) needs one. Later calls do nothing.

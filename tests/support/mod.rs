@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod books;
+pub mod psa;
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 

@@ -31,6 +31,16 @@ pub struct Scope {
     tenant_id: Arc<str>,
 }
 
+impl Scope {
+    /// The scope of one request of `principal` (none: a scope that finds nothing).
+    pub(crate) fn new(state: &AppState, principal: Option<&Principal>) -> Self {
+        Scope {
+            db: state.db.clone(),
+            tenant_id: Arc::from(principal.map_or("", |p| p.tenant_id.as_str())),
+        }
+    }
+}
+
 macro_rules! by_id_loader {
     ($name:ident, $module:ident) => {
         #[doc = concat!("Loads `", stringify!($module), "` rows by id.")]
@@ -67,7 +77,7 @@ by_id_loader!(PreRegistrationLoader, pre_registrations);
 /// `keys` and that match `extra`: one statement however many keys, and never more than
 /// `limit` rows per key (`ROW_NUMBER()` over each key's partition, SQLite 3.25+ and
 /// PostgreSQL).
-async fn first_per_key<E>(
+pub(crate) async fn first_per_key<E>(
     scope: &Scope,
     tenant: E::Column,
     key: E::Column,
@@ -228,7 +238,11 @@ async fn quiet(activity: &AtomicU64, delay: Duration) {
     }
 }
 
-fn make<T: Loader<String>>(loader: T, delay: Duration, activity: Arc<AtomicU64>) -> DataLoader<T> {
+pub(crate) fn make<T: Loader<String>>(
+    loader: T,
+    delay: Duration,
+    activity: Arc<AtomicU64>,
+) -> DataLoader<T> {
     // The loader's own delay is zero: the spawned batch first waits for the request's loads
     // to go quiet, then takes every key registered so far.
     let spawner = move |batch: futures_util::future::BoxFuture<'static, ()>| {

@@ -1,0 +1,342 @@
+//! The scheduler: a lease per job in `job_leases` so that with several replicas each run
+//! happens on exactly one, a record of every run in `sync_runs`, the timers that start the
+//! jobs, and [`run_now`] for `runSync` and `onegraph jobs run`.
+//!
+//! A lease is taken by inserting the job's row, or by updating it only where
+//! `locked_until` has passed, and checking that exactly one row changed: the database
+//! decides between replicas. While a run lasts its holder extends the lease; afterwards it
+//! releases it. The timers also require the job's last start to be an interval ago, so
+//! replicas whose timers tick at different moments do not run the same job twice per
+//! interval, and a restart does not reset a job's schedule.
+
+use std::{collections::BTreeMap, sync::OnceLock, time::Duration};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::{Expr, OnConflict},
+};
+
+use super::{Job, JobReport};
+use crate::{
+    app::AppState,
+    error::{AppError, AppResult},
+    services::{new_id, now},
+};
+use entities::job_leases::{self, Column as L, Entity as Leases};
+use entities::sync_runs::{self, Entity as Runs};
+
+/// How long a lease holds without being extended (a crashed holder frees it after this).
+const LEASE: Duration = Duration::from_secs(120);
+/// How often a running job extends its lease.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+/// Longest `sync_runs.error` kept.
+const MAX_ERROR: usize = 2000;
+
+/// This process's replica id, made once at start-up: the holder of the leases it takes.
+pub fn replica_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| format!("replica-{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// One recorded run.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// The `sync_runs` id.
+    pub id: String,
+    /// The job.
+    pub job: Job,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Whether it did everything without an error.
+    pub ok: Option<bool>,
+    /// [`JobReport::summary`] of the whole run.
+    pub summary: Option<String>,
+    /// onegraph's own short description of what went wrong.
+    pub error: Option<String>,
+    /// Tenant id → that tenant's counts.
+    pub per_tenant: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl RunRecord {
+    /// A one-line summary of `tenant`'s counts only (what a tenant's admin may see).
+    pub fn tenant_summary(&self, tenant: &str) -> String {
+        match self.per_tenant.get(tenant) {
+            Some(counts) if !counts.is_empty() => counts
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => "nothing to do".to_owned(),
+        }
+    }
+}
+
+/// The upstream a job needs and lacks (PSA for tickets, Books for invoices, Hub for billing
+/// usage), or `None` when it can run.
+pub fn missing_upstream(state: &AppState, job: Job) -> Option<&'static str> {
+    let s = &state.settings;
+    match job {
+        Job::Tickets if s.psa_api_url.is_none() || s.psa_service_key.is_none() => Some("PSA"),
+        Job::Invoices if s.books_api_url.is_none() || s.books_service_key.is_none() => {
+            Some("Books")
+        }
+        Job::BillingUsage if s.hub_api_url.is_none() || s.bus_integration_key.is_none() => {
+            Some("Hub")
+        }
+        _ => None,
+    }
+}
+
+/// Takes `job`'s lease for this replica. `min_gap`: the timers' condition that the last run
+/// started at least that long ago. `false` when another run holds it (or it is not due).
+pub async fn acquire(
+    db: &DatabaseConnection,
+    job: Job,
+    min_gap: Option<Duration>,
+) -> AppResult<bool> {
+    let at = now();
+    let until = at + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2));
+    let inserted = Leases::insert(job_leases::ActiveModel {
+        job: Set(job.as_str().to_owned()),
+        holder: Set(replica_id().to_owned()),
+        locked_until: Set(until),
+        last_started_at: Set(Some(at)),
+    })
+    .on_conflict(OnConflict::column(L::Job).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+    if inserted == 1 {
+        return Ok(true);
+    }
+    let mut cond = Condition::all()
+        .add(L::Job.eq(job.as_str()))
+        .add(L::LockedUntil.lt(at));
+    if let Some(gap) = min_gap.and_then(|g| chrono::Duration::from_std(g).ok()) {
+        cond = cond.add(
+            Condition::any()
+                .add(L::LastStartedAt.is_null())
+                .add(L::LastStartedAt.lte(at - gap)),
+        );
+    }
+    let updated = Leases::update_many()
+        .col_expr(L::Holder, Expr::value(replica_id()))
+        .col_expr(L::LockedUntil, Expr::value(until))
+        .col_expr(L::LastStartedAt, Expr::value(at))
+        .filter(cond)
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+async fn extend(db: &DatabaseConnection, job: Job) -> AppResult<bool> {
+    let until = now() + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2));
+    let updated = Leases::update_many()
+        .col_expr(L::LockedUntil, Expr::value(until))
+        .filter(L::Job.eq(job.as_str()))
+        .filter(L::Holder.eq(replica_id()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Gives `job`'s lease back (it stays this replica's row, expired, so anyone may take it).
+pub async fn release(db: &DatabaseConnection, job: Job) -> AppResult<()> {
+    Leases::update_many()
+        .col_expr(
+            L::LockedUntil,
+            Expr::value(now() - chrono::Duration::seconds(1)),
+        )
+        .filter(L::Job.eq(job.as_str()))
+        .filter(L::Holder.eq(replica_id()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Aborts the heartbeat however the run ends (a panic included), so that a lease is never
+/// extended past its run.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs [`run_leased`] in its own task: a caller that goes away (a `runSync` request whose
+/// client disconnected) does not cut the run short, and the lease is still released.
+async fn run_leased_detached(state: &AppState, job: Job) -> AppResult<RunRecord> {
+    let state = state.clone();
+    tokio::spawn(async move { run_leased(&state, job).await })
+        .await
+        .map_err(|err| AppError::internal(format!("the {} run panicked: {err}", job.as_str())))?
+}
+
+fn short_error(report: &Result<JobReport, AppError>) -> Option<String> {
+    let text = match report {
+        Ok(report) if report.errors.is_empty() => return None,
+        Ok(report) => report.errors.join("; "),
+        // The client-safe message: internal causes are in the log, not in the record.
+        Err(err) => format!("{}: {}", err.code(), err.message()),
+    };
+    Some(text.chars().take(MAX_ERROR).collect())
+}
+
+/// Runs `job` under the lease this replica already holds, recording it in `sync_runs`, and
+/// releases the lease. Answers the record, or the job's own error (recorded as well).
+async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
+    let id = new_id();
+    let started_at = now();
+    let recorded = Runs::insert(sync_runs::ActiveModel {
+        id: Set(id.clone()),
+        job: Set(job.as_str().to_owned()),
+        started_at: Set(started_at),
+        finished_at: Set(None),
+        ok: Set(None),
+        summary: Set(None),
+        error: Set(None),
+        counts: Set("{}".to_owned()),
+    })
+    .exec_without_returning(&state.db)
+    .await;
+    if let Err(err) = recorded {
+        release(&state.db, job).await?;
+        return Err(err.into());
+    }
+
+    let heartbeat = {
+        let db = state.db.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                match extend(&db, job).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(job = job.as_str(), "lease lost during a run"),
+                    Err(_) => tracing::warn!(job = job.as_str(), "could not extend the lease"),
+                }
+            }
+        }))
+    };
+    let result = super::execute(state, job).await;
+    drop(heartbeat);
+
+    let finished_at = now();
+    let error = short_error(&result);
+    let (ok, summary, per_tenant) = match &result {
+        Ok(report) => (
+            report.errors.is_empty(),
+            report.summary(),
+            report.per_tenant.clone(),
+        ),
+        Err(_) => (false, "failed".to_owned(), BTreeMap::new()),
+    };
+    let counts = serde_json::to_string(&per_tenant).unwrap_or_else(|_| "{}".to_owned());
+    let saved = Runs::update_many()
+        .col_expr(sync_runs::Column::FinishedAt, Expr::value(finished_at))
+        .col_expr(sync_runs::Column::Ok, Expr::value(ok))
+        .col_expr(sync_runs::Column::Summary, Expr::value(summary.clone()))
+        .col_expr(sync_runs::Column::Error, Expr::value(error.clone()))
+        .col_expr(sync_runs::Column::Counts, Expr::value(counts))
+        .filter(sync_runs::Column::Id.eq(&id))
+        .exec(&state.db)
+        .await;
+    let released = release(&state.db, job).await;
+    saved?;
+    released?;
+    match &error {
+        Some(error) => {
+            tracing::warn!(job = job.as_str(), %summary, %error, "job run finished with errors")
+        }
+        None => tracing::info!(job = job.as_str(), %summary, "job run finished"),
+    }
+    result?;
+    Ok(RunRecord {
+        id,
+        job,
+        started_at,
+        finished_at: Some(finished_at),
+        ok: Some(ok),
+        summary: Some(summary),
+        error,
+        per_tenant,
+    })
+}
+
+/// Runs `job` now with its lease (`CONFLICT` "already running" when another run holds it;
+/// `UPSTREAM_NOT_CONFIGURED` without its upstream, recording nothing) and records the run.
+pub async fn run_now(state: &AppState, job: Job) -> AppResult<RunRecord> {
+    if let Some(product) = missing_upstream(state, job) {
+        return Err(AppError::UpstreamNotConfigured(product));
+    }
+    if !acquire(&state.db, job, None).await? {
+        return Err(AppError::Conflict(format!(
+            "the {} job is already running",
+            job.as_str()
+        )));
+    }
+    run_leased_detached(state, job).await
+}
+
+/// How often the timers start each job.
+pub fn schedule(state: &AppState) -> Vec<(Job, Duration)> {
+    let floor = |d: Duration| d.max(Duration::from_millis(50));
+    vec![
+        (Job::Tickets, floor(state.settings.ticket_sync_interval)),
+        (Job::Invoices, floor(state.settings.invoice_sync_interval)),
+        (Job::AutoCheckout, Duration::from_secs(60)),
+        (Job::Retention, Duration::from_secs(24 * 3600)),
+    ]
+}
+
+/// How often a timer checks whether its job is due: every period, but at least every minute,
+/// so that a daily job still runs on schedule when replicas restart more often than daily
+/// (the schedule lives in `job_leases.last_started_at`, not in a replica's memory).
+fn poll(period: Duration) -> Duration {
+    period.min(Duration::from_secs(60))
+}
+
+/// One timer tick: skips a job without its upstream (recording nothing), and runs it when
+/// this replica gets the lease and the last run started about a period ago (half a poll of
+/// slack, so a tick that comes a moment early is not skipped for a whole period).
+async fn tick(state: &AppState, job: Job, period: Duration) {
+    if missing_upstream(state, job).is_some() {
+        tracing::debug!(job = job.as_str(), "upstream not configured; run skipped");
+        return;
+    }
+    let gap = period.saturating_sub(poll(period) / 2);
+    match acquire(&state.db, job, Some(gap)).await {
+        Ok(true) => {
+            if let Err(err) = run_leased(state, job).await {
+                tracing::warn!(
+                    job = job.as_str(),
+                    code = err.code(),
+                    "scheduled run failed"
+                );
+            }
+        }
+        Ok(false) => tracing::debug!(job = job.as_str(), "held elsewhere or not due; skipped"),
+        Err(err) => tracing::warn!(job = job.as_str(), code = err.code(), "lease not taken"),
+    }
+}
+
+/// Starts the timers. The first check comes one poll after start-up; a job that never ran
+/// runs then.
+pub fn spawn(state: AppState) {
+    let _ = replica_id();
+    for (job, period) in schedule(&state) {
+        let state = state.clone();
+        let every = poll(period);
+        tokio::spawn(async move {
+            let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                timer.tick().await;
+                tick(&state, job, period).await;
+            }
+        });
+    }
+}
