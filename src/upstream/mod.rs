@@ -1,6 +1,10 @@
 //! Clients of the other products (PSA, Books, Legal, Hub, Bus, mail), each behind a trait
 //! so tests can point them at fakes that speak real HTTP.
 
+pub mod bus;
+pub mod legal;
+pub mod mail;
+
 /// Installs rustls' `ring` provider as the process default, once; every HTTPS client
 /// (reqwest, SMTP) needs one. Later calls do nothing.
 pub fn install_crypto_provider() {
