@@ -110,8 +110,8 @@ impl Dispatcher {
         let client = crate::upstream::http_client(settings);
         let bus = HttpBus::from_settings(settings, client.clone())
             .map(|b| Arc::new(b) as Arc<dyn BusClient>);
-        let legal = HttpLegal::from_settings(settings, client)
-            .map(|l| Arc::new(l) as Arc<dyn LegalClient>);
+        let legal =
+            HttpLegal::from_settings(settings, client).map(|l| Arc::new(l) as Arc<dyn LegalClient>);
         Self::with_clients(settings, db, bus, legal, mail::from_settings(settings))
     }
 
@@ -211,8 +211,7 @@ impl Dispatcher {
         let Some(row) = Outbox::find_by_id(id.to_owned()).one(&self.db).await? else {
             return Ok(None);
         };
-        let result = match tokio::time::timeout(self.delivery_timeout, self.deliver(&row)).await
-        {
+        let result = match tokio::time::timeout(self.delivery_timeout, self.deliver(&row)).await {
             Ok(result) => result,
             Err(_) => Err(Failure::retry(format!("{}: delivery timed out", row.kind))),
         };
@@ -220,7 +219,10 @@ impl Dispatcher {
             Ok(()) => {
                 let done = Outbox::update_many()
                     .col_expr(Column::DeliveredAt, Expr::value(now()))
-                    .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                    .col_expr(
+                        Column::LockedUntil,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
                     .filter(Column::Id.eq(id))
                     .filter(Column::LockedUntil.eq(lease_until))
                     .exec(&self.db)
@@ -246,12 +248,19 @@ impl Dispatcher {
     ) -> AppResult<()> {
         let attempts = row.attempts.saturating_add(1);
         let dead = failure.permanent || attempts >= self.max_attempts;
-        let next = now() + chrono::Duration::from_std(backoff(self.retry_base, attempts)).unwrap_or_default();
+        let next = now()
+            + chrono::Duration::from_std(backoff(self.retry_base, attempts)).unwrap_or_default();
         Outbox::update_many()
             .col_expr(Column::Attempts, Expr::value(attempts))
-            .col_expr(Column::LastError, Expr::value(Some(failure.message.clone())))
+            .col_expr(
+                Column::LastError,
+                Expr::value(Some(failure.message.clone())),
+            )
             .col_expr(Column::NextAttemptAt, Expr::value(next))
-            .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .col_expr(Column::Dead, Expr::value(dead))
             .filter(Column::Id.eq(&row.id))
             .filter(Column::LockedUntil.eq(lease_until))

@@ -17,11 +17,19 @@ use crate::{app::AppState, auth::RequestMeta, config::Settings};
 
 /// Every query field.
 #[derive(MergedObject, Default)]
-pub struct Query(viewer::ViewerQuery, visitor::query::VisitorQuery);
+pub struct Query(
+    viewer::ViewerQuery,
+    visitor::query::VisitorQuery,
+    portal::signing::SigningQuery,
+);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
-pub struct Mutation(viewer::AuthMutation, visitor::mutation::VisitorMutation);
+pub struct Mutation(
+    viewer::AuthMutation,
+    visitor::mutation::VisitorMutation,
+    portal::signing::SigningMutation,
+);
 
 /// Every subscription field.
 #[derive(MergedSubscription, Default)]

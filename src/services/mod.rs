@@ -16,6 +16,7 @@ pub mod page;
 pub mod pre_registrations;
 pub mod report;
 pub mod settings;
+pub mod signing;
 pub mod validate;
 pub mod visits;
 

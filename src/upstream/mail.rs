@@ -155,13 +155,17 @@ impl Mailer for SesMailer {
 
     async fn send(&self, to: &str, subject: &str, text: &str) -> Result<(), MailError> {
         let message = build(&self.from, to, subject, text)?;
-        self.transport.send(message).await.map(|_| ()).map_err(|err| {
-            if err.is_timeout() {
-                MailError::Timeout
-            } else {
-                MailError::Smtp(err.status().map(u16::from))
-            }
-        })
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                if err.is_timeout() {
+                    MailError::Timeout
+                } else {
+                    MailError::Smtp(err.status().map(u16::from))
+                }
+            })
     }
 }
 
