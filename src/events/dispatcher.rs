@@ -104,15 +104,15 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher on `db` with the clients the settings configure (the mail transport is
-    /// chosen here, once).
-    pub fn new(settings: &Settings, db: DatabaseConnection) -> Self {
+    /// A dispatcher on `db` with the clients the settings configure and `mailer` (chosen
+    /// once, at start-up, by [`mail::from_settings`]).
+    pub fn new(settings: &Settings, db: DatabaseConnection, mailer: Arc<dyn Mailer>) -> Self {
         let client = crate::upstream::http_client(settings);
         let bus = HttpBus::from_settings(settings, client.clone())
             .map(|b| Arc::new(b) as Arc<dyn BusClient>);
         let legal =
             HttpLegal::from_settings(settings, client).map(|l| Arc::new(l) as Arc<dyn LegalClient>);
-        Self::with_clients(settings, db, bus, legal, mail::from_settings(settings))
+        Self::with_clients(settings, db, bus, legal, mailer)
     }
 
     /// A dispatcher with the given clients (`None`: that integration is off).
@@ -394,6 +394,8 @@ pub fn spawn(settings: &Settings, db: &DatabaseConnection) -> DispatcherHandle {
     let shared = db.clone();
     let url = (*settings.database_url).to_owned();
     let settings = settings.clone();
+    // Chosen (and MAIL_DIR created) before the server accepts requests.
+    let mailer = mail::from_settings(&settings);
     let (stop, mut stopped) = watch::channel(false);
     let grace = settings.upstream_timeout.saturating_mul(2) + Duration::from_secs(2);
     let task = tokio::spawn(async move {
@@ -409,7 +411,7 @@ pub fn spawn(settings: &Settings, db: &DatabaseConnection) -> DispatcherHandle {
                 }
             }
         };
-        let inner = Dispatcher::new(&settings, db).spawn();
+        let inner = Dispatcher::new(&settings, db, mailer).spawn();
         // Forward the stop signal; ignore a dropped sender (stop without a signal).
         let _ = stopped.changed().await;
         inner.stop().await;

@@ -3,6 +3,10 @@
 //! speak to it over HTTP the way clients do.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bus;
+pub mod fake;
+pub mod legal;
+
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use onegraph::{app, auth::sso, config::Settings, db};
