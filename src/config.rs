@@ -655,4 +655,28 @@ mod tests {
         assert!(err.is_some_and(|e| e.to_string().contains("TRUSTED_PROXIES")));
         Ok(())
     }
+
+    #[test]
+    fn outbox_settings_default_and_are_validated() -> Result<(), ConfigError> {
+        let s = settings(&[])?;
+        assert_eq!(s.outbox_poll_interval, Duration::from_secs(1));
+        assert_eq!(s.outbox_retry_base, Duration::from_secs(5));
+        assert_eq!(s.outbox_max_attempts, 20);
+        let s = settings(&[
+            ("OUTBOX_POLL_INTERVAL", "50ms"),
+            ("OUTBOX_MAX_ATTEMPTS", "3"),
+        ])?;
+        assert_eq!(s.outbox_poll_interval, Duration::from_millis(50));
+        assert_eq!(s.outbox_max_attempts, 3);
+        for (name, value) in [
+            ("OUTBOX_POLL_INTERVAL", "0"),
+            ("OUTBOX_POLL_INTERVAL", "soon"),
+            ("OUTBOX_MAX_ATTEMPTS", "0"),
+            ("OUTBOX_RETRY_BASE", "5 minutes"),
+        ] {
+            let err = settings(&[(name, value)]).err();
+            assert!(err.is_some_and(|e| e.name == name), "{name}={value}");
+        }
+        Ok(())
+    }
 }

@@ -418,3 +418,23 @@ pub fn spawn(settings: &Settings, db: &DatabaseConnection) -> DispatcherHandle {
     });
     DispatcherHandle { stop, task, grace }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let base = Duration::from_secs(5);
+        for _ in 0..50 {
+            let first = backoff(base, 1);
+            assert!(first >= Duration::from_secs(4) && first <= Duration::from_secs(6));
+            let third = backoff(base, 3);
+            assert!(third >= Duration::from_secs(16) && third <= Duration::from_secs(24));
+            let late = backoff(base, 19);
+            assert!(late >= MAX_BACKOFF.mul_f64(0.8) && late <= MAX_BACKOFF.mul_f64(1.2));
+            // Absurd attempt counts do not overflow.
+            assert!(backoff(base, i32::MAX) <= MAX_BACKOFF.mul_f64(1.2));
+        }
+    }
+}
