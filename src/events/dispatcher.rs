@@ -250,7 +250,7 @@ impl Dispatcher {
         let dead = failure.permanent || attempts >= self.max_attempts;
         let next = now()
             + chrono::Duration::from_std(backoff(self.retry_base, attempts)).unwrap_or_default();
-        Outbox::update_many()
+        let recorded = Outbox::update_many()
             .col_expr(Column::Attempts, Expr::value(attempts))
             .col_expr(
                 Column::LastError,
@@ -266,6 +266,9 @@ impl Dispatcher {
             .filter(Column::LockedUntil.eq(lease_until))
             .exec(&self.db)
             .await?;
+        if recorded.rows_affected != 1 {
+            tracing::warn!(outbox_id = %row.id, "outbox lease lost before recording a failure");
+        }
         if dead {
             tracing::error!(outbox_id = %row.id, kind = %row.kind, attempts, error = %failure.message, "outbox row is dead: no further attempts");
         } else {

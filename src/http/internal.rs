@@ -1,6 +1,6 @@
 //! Endpoints other products call with an integration key: PSA's contact push and Legal's
-//! policy push. Every answer is JSON; a missing or wrong key is
-//! `401` and changes nothing; a malformed body is `400` naming the field.
+//! policy push. Every answer is JSON; a missing or wrong key is `401` and changes nothing;
+//! a malformed body is `400` naming the field.
 
 use axum::{
     Json,
