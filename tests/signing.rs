@@ -437,3 +437,38 @@ on_every_backend_with_fakes!(a_request_past_its_due_date_is_expired, |backend| {
     );
     let _ = std::fs::remove_dir_all(&dir);
 });
+
+on_every_backend_with_fakes!(concurrent_signatures_record_one, |backend| {
+    let legal = legal::start().await;
+    let (app, dir) = server(backend, &legal).await;
+    let a1 = app
+        .client_session("acme", "co-a", "a1@example.com", false)
+        .await;
+    let (status, _) = legal::push(&app, Some(legal::PORTAL_KEY), &policy("acme", &["co-a"])).await;
+    assert_eq!(status, 202);
+    let id = requests(&app, &a1).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answers = futures_util::future::join_all(
+        (0..4).map(|_| app.gql(Some(&a1), SIGN, json!({"id": id, "name": "Ada"}))),
+    )
+    .await;
+    let signed = answers.iter().filter(|a| a.get("errors").is_none()).count();
+    let conflicts = answers
+        .iter()
+        .filter(|a| code(a) == Some("CONFLICT"))
+        .count();
+    assert_eq!((signed, conflicts), (1, 3), "{answers:#?}");
+    legal
+        .wait_until("the webhook", WAIT, |r| !r.is_empty())
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(legal.received().len(), 1);
+    let acks = acknowledgements::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(acks, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+});
