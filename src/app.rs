@@ -90,11 +90,14 @@ pub async fn serve(
     }
     crate::services::housekeeping::spawn(state.db.clone());
     crate::jobs::scheduler::spawn(state.clone());
+    let dispatcher = crate::events::dispatcher::spawn(&state.settings, &state.db);
     let app = router(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    dispatcher.stop().await;
+    served
 }

@@ -232,6 +232,15 @@ pub struct Settings {
     pub ws_init_timeout: Duration,
     /// `UPSTREAM_TIMEOUT` (default `5s`): how long one call to another product may take.
     pub upstream_timeout: Duration,
+    /// `OUTBOX_POLL_INTERVAL` (default `1s`): how often the outbox dispatcher looks for due
+    /// rows (a full batch is followed by the next at once).
+    pub outbox_poll_interval: Duration,
+    /// `OUTBOX_RETRY_BASE` (default `5s`): the first retry delay of a failed delivery; each
+    /// further failure doubles it (capped at 1 hour, ±20% jitter).
+    pub outbox_retry_base: Duration,
+    /// `OUTBOX_MAX_ATTEMPTS` (default 20): failed deliveries after which a row is marked
+    /// dead and no longer tried.
+    pub outbox_max_attempts: u32,
 }
 
 /// Where settings are read from: the process environment, or a map in tests.
@@ -493,7 +502,22 @@ impl Settings {
             ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
             ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
             upstream_timeout: r.duration("UPSTREAM_TIMEOUT", "5s")?,
+            outbox_poll_interval: r.duration("OUTBOX_POLL_INTERVAL", "1s")?,
+            outbox_retry_base: r.duration("OUTBOX_RETRY_BASE", "5s")?,
+            outbox_max_attempts: r.parse("OUTBOX_MAX_ATTEMPTS", 20, "a positive integer")?,
         };
+        if settings.outbox_poll_interval.is_zero() {
+            return Err(ConfigError {
+                name: "OUTBOX_POLL_INTERVAL",
+                message: "must be longer than 0".into(),
+            });
+        }
+        if settings.outbox_max_attempts == 0 {
+            return Err(ConfigError {
+                name: "OUTBOX_MAX_ATTEMPTS",
+                message: "must be at least 1".into(),
+            });
+        }
         if settings.ws_max_connections == 0 {
             return Err(ConfigError {
                 name: "WS_MAX_CONNECTIONS",
@@ -633,6 +657,30 @@ mod tests {
         }
         let err = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8,proxy")]).err();
         assert!(err.is_some_and(|e| e.to_string().contains("TRUSTED_PROXIES")));
+        Ok(())
+    }
+
+    #[test]
+    fn outbox_settings_default_and_are_validated() -> Result<(), ConfigError> {
+        let s = settings(&[])?;
+        assert_eq!(s.outbox_poll_interval, Duration::from_secs(1));
+        assert_eq!(s.outbox_retry_base, Duration::from_secs(5));
+        assert_eq!(s.outbox_max_attempts, 20);
+        let s = settings(&[
+            ("OUTBOX_POLL_INTERVAL", "50ms"),
+            ("OUTBOX_MAX_ATTEMPTS", "3"),
+        ])?;
+        assert_eq!(s.outbox_poll_interval, Duration::from_millis(50));
+        assert_eq!(s.outbox_max_attempts, 3);
+        for (name, value) in [
+            ("OUTBOX_POLL_INTERVAL", "0"),
+            ("OUTBOX_POLL_INTERVAL", "soon"),
+            ("OUTBOX_MAX_ATTEMPTS", "0"),
+            ("OUTBOX_RETRY_BASE", "5 minutes"),
+        ] {
+            let err = settings(&[(name, value)]).err();
+            assert!(err.is_some_and(|e| e.name == name), "{name}={value}");
+        }
         Ok(())
     }
 }

@@ -9,6 +9,11 @@
 //! - credential revocations (logout, `revokeKiosk`), low volume, on one channel that every
 //!   WebSocket connection listens to, so that a connection authenticated by a revoked
 //!   credential closes with 4403.
+//!
+//! The outbox dispatcher, which delivers what services wrote to the outbox, lives in
+//! [`dispatcher`].
+
+pub mod dispatcher;
 
 use std::{
     collections::HashMap,

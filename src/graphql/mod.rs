@@ -25,6 +25,7 @@ pub struct Query(
     portal::users::UsersQuery,
     portal::invoices::InvoiceQuery,
     portal::tickets::TicketsQuery,
+    portal::signing::SigningQuery,
 );
 
 /// Every mutation field.
@@ -35,6 +36,7 @@ pub struct Mutation(
     portal::users::UsersMutation,
     portal::tickets::TicketsMutation,
     jobs::JobsMutation,
+    portal::signing::SigningMutation,
 );
 
 /// Every subscription field.

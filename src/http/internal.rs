@@ -1,6 +1,6 @@
-//! Endpoints other products call with an integration key: PSA's contact push (and, with
-//! the signing work, Legal's policy push). Every answer is JSON; a missing or wrong key is
-//! `401` and changes nothing; a malformed body is `400` naming the field.
+//! Endpoints other products call with an integration key: PSA's contact push and Legal's
+//! policy push. Every answer is JSON; a missing or wrong key is `401` and changes nothing;
+//! a malformed body is `400` naming the field.
 
 use axum::{
     Json,
@@ -18,6 +18,7 @@ use crate::{
     config::Secret,
     error::{AppError, AppResult},
     services::client_users::{self, ContactPush},
+    services::signing,
 };
 
 /// The header other products send their key in.
@@ -102,4 +103,115 @@ async fn psa_contacts_inner(
         },
     )
     .await
+}
+
+/// A field of a JSON object body, with errors naming it (serde's own messages do not name
+/// the field of a value of the wrong type).
+struct Fields(serde_json::Map<String, serde_json::Value>);
+
+impl Fields {
+    fn parse(body: &[u8]) -> AppResult<Self> {
+        match parse_json::<serde_json::Value>(body)? {
+            serde_json::Value::Object(map) => Ok(Self(map)),
+            _ => Err(AppError::bad_input(
+                "invalid request body: expected a JSON object",
+            )),
+        }
+    }
+
+    fn string(&self, name: &str) -> AppResult<String> {
+        match self.0.get(name) {
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            None | Some(serde_json::Value::Null) => {
+                Err(AppError::bad_input(format!("missing field `{name}`")))
+            }
+            Some(_) => Err(AppError::bad_input(format!("{name} must be a string"))),
+        }
+    }
+
+    fn integer(&self, name: &str) -> AppResult<i64> {
+        match self.0.get(name) {
+            Some(serde_json::Value::Number(n)) => n
+                .as_i64()
+                .ok_or_else(|| AppError::bad_input(format!("{name} must be an integer"))),
+            None | Some(serde_json::Value::Null) => {
+                Err(AppError::bad_input(format!("missing field `{name}`")))
+            }
+            Some(_) => Err(AppError::bad_input(format!("{name} must be an integer"))),
+        }
+    }
+
+    fn strings(&self, name: &str) -> AppResult<Vec<String>> {
+        let bad = || AppError::bad_input(format!("{name} must be an array of strings"));
+        match self.0.get(name) {
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(bad))
+                .collect(),
+            None | Some(serde_json::Value::Null) => {
+                Err(AppError::bad_input(format!("missing field `{name}`")))
+            }
+            Some(_) => Err(bad()),
+        }
+    }
+
+    fn optional_time(&self, name: &str) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
+        match self.0.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s.trim())
+                .map(|t| Some(t.with_timezone(&chrono::Utc)))
+                .map_err(|_| AppError::bad_input(format!("{name} must be an RFC 3339 date-time"))),
+            Some(_) => Err(AppError::bad_input(format!(
+                "{name} must be an RFC 3339 date-time or null"
+            ))),
+        }
+    }
+}
+
+/// `POST /internal/signing/push`: Legal pushes a policy version for signature (CONTRACT
+/// section 6). `202` when signing requests were created, `200` when the push was a replay
+/// (nothing new), both with `{"created", "already_requested"}`.
+pub async fn signing_push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match signing_push_inner(&state, &headers, &body).await {
+        Ok(outcome) => {
+            let status = if outcome.created > 0 {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            (
+                status,
+                Json(json!({
+                    "created": outcome.created,
+                    "already_requested": outcome.existing,
+                })),
+            )
+                .into_response()
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn signing_push_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> AppResult<signing::PushOutcome> {
+    require_key(headers, state.settings.portal_integration_key.as_ref())?;
+    let fields = Fields::parse(body)?;
+    let push = signing::SigningPush {
+        tenant_id: fields.string("tenant_id")?,
+        policy_id: fields.string("policy_id")?,
+        version: fields.integer("version")?,
+        title: fields.string("title")?,
+        document_url: fields.string("document_url")?,
+        content_sha256: fields.string("content_sha256")?,
+        company_ids: fields.strings("company_ids")?,
+        due_at: fields.optional_time("due_at")?,
+    };
+    signing::push(state, push).await
 }

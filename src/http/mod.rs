@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/auth/logout", post(auth::logout))
         .route("/internal/psa/contacts", post(internal::psa_contacts))
+        .route("/internal/signing/push", post(internal::signing_push))
         .route("/api/reports/visits.csv", get(reports::visits_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

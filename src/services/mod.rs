@@ -19,6 +19,7 @@ pub mod page;
 pub mod pre_registrations;
 pub mod report;
 pub mod settings;
+pub mod signing;
 pub mod tickets;
 pub mod validate;
 pub mod visitor_housekeeping;

@@ -2,6 +2,9 @@
 //! so tests can point them at fakes that speak real HTTP.
 
 pub mod books;
+pub mod bus;
+pub mod legal;
+pub mod mail;
 pub mod psa;
 
 /// Installs rustls' `ring` provider as the process default, once; every HTTPS client

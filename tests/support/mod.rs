@@ -4,6 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod books;
+pub mod bus;
+pub mod fake;
+pub mod legal;
 pub mod psa;
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
