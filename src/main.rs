@@ -43,7 +43,8 @@ enum Command {
         /// `visitor` or `portal`.
         #[arg(long, default_value = "visitor")]
         audience: String,
-        /// Comma-separated permissions; default every `visitor.*` permission.
+        /// Comma-separated permissions; default every `visitor.*` permission for a visitor
+        /// token, and no claim (the role decides) for a portal token.
         #[arg(long)]
         permissions: Option<String>,
         /// E-mail claim.
@@ -129,13 +130,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             .as_ref()
             .ok_or("PORTAL_CLIENT_SSO_SECRET is not set: there is no secret to sign with")?;
         let now = chrono::Utc::now().timestamp();
+        // A portal token without --permissions carries no claim: the client user's role
+        // decides. A visitor token without it gets every visitor permission.
         let permissions = match permissions {
-            Some(list) => list
-                .split(',')
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect(),
-            None => onegraph::auth::PermissionSet::all_visitor().names(),
+            Some(list) => Some(
+                list.split(',')
+                    .map(|p| p.trim().to_owned())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
+            ),
+            None if audience == "portal" => None,
+            None => Some(onegraph::auth::PermissionSet::all_visitor().names()),
         };
         let claims = sso::MintClaims {
             iss: settings.hub_sso_issuer.clone(),
@@ -146,7 +151,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             role: None,
             tenant_id: tenant.clone(),
             tenant_name: None,
-            permissions: Some(permissions),
+            permissions,
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now,
             exp: now + 300,
