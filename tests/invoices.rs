@@ -22,6 +22,9 @@ const LIST: &str = "query($s: InvoiceStatus, $f: Int, $a: String) {
   }
 }";
 
+/// How far the cursor stays behind the newest change seen, in minutes.
+const OVERLAP_MINUTES: i64 = onegraph::jobs::invoices::CURSOR_OVERLAP.num_minutes();
+
 fn at(minutes: i64) -> String {
     (Utc::now()
         .date_naive()
@@ -116,7 +119,7 @@ on_every_backend!(
     env = [
         books::start(),
         ("BOOKS_SERVICE_KEY", books::KEY),
-        ("UPSTREAM_TIMEOUT", "300ms")
+        ("UPSTREAM_TIMEOUT", "1s")
     ],
     |app| {
         let books = FakeBooks::of(&app);
@@ -152,7 +155,8 @@ on_every_backend!(
         assert_eq!(b2["pdfUrl"], "https://books.example.com/pdf/b2");
         let b2_id = b2["id"].as_str().unwrap().to_owned();
 
-        // A later run reads from the newest change seen and applies the new version.
+        // A later run reads from the newest change seen, less the cursor's overlap, and
+        // applies the new version.
         books.put(invoice(
             "acme", "co-1", "b2", "paid", "100.00", "0.00", 2, 10,
         ));
@@ -161,7 +165,7 @@ on_every_backend!(
         let seen = books.take_requests();
         assert_eq!(
             seen[0].updated_since.map(|t| t.to_rfc3339()),
-            chrono::DateTime::parse_from_rfc3339(&at(5))
+            chrono::DateTime::parse_from_rfc3339(&at(5 - OVERLAP_MINUTES))
                 .ok()
                 .map(|t| t.to_utc().to_rfc3339())
         );
@@ -197,7 +201,7 @@ on_every_backend!(
     env = [
         books::start(),
         ("BOOKS_SERVICE_KEY", books::KEY),
-        ("UPSTREAM_TIMEOUT", "300ms")
+        ("UPSTREAM_TIMEOUT", "1s")
     ],
     |app| {
         use sea_orm::EntityTrait;
@@ -256,7 +260,7 @@ on_every_backend!(
     env = [
         books::start(),
         ("BOOKS_SERVICE_KEY", books::KEY),
-        ("UPSTREAM_TIMEOUT", "300ms")
+        ("UPSTREAM_TIMEOUT", "1s")
     ],
     |app| {
         let books = FakeBooks::of(&app);
@@ -308,7 +312,7 @@ on_every_backend!(
     env = [
         books::start(),
         ("BOOKS_SERVICE_KEY", books::KEY),
-        ("UPSTREAM_TIMEOUT", "300ms")
+        ("UPSTREAM_TIMEOUT", "1s")
     ],
     |app| {
         let books = FakeBooks::of(&app);
@@ -374,7 +378,7 @@ on_every_backend!(
     env = [
         books::start(),
         ("BOOKS_SERVICE_KEY", books::KEY),
-        ("UPSTREAM_TIMEOUT", "300ms")
+        ("UPSTREAM_TIMEOUT", "1s")
     ],
     |app| {
         let books = FakeBooks::of(&app);
@@ -414,8 +418,9 @@ on_every_backend!(
         assert_eq!(sync_fails(&app).await, "UPSTREAM_UNAVAILABLE");
         expect_unchanged(list(&app, &client, json!({})).await);
 
-        // Failed runs did not move the cursor: every retry read from the first run's end.
-        let first_end = chrono::DateTime::parse_from_rfc3339(&at(1))
+        // Failed runs did not move the cursor: every retry read from the first run's end
+        // (less the overlap).
+        let first_end = chrono::DateTime::parse_from_rfc3339(&at(1 - OVERLAP_MINUTES))
             .unwrap()
             .to_utc();
         let seen = books.take_requests();
@@ -445,7 +450,7 @@ on_every_backend!(
     env = [
         books::start(),
         ("BOOKS_SERVICE_KEY", books::KEY),
-        ("UPSTREAM_TIMEOUT", "300ms")
+        ("UPSTREAM_TIMEOUT", "1s")
     ],
     |app| {
         let books = FakeBooks::of(&app);
@@ -478,7 +483,7 @@ on_every_backend!(
     env = [
         ("BOOKS_API_URL", "http://127.0.0.1:1"),
         ("BOOKS_SERVICE_KEY", books::KEY),
-        ("UPSTREAM_TIMEOUT", "300ms")
+        ("UPSTREAM_TIMEOUT", "1s")
     ],
     |app| {
         assert_eq!(sync_fails(&app).await, "UPSTREAM_UNAVAILABLE");
@@ -490,7 +495,7 @@ on_every_backend!(
     env = [
         books::start(),
         ("BOOKS_SERVICE_KEY", books::KEY),
-        ("UPSTREAM_TIMEOUT", "300ms")
+        ("UPSTREAM_TIMEOUT", "1s")
     ],
     |app| {
         let books = FakeBooks::of(&app);
@@ -532,7 +537,7 @@ on_every_backend!(
     env = [
         books::start(),
         ("BOOKS_SERVICE_KEY", books::KEY),
-        ("UPSTREAM_TIMEOUT", "300ms")
+        ("UPSTREAM_TIMEOUT", "1s")
     ],
     |app| {
         let books = FakeBooks::of(&app);

@@ -20,7 +20,7 @@ use support::{fake::*, *};
 const FAST: &[(&str, &str)] = &[
     ("OUTBOX_POLL_INTERVAL", "50ms"),
     ("OUTBOX_RETRY_BASE", "200ms"),
-    ("UPSTREAM_TIMEOUT", "500ms"),
+    ("UPSTREAM_TIMEOUT", "2s"),
 ];
 
 const WAIT: Duration = Duration::from_secs(15);

@@ -201,3 +201,64 @@ on_every_backend!(contact_push_refuses_bad_keys_and_bodies, |app| {
     let (status, _) = app.exchange(&token).await;
     assert_eq!(status, 401);
 });
+
+on_every_backend!(
+    a_role_change_ends_sessions_and_clashing_contacts_conflict,
+    |app| {
+        let admin = app
+            .client_session("acme", "co-1", "boss@example.com", true)
+            .await;
+        let me = app.ok(&admin, ME, json!({})).await;
+        assert!(
+            me["me"]["permissions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("portal.users.manage"))
+        );
+        // PSA makes the admin an ordinary user: the admin session ends, a new login has the
+        // ordinary permissions.
+        let mut push = contact(
+            "acme",
+            "contact-boss@example.com",
+            "co-1",
+            "boss@example.com",
+            true,
+        );
+        push["role"] = json!("client_user");
+        let (status, body) = app.psa_contact(push.clone()).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("updated")));
+        let body = app.gql(Some(&admin), ME, json!({})).await;
+        assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
+        let token = app.mint(&app.client_claims("acme", "boss@example.com", None));
+        let (status, body) = app.exchange(&token).await;
+        assert_eq!(status, 200, "{body}");
+        let perms = body["principal"]["permissions"].as_array().unwrap().clone();
+        assert!(!perms.contains(&json!("portal.users.manage")), "{perms:?}");
+        // The same role again changes nothing about sessions.
+        let session = body["session_token"].as_str().unwrap().to_owned();
+        let (status, _) = app.psa_contact(push).await;
+        assert_eq!(status, 200);
+        app.ok(&session, ME, json!({})).await;
+
+        // Another contact taking an e-mail that is already a user's is a conflict, and changes
+        // neither user.
+        app.provision_client("acme", "co-1", "cleo@example.com", "client_user")
+            .await;
+        let clash = contact(
+            "acme",
+            "contact-boss@example.com",
+            "co-1",
+            "cleo@example.com",
+            true,
+        );
+        let (status, body) = app.psa_contact(clash).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("CONFLICT")),
+            "{body}"
+        );
+        app.ok(&session, ME, json!({})).await;
+        let me = app.ok(&session, ME, json!({})).await;
+        assert_eq!(me["me"]["user"]["email"], "boss@example.com");
+    }
+);

@@ -30,7 +30,7 @@ async fn server(backend: Backend, legal: &FakeServer) -> (TestApp, std::path::Pa
     env.extend([
         ("OUTBOX_POLL_INTERVAL".to_owned(), "50ms".to_owned()),
         ("OUTBOX_RETRY_BASE".to_owned(), "100ms".to_owned()),
-        ("UPSTREAM_TIMEOUT".to_owned(), "500ms".to_owned()),
+        ("UPSTREAM_TIMEOUT".to_owned(), "2s".to_owned()),
         ("MAIL_DIR".to_owned(), dir.display().to_string()),
     ]);
     (TestApp::spawn_on(backend, &pairs(&env)).await, dir)

@@ -404,13 +404,13 @@ with_psa!(
 
 with_psa!(
     timed_out_push_is_retried_with_the_same_key_and_lands_once,
-    env = [("UPSTREAM_TIMEOUT", "500ms"), ("TICKET_SYNC_BACKOFF", "0")],
+    env = [("UPSTREAM_TIMEOUT", "1s"), ("TICKET_SYNC_BACKOFF", "0")],
     |app, psa| {
         let client = app
             .client_session("acme", "co-1", "cleo@example.com", false)
             .await;
         let id = create_ticket(&app, &client, "Slow").await;
-        psa.set_mode(Mode::Slow(Duration::from_millis(2000)));
+        psa.set_mode(Mode::Slow(Duration::from_millis(3000)));
         let record = run_now(&app.state, Job::Tickets).await.unwrap();
         assert_eq!(record.ok, Some(false));
         let error = record.error.unwrap();

@@ -6,6 +6,12 @@
 //! newer than the pages before it, so a cursor moved after page 2 of a walk that then fails
 //! could skip invoices of page 3 for good. Pages stored before a failure stay stored (they
 //! are Books' newer versions); the next run reads them again and skips them as not newer.
+//!
+//! The cursor stays [`CURSOR_OVERLAP`] behind the newest `updated_at`: an invoice updated
+//! while the walk ran (shifting Books' offset pages), committed late by a slow Books
+//! transaction, or stamped with the same instant as the newest one would otherwise fall
+//! behind the cursor for good. Reading the overlap again is harmless: versions that are not
+//! newer are skipped.
 
 use chrono::{DateTime, Utc};
 
@@ -20,6 +26,9 @@ use crate::{
 /// Most pages one run reads; past it the run stops with an error (an upstream whose
 /// `next_page` never ends must not keep the job busy for ever).
 pub const MAX_PAGES: u32 = 500;
+
+/// How far behind the newest `updated_at` seen the cursor is left.
+pub const CURSOR_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Runs the job once against the configured Books.
 pub async fn run(state: &AppState) -> AppResult<JobReport> {
@@ -81,7 +90,10 @@ pub async fn sync(state: &AppState, books: &dyn BooksApi) -> AppResult<JobReport
         }
     }
     if let Some(newest) = newest {
-        invoices::advance_cursor(db, newest).await?;
+        let next = (newest - CURSOR_OVERLAP).max(since);
+        if next > since {
+            invoices::advance_cursor(db, next).await?;
+        }
     }
     Ok(report)
 }

@@ -208,6 +208,10 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
         return Err(err.into());
     }
 
+    // A run whose lease lapsed and was taken by another replica stops at its next await:
+    // two runs of one job must not interleave. Its open transaction rolls back, and what it
+    // already sent upstream carries idempotency keys.
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
     let heartbeat = {
         let db = state.db.clone();
         AbortOnDrop(tokio::spawn(async move {
@@ -215,13 +219,29 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
                 tokio::time::sleep(HEARTBEAT).await;
                 match extend(&db, job).await {
                     Ok(true) => {}
-                    Ok(false) => tracing::warn!(job = job.as_str(), "lease lost during a run"),
+                    Ok(false) => {
+                        tracing::warn!(job = job.as_str(), "lease lost during a run; stopping it");
+                        let _ = lost_tx.send(());
+                        return;
+                    }
                     Err(_) => tracing::warn!(job = job.as_str(), "could not extend the lease"),
                 }
             }
         }))
     };
-    let result = super::execute(state, job).await;
+    let lost = async {
+        if lost_rx.await.is_err() {
+            // The heartbeat ended without losing the lease: never resolve.
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = super::execute(state, job) => result,
+        () = lost => Err(AppError::Conflict(format!(
+            "the {} run lost its lease to another replica and stopped",
+            job.as_str()
+        ))),
+    };
     drop(heartbeat);
 
     let finished_at = now();
@@ -310,7 +330,8 @@ async fn tick(state: &AppState, job: Job, period: Duration) {
     let gap = period.saturating_sub(poll(period) / 2);
     match acquire(&state.db, job, Some(gap)).await {
         Ok(true) => {
-            if let Err(err) = run_leased(state, job).await {
+            // Detached like `run_now`: a panicking job ends its run, not this timer.
+            if let Err(err) = run_leased_detached(state, job).await {
                 tracing::warn!(
                     job = job.as_str(),
                     code = err.code(),

@@ -194,12 +194,15 @@ pub async fn apply_contact(state: &AppState, push: ContactPush) -> AppResult<Con
                 last_login_at: Set(None),
             })
             .exec_without_returning(&txn)
-            .await?;
+            .await
+            .map_err(contact_conflict)?;
             (ContactOutcome::Created, Some(id))
         }
         (Some(user), access) => {
             let id = user.id.clone();
             let was_active = user.active;
+            // A session keeps the permissions of its login: a new role must sign in again.
+            let role_changed = push.role.as_ref().is_some_and(|role| *role != user.role);
             let mut model = user.into_active_model();
             model.psa_contact_id = Set(Some(push.contact_id.clone()));
             model.company_id = Set(push.company_id.clone());
@@ -213,8 +216,11 @@ pub async fn apply_contact(state: &AppState, push: ContactPush) -> AppResult<Con
             }
             model.active = Set(access);
             model.updated_at = Set(at);
-            model.update(&txn).await?;
+            model.update(&txn).await.map_err(contact_conflict)?;
             if access {
+                if role_changed && was_active {
+                    revoked = revoke_sessions(&txn, &push.tenant_id, &id).await?;
+                }
                 (ContactOutcome::Updated, Some(id))
             } else {
                 if was_active {
@@ -240,6 +246,16 @@ pub async fn apply_contact(state: &AppState, push: ContactPush) -> AppResult<Con
         state.hub.publish_revocation(&session);
     }
     Ok(outcome)
+}
+
+/// A unique violation while applying a contact push: the e-mail belongs to another contact
+/// of the tenant, or the same first push raced itself. PSA may retry; nothing was changed.
+fn contact_conflict(err: sea_orm::DbErr) -> AppError {
+    if crate::db::is_unique_violation(&err) {
+        AppError::Conflict("another client user of the tenant has this e-mail or contact".into())
+    } else {
+        err.into()
+    }
 }
 
 /// Revokes every live session of client user `user_id` inside the caller's transaction and

@@ -28,7 +28,11 @@ pub fn http_client(settings: &crate::config::Settings) -> reqwest::Client {
         .user_agent(concat!("onegraph/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_else(|err| {
-            tracing::error!(%err, "building the upstream HTTP client; using defaults");
-            reqwest::Client::new()
+            // Still bounded: a call without a timeout could hang a job or the dispatcher.
+            tracing::error!(%err, "building the upstream HTTP client; using a plain one");
+            reqwest::Client::builder()
+                .timeout(settings.upstream_timeout)
+                .build()
+                .unwrap_or_default()
         })
 }

@@ -204,7 +204,7 @@ async fn invoices(
         )
             .into_response(),
         Mode::Slow => {
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(Duration::from_secs(4)).await;
             Json(body).into_response()
         }
         _ => Json(body).into_response(),
