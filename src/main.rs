@@ -210,15 +210,24 @@ async fn run(cli: Cli) -> Result<(), String> {
     let bind = listener.local_addr().map_err(|e| e.to_string())?;
     let state = app::AppState::new(settings, conn, stats);
     if demo {
-        let session = services::demo::seed(&state)
+        let sessions = services::demo::seed(&state)
             .await
             .map_err(|e| format!("seeding the demo tenant: {}", e.message()))?;
         println!("\nDemo tenant ready. Open {public_url}/graphql in a browser (GraphiQL).");
         println!(
-            "Paste this token into GraphiQL's token field (or send it as `Authorization: Bearer …`):\n"
+            "Paste this staff token into GraphiQL's token field (or send it as `Authorization: Bearer …`):\n"
         );
-        println!("    {}\n", session.token);
+        println!("    {}\n", sessions.staff.token);
         println!("Example query:\n\n{}\n", services::demo::EXAMPLE_QUERY);
+        println!(
+            "Portal: the client admin client@demo.example of company {}, with this token:\n\n    {}\n",
+            services::demo::CLIENT_COMPANY,
+            sessions.client.token
+        );
+        println!(
+            "Example Portal operations:\n\n{}\n",
+            services::demo::EXAMPLE_CLIENT_QUERY
+        );
         println!(
             "Live check-ins (second tab):\n\n    subscription {{ visitorCheckedIn {{ id visitor {{ name }} location {{ name }} checkedInAt }} }}\n"
         );

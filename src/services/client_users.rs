@@ -350,6 +350,23 @@ pub async fn hub_login(
     Ok(Ok(outcome))
 }
 
+/// The id of the active client user with `email` (lower-cased) in the tenant.
+pub async fn active_company_user(
+    state: &AppState,
+    tenant_id: &str,
+    email: &str,
+) -> AppResult<Option<String>> {
+    Ok(ClientUsers::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::Email.eq(email.to_lowercase()))
+        .filter(Column::Active.eq(true))
+        .into_tuple()
+        .one(&state.db)
+        .await?)
+}
+
 /// The company of an active client user, for authenticating its session; `None` when the
 /// user no longer exists or is inactive.
 pub async fn active_company(

@@ -1,5 +1,5 @@
 //! `serve --demo`: an idempotent demo tenant with two locations, hosts, badges and a day of
-//! visits, and a staff session to explore it with.
+//! visits, a Portal client admin of one company, and a session for each to explore with.
 
 use chrono::Duration;
 use sea_orm::{
@@ -22,8 +22,53 @@ fn id(n: u32) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
 }
 
-/// Seeds the demo tenant (once) and opens a staff session with every Visitor permission.
-pub async fn seed(state: &AppState) -> AppResult<auth::LoginOutcome> {
+/// The demo client user's company (a PSA company id).
+pub const CLIENT_COMPANY: &str = "DEMO-COMPANY-1";
+
+/// The sessions `serve --demo` prints.
+#[derive(Debug, Clone)]
+pub struct DemoSessions {
+    /// A staff session with every Visitor permission.
+    pub staff: auth::LoginOutcome,
+    /// A Portal client admin's session.
+    pub client: auth::LoginOutcome,
+}
+
+/// Seeds the demo tenant (once) and opens a staff session with every Visitor permission
+/// and a session of the demo client admin (provisioned as PSA would).
+pub async fn seed(state: &AppState) -> AppResult<DemoSessions> {
+    let staff = seed_visitor(state).await?;
+    super::client_users::apply_contact(
+        state,
+        super::client_users::ContactPush {
+            tenant_id: TENANT_ID.into(),
+            contact_id: "demo-contact-1".into(),
+            company_id: CLIENT_COMPANY.into(),
+            email: "client@demo.example".into(),
+            name: "Demo Client".into(),
+            portal_access: true,
+            role: Some(super::client_users::ROLE_ADMIN.into()),
+            mission_member_id: None,
+        },
+    )
+    .await?;
+    let client_id =
+        super::client_users::active_company_user(state, TENANT_ID, "client@demo.example")
+            .await?
+            .ok_or_else(|| crate::error::AppError::internal("demo client user missing"))?;
+    let mut client = auth::create_session(
+        &state.db,
+        TENANT_ID,
+        PrincipalKind::Client,
+        &client_id,
+        super::client_users::role_permissions(super::client_users::ROLE_ADMIN),
+    )
+    .await?;
+    client.principal.company_id = Some(CLIENT_COMPANY.into());
+    Ok(DemoSessions { staff, client })
+}
+
+async fn seed_visitor(state: &AppState) -> AppResult<auth::LoginOutcome> {
     let db = &state.db;
     let at = now();
     let txn = crate::db::begin_write(db).await?;
@@ -240,6 +285,18 @@ pub const EXAMPLE_QUERY: &str = r#"query Today {
     edges { node { id status checkedInAt visitor { name company } location { name } host { name } } }
     pageInfo { hasNextPage endCursor }
   }
+}"#;
+
+/// The Portal query printed after seeding (with the client token).
+pub const EXAMPLE_CLIENT_QUERY: &str = r#"mutation Open {
+  createTicket(input: { subject: "Printer on fire", description: "Third floor", priority: HIGH }) {
+    id status syncState
+  }
+}
+query Mine {
+  me { kind user { name email } permissions }
+  tickets(first: 5) { totalCount nodes { subject status syncState comments { author body } } }
+  clientUsers { name email role }
 }"#;
 
 /// A random 48-character secret for a demo run without `PORTAL_CLIENT_SSO_SECRET`.
