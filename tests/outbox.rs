@@ -6,14 +6,16 @@ mod support;
 // exactly once with the bearer key; a failing, hanging or unreachable Bus gets it later
 // (retries with backoff), a Bus that keeps failing makes the row dead, an unconfigured Bus
 // leaves rows untried until a server with the Bus configured comes up; two servers on one
-// database never send a row twice; mail goes to MAIL_DIR as .eml files.
+// database never send a row twice; mail goes to MAIL_DIR as .eml files, and a mail row keeps
+// no body (no link) once delivered or dead; the housekeeping sweep deletes rows delivered
+// more than a week ago.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use entities::outbox::{Column, Entity as Outbox, Model};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::json;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
 use support::{fake::*, *};
 
 /// Fast delivery settings for tests.
@@ -364,5 +366,116 @@ on_every_backend_with_fakes!(signing_notification_is_written_to_mail_dir, |backe
     );
     let row = wait_row(&app, "mail.signing_request", |r| r.delivered_at.is_some()).await;
     assert_eq!(row.kind, "mail");
+    // Delivered: the row keeps who and what, not the body.
+    let payload: Value = serde_json::from_str(&row.payload).unwrap();
+    assert_eq!(
+        payload,
+        json!({
+            "to": "cleo@example.com",
+            "subject": "Please sign: Acceptable Use Policy",
+            "redacted": true,
+        })
+    );
     let _ = std::fs::remove_dir_all(&dir);
+});
+
+on_every_backend_with_fakes!(undeliverable_mail_is_dead_and_keeps_no_link, |backend| {
+    let app = server(backend, &[]).await;
+    let link = "https://portal.example.com/set-password?token=ogp_secret-token";
+    let id = onegraph::services::outbox::mail(
+        &app.state.db,
+        &tenant_id("acme"),
+        "mail.invitation",
+        &onegraph::services::outbox::Mail {
+            to: "not an address".into(),
+            subject: "You are invited to the client portal".into(),
+            text: format!("Choose your password here: {link}"),
+        },
+    )
+    .await
+    .unwrap();
+    // A bad recipient cannot succeed: dead at the first attempt, and its link is gone.
+    let row = wait_row(&app, "mail.invitation", |r| r.dead).await;
+    assert_eq!(row.id, id);
+    assert_eq!(row.attempts, 1);
+    assert!(row.delivered_at.is_none());
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("mail: invalid message (recipient address)")
+    );
+    assert!(!row.payload.contains("ogp_secret-token"), "{}", row.payload);
+    let payload: Value = serde_json::from_str(&row.payload).unwrap();
+    assert_eq!(
+        payload,
+        json!({
+            "to": "not an address",
+            "subject": "You are invited to the client portal",
+            "redacted": true,
+        })
+    );
+});
+
+on_every_backend_with_fakes!(sweep_deletes_rows_delivered_over_a_week_ago, |backend| {
+    // A database of its own, without a server, so no other sweep runs on it.
+    let url = fresh_database_url(backend).await;
+    let db = onegraph::db::connect(&url, 2, std::sync::Arc::default())
+        .await
+        .unwrap();
+    onegraph::db::migrate(&db).await.unwrap();
+    let now = Utc::now();
+    let ago =
+        |days: i64, hours: i64| now - chrono::Duration::days(days) - chrono::Duration::hours(hours);
+    // (id, kind, created, delivered, dead)
+    let rows = [
+        ("old-bus", "bus", ago(9, 0), Some(ago(8, 0)), false),
+        ("old-mail", "mail", ago(9, 0), Some(ago(7, 1)), false),
+        (
+            "recent",
+            "legal_webhook",
+            ago(7, 0),
+            Some(ago(6, 23)),
+            false,
+        ),
+        ("pending", "bus", ago(30, 0), None, false),
+        ("dead", "mail", ago(30, 0), None, true),
+    ];
+    for (id, kind, created, delivered, dead) in rows {
+        Outbox::insert(entities::outbox::ActiveModel {
+            id: Set(id.to_owned()),
+            tenant_id: Set(Some(tenant_id("acme"))),
+            kind: Set(kind.to_owned()),
+            event_type: Set(format!("test.{id}")),
+            payload: Set("{}".to_owned()),
+            created_at: Set(created),
+            attempts: Set(if dead { 20 } else { 0 }),
+            next_attempt_at: Set(created),
+            locked_until: Set(None),
+            delivered_at: Set(delivered),
+            last_error: Set(None),
+            dead: Set(dead),
+        })
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+    }
+    let swept = onegraph::services::housekeeping::sweep(&db).await.unwrap();
+    assert_eq!(swept.outbox, 2, "{swept:?}");
+    let mut left: Vec<String> = Outbox::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    left.sort();
+    // Undelivered and dead rows stay whatever their age; delivered ones for 7 days.
+    assert_eq!(left, ["dead", "pending", "recent"]);
+    assert_eq!(
+        onegraph::services::housekeeping::sweep(&db)
+            .await
+            .unwrap()
+            .outbox,
+        0
+    );
+    let _ = db.close().await;
 });

@@ -3,10 +3,11 @@
 mod support;
 
 // Portal client identity through the public surface: a client admin invites a user, the
-// invitation e-mail (read from the outbox, where it waits for the dispatcher) carries a
-// single-use link, `setPassword` consumes it, `login` signs in with the password; password
-// resets, token reuse, weak passwords, session revocation, company isolation, guards,
-// validation and the rate limiter.
+// invitation e-mail (delivered by the outbox dispatcher as an `.eml` file into the server's
+// own MAIL_DIR, read from there) carries a single-use link, `setPassword` consumes it,
+// `login` signs in with the password; password resets (queued in the background), token
+// reuse, weak passwords, session revocation, company isolation, guards, validation, the rate
+// limiter, and delivered mail rows that keep no link.
 
 use serde_json::{Value, json};
 use support::*;
@@ -26,6 +27,14 @@ const LOGIN: &str = "mutation($t: ID!, $e: String!, $p: String!) {
 const RESET: &str =
     "mutation($t: ID!, $e: String!) { requestPasswordReset(tenantId: $t, email: $e) }";
 const CLIENT_USERS: &str = "{ clientUsers { id email name role active } }";
+
+/// A fresh MAIL_DIR for one test server (`env = [("MAIL_DIR", &*own_mail_dir())]`).
+fn own_mail_dir() -> String {
+    fake::mail_dir().display().to_string()
+}
+
+/// The dispatcher polls often, so mail is in MAIL_DIR soon.
+const FAST_POLL: (&str, &str) = ("OUTBOX_POLL_INTERVAL", "50ms");
 
 /// The token of the link to `path` (`/set-password`) in a mail text.
 fn link_token(text: &str, path: &str) -> String {
@@ -79,7 +88,8 @@ async fn invite(app: &TestApp, admin: &str, email: &str) -> String {
     assert_eq!(mails.len(), before + 1);
     let mail = mails.last().unwrap();
     assert_eq!(mail.event_type, "mail.invitation");
-    link_token(&mail.text, "/set-password")
+    let text = app.next_mail(&email.to_lowercase()).await;
+    link_token(&text, "/set-password")
 }
 
 fn assert_invalid_login(body: &Value) {
@@ -90,7 +100,11 @@ fn assert_invalid_login(body: &Value) {
 
 on_every_backend!(
     invitation_sets_a_password_that_signs_in,
-    env = [("PUBLIC_URL", PUBLIC_URL)],
+    env = [
+        ("PUBLIC_URL", PUBLIC_URL),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
     |app| {
         let admin = app
             .client_session("acme", "co-1", "boss@example.com", true)
@@ -108,16 +122,17 @@ on_every_backend!(
         assert_eq!(invited["role"], "CLIENT_USER");
         assert_eq!(invited["active"], true);
 
-        // The invitation waits in the outbox, addressed to the user, with a link built from
-        // PUBLIC_URL.
+        // The invitation goes through the outbox, addressed to the user, and arrives with a
+        // link built from PUBLIC_URL.
         let mails = app.queued_mails().await;
         assert_eq!(mails.len(), 1, "{mails:?}");
         let mail = &mails[0];
         assert_eq!(mail.event_type, "mail.invitation");
         assert_eq!(mail.to, "nina@example.com");
         assert_eq!(mail.tenant_id.as_deref(), Some(tenant_id("acme").as_str()));
-        assert!(mail.text.contains("Nina New"), "{}", mail.text);
-        let token = link_token(&mail.text, "/set-password");
+        let text = app.next_mail("nina@example.com").await;
+        assert!(text.contains("Nina New"), "{text}");
+        let token = link_token(&text, "/set-password");
         assert!(token.len() >= 43, "a 256-bit token: {token}");
 
         // No password yet: the same refusal as a wrong one.
@@ -208,8 +223,8 @@ on_every_backend!(
             )
             .await;
         assert_eq!(data["inviteClientUser"]["role"], "CLIENT_ADMIN");
-        let mail = app.queued_mails().await.pop().unwrap();
-        let token = link_token(&mail.text, "/set-password");
+        let text = app.next_mail("deputy@example.com").await;
+        let token = link_token(&text, "/set-password");
         assert_eq!(
             set_password(&app, &token, PASSWORD).await["data"]["setPassword"],
             true
@@ -225,7 +240,11 @@ on_every_backend!(
 
 on_every_backend!(
     password_reset_replaces_the_password_and_ends_sessions,
-    env = [("PUBLIC_URL", PUBLIC_URL)],
+    env = [
+        ("PUBLIC_URL", PUBLIC_URL),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
     |app| {
         // A PSA-provisioned user signed in through Hub, and again by password.
         let sso_session = app
@@ -239,11 +258,13 @@ on_every_backend!(
             )
             .await;
         assert_eq!(body["data"]["requestPasswordReset"], true, "{body}");
+        // Queued in the background: the mail arrives shortly after the answer.
+        let text = app.next_mail("cleo@example.com").await;
         let mails = app.queued_mails().await;
         assert_eq!(mails.len(), 1);
         assert_eq!(mails[0].event_type, "mail.password_reset");
         assert_eq!(mails[0].to, "cleo@example.com");
-        let first = link_token(&mails[0].text, "/reset-password");
+        let first = link_token(&text, "/reset-password");
         assert_eq!(
             set_password(&app, &first, PASSWORD).await["data"]["setPassword"],
             true
@@ -253,6 +274,7 @@ on_every_backend!(
 
         // A second reset, two links in the mailbox: the newest is used; the older one is
         // spent with it.
+        let mut texts = Vec::new();
         for _ in 0..2 {
             let body = app
                 .gql(
@@ -262,11 +284,12 @@ on_every_backend!(
                 )
                 .await;
             assert_eq!(body["data"]["requestPasswordReset"], true, "{body}");
+            texts.push(app.next_mail("cleo@example.com").await);
         }
         let mails = app.queued_mails().await;
         assert_eq!(mails.len(), 3);
-        let older = link_token(&mails[1].text, "/reset-password");
-        let newest = link_token(&mails[2].text, "/reset-password");
+        let older = link_token(&texts[0], "/reset-password");
+        let newest = link_token(&texts[1], "/reset-password");
         let new_password = "another long passphrase";
         assert_eq!(
             set_password(&app, &newest, new_password).await["data"]["setPassword"],
@@ -304,6 +327,7 @@ on_every_backend!(
 
 on_every_backend!(
     unknown_or_inactive_email_reset_is_true_and_queues_nothing,
+    env = [("MAIL_DIR", &*own_mail_dir()), FAST_POLL],
     |app| {
         app.provision_client("acme", "co-1", "gone@example.com", "client_user")
             .await;
@@ -328,7 +352,25 @@ on_every_backend!(
             assert!(body.get("errors").is_none(), "{body}");
             assert_eq!(body["data"]["requestPasswordReset"], true);
         }
+        // The work happens in the background: give it, and the dispatcher, time to send
+        // something, then check that nothing was queued or sent.
+        app.settle().await;
         assert!(app.queued_mails().await.is_empty());
+        assert!(fake::eml_files(&app.mail_dir()).is_empty());
+        // The same server does send to an active account, so the silence above means
+        // something.
+        app.provision_client("acme", "co-1", "here@example.com", "client_user")
+            .await;
+        let body = app
+            .gql(
+                None,
+                RESET,
+                json!({"t": tenant_id("acme"), "e": "here@example.com"}),
+            )
+            .await;
+        assert_eq!(body["data"]["requestPasswordReset"], true, "{body}");
+        app.next_mail("here@example.com").await;
+        assert_eq!(fake::eml_files(&app.mail_dir()).len(), 1);
         // A malformed address says so (it reveals nothing about accounts).
         let body = app
             .gql(None, RESET, json!({"t": tenant_id("acme"), "e": "nope"}))
@@ -339,7 +381,11 @@ on_every_backend!(
 
 on_every_backend!(
     weak_or_huge_password_is_refused_and_the_token_stays_valid,
-    env = [("PUBLIC_URL", PUBLIC_URL)],
+    env = [
+        ("PUBLIC_URL", PUBLIC_URL),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
     |app| {
         let admin = app
             .client_session("acme", "co-1", "boss@example.com", true)
@@ -365,7 +411,11 @@ on_every_backend!(
 
 on_every_backend!(
     a_token_is_consumed_once_even_concurrently_and_expires,
-    env = [("PUBLIC_URL", PUBLIC_URL)],
+    env = [
+        ("PUBLIC_URL", PUBLIC_URL),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
     |app| {
         let admin = app
             .client_session("acme", "co-1", "boss@example.com", true)
@@ -400,10 +450,7 @@ on_every_backend!(
             )
             .await;
         assert_eq!(body["data"]["requestPasswordReset"], true);
-        let reset = link_token(
-            &app.queued_mails().await.pop().unwrap().text,
-            "/reset-password",
-        );
+        let reset = link_token(&app.next_mail("nina@example.com").await, "/reset-password");
         {
             use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
             let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
@@ -435,7 +482,11 @@ on_every_backend!(
 
 on_every_backend!(
     client_users_are_confined_to_the_company,
-    env = [("PUBLIC_URL", PUBLIC_URL)],
+    env = [
+        ("PUBLIC_URL", PUBLIC_URL),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
     |app| {
         let admin_1 = app
             .client_session("acme", "co-1", "boss1@example.com", true)
@@ -482,74 +533,87 @@ on_every_backend!(
     }
 );
 
-on_every_backend!(managing_users_needs_portal_users_manage, |app| {
-    let user = app
-        .client_session("acme", "co-1", "cleo@example.com", false)
-        .await;
-    let staff = app.admin("acme").await;
-    for token in [&user, &staff] {
-        let body = app.gql(Some(token), CLIENT_USERS, json!({})).await;
-        assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
-        assert_eq!(
-            body["errors"][0]["extensions"]["permission"],
-            "portal.users.manage"
-        );
-        assert!(body["data"]["clientUsers"].is_null());
+on_every_backend!(
+    managing_users_needs_portal_users_manage,
+    env = [("MAIL_DIR", &*own_mail_dir()), FAST_POLL],
+    |app| {
+        let user = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let staff = app.admin("acme").await;
+        for token in [&user, &staff] {
+            let body = app.gql(Some(token), CLIENT_USERS, json!({})).await;
+            assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["permission"],
+                "portal.users.manage"
+            );
+            assert!(body["data"]["clientUsers"].is_null());
+            let body = app
+                .gql(
+                    Some(token),
+                    INVITE_DEFAULT_ROLE,
+                    json!({"e": "nina@example.com", "n": "Nina"}),
+                )
+                .await;
+            assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["permission"],
+                "portal.users.manage"
+            );
+        }
         let body = app
             .gql(
-                Some(token),
+                None,
                 INVITE_DEFAULT_ROLE,
                 json!({"e": "nina@example.com", "n": "Nina"}),
             )
             .await;
-        assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
-        assert_eq!(
-            body["errors"][0]["extensions"]["permission"],
-            "portal.users.manage"
-        );
+        assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
+        assert!(app.queued_mails().await.is_empty());
     }
-    let body = app
-        .gql(
-            None,
-            INVITE_DEFAULT_ROLE,
-            json!({"e": "nina@example.com", "n": "Nina"}),
-        )
-        .await;
-    assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
-    assert!(app.queued_mails().await.is_empty());
-});
+);
 
-on_every_backend!(invitation_input_is_validated, |app| {
-    let admin = app
-        .client_session("acme", "co-1", "boss@example.com", true)
-        .await;
-    for (email, name) in [
-        ("nina@example.com", "x".repeat(201)),
-        ("nina@example.com", "   ".to_owned()),
-        ("not-an-address", "Nina".to_owned()),
-        (
-            &*format!("{}@example.com", "n".repeat(300)),
-            "Nina".to_owned(),
-        ),
-    ] {
-        let body = app
-            .gql(
-                Some(&admin),
-                INVITE_DEFAULT_ROLE,
-                json!({"e": email, "n": name}),
-            )
+on_every_backend!(
+    invitation_input_is_validated,
+    env = [("MAIL_DIR", &*own_mail_dir()), FAST_POLL],
+    |app| {
+        let admin = app
+            .client_session("acme", "co-1", "boss@example.com", true)
             .await;
-        assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
-        assert!(body["data"]["inviteClientUser"].is_null());
+        for (email, name) in [
+            ("nina@example.com", "x".repeat(201)),
+            ("nina@example.com", "   ".to_owned()),
+            ("not-an-address", "Nina".to_owned()),
+            (
+                &*format!("{}@example.com", "n".repeat(300)),
+                "Nina".to_owned(),
+            ),
+        ] {
+            let body = app
+                .gql(
+                    Some(&admin),
+                    INVITE_DEFAULT_ROLE,
+                    json!({"e": email, "n": name}),
+                )
+                .await;
+            assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+            assert!(body["data"]["inviteClientUser"].is_null());
+        }
+        assert!(app.queued_mails().await.is_empty());
+        let data = app.ok(&admin, CLIENT_USERS, json!({})).await;
+        assert_eq!(data["clientUsers"].as_array().unwrap().len(), 1);
     }
-    assert!(app.queued_mails().await.is_empty());
-    let data = app.ok(&admin, CLIENT_USERS, json!({})).await;
-    assert_eq!(data["clientUsers"].as_array().unwrap().len(), 1);
-});
+);
 
 on_every_backend!(
     login_reset_and_set_password_are_rate_limited,
-    env = [("AUTH_RATE_BURST", "3"), ("AUTH_RATE_PER_MINUTE", "1")],
+    env = [
+        ("AUTH_RATE_BURST", "3"),
+        ("AUTH_RATE_PER_MINUTE", "1"),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
     |app| {
         // Failed logins use the allowance up.
         for _ in 0..3 {
@@ -573,7 +637,12 @@ on_every_backend!(
 
 on_every_backend!(
     password_reset_requests_use_the_allowance_even_when_answered_true,
-    env = [("AUTH_RATE_BURST", "2"), ("AUTH_RATE_PER_MINUTE", "1")],
+    env = [
+        ("AUTH_RATE_BURST", "2"),
+        ("AUTH_RATE_PER_MINUTE", "1"),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
     |app| {
         for _ in 0..2 {
             let body = app
@@ -603,6 +672,8 @@ on_every_backend!(
         ("AUTH_RATE_BURST", "2"),
         ("AUTH_RATE_PER_MINUTE", "1"),
         ("PUBLIC_URL", PUBLIC_URL),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL,
     ],
     |app| {
         // SSO logins (admin's session) are refunded too, so the burst is intact here.
@@ -623,7 +694,11 @@ on_every_backend!(
 
 on_every_backend!(
     unknown_email_takes_as_long_as_a_wrong_password,
-    env = [("PUBLIC_URL", PUBLIC_URL)],
+    env = [
+        ("PUBLIC_URL", PUBLIC_URL),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
     |app| {
         let admin = app
             .client_session("acme", "co-1", "boss@example.com", true)
@@ -658,28 +733,38 @@ on_every_backend!(
     }
 );
 
-on_every_backend!(password_fields_appear_once_per_operation, |app| {
-    let t = tenant_id("acme");
-    for query in [
-        format!(
-            r#"mutation {{ a: login(tenantId: "{t}", email: "a@example.com", password: "x") {{ token }}
+on_every_backend!(
+    password_fields_appear_once_per_operation,
+    env = [("MAIL_DIR", &*own_mail_dir()), FAST_POLL],
+    |app| {
+        let t = tenant_id("acme");
+        for query in [
+            format!(
+                r#"mutation {{ a: login(tenantId: "{t}", email: "a@example.com", password: "x") {{ token }}
                           b: login(tenantId: "{t}", email: "b@example.com", password: "y") {{ token }} }}"#
-        ),
-        format!(
-            r#"mutation {{ a: requestPasswordReset(tenantId: "{t}", email: "a@example.com")
+            ),
+            format!(
+                r#"mutation {{ a: requestPasswordReset(tenantId: "{t}", email: "a@example.com")
                           b: setPassword(token: "ogp_x", password: "long enough password") }}"#
-        ),
-    ] {
-        let body = app.gql(None, &query, json!({})).await;
-        assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
-        assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+            ),
+        ] {
+            let body = app.gql(None, &query, json!({})).await;
+            assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+            assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+        }
+        app.settle().await;
+        assert!(app.queued_mails().await.is_empty());
+        assert!(fake::eml_files(&app.mail_dir()).is_empty());
     }
-    assert!(app.queued_mails().await.is_empty());
-});
+);
 
 on_every_backend!(
     reset_requests_do_not_flood_a_mailbox,
-    env = [("PUBLIC_URL", PUBLIC_URL)],
+    env = [
+        ("PUBLIC_URL", PUBLIC_URL),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
     |app| {
         app.provision_client("acme", "co-1", "cleo@example.com", "client_user")
             .await;
@@ -693,10 +778,17 @@ on_every_backend!(
                 .await;
             assert_eq!(body["data"]["requestPasswordReset"], true, "{body}");
         }
+        let mut texts = Vec::new();
+        for _ in 0..5 {
+            texts.push(app.next_mail("cleo@example.com").await);
+        }
+        // The last requests were refused in the background: nothing more arrives.
+        app.settle().await;
         let mails = app.queued_mails().await;
         assert_eq!(mails.len(), 5, "at most five open reset links");
+        assert_eq!(fake::eml_files(&app.mail_dir()).len(), 5);
         // Using one link spends them all; the next request is sent again.
-        let token = link_token(&mails[4].text, "/reset-password");
+        let token = link_token(&texts[4], "/reset-password");
         assert_eq!(
             set_password(&app, &token, PASSWORD).await["data"]["setPassword"],
             true
@@ -709,6 +801,73 @@ on_every_backend!(
             )
             .await;
         assert_eq!(body["data"]["requestPasswordReset"], true, "{body}");
+        app.next_mail("cleo@example.com").await;
         assert_eq!(app.queued_mails().await.len(), 6);
+    }
+);
+
+on_every_backend!(
+    delivered_mail_rows_keep_no_link,
+    env = [
+        ("PUBLIC_URL", PUBLIC_URL),
+        ("MAIL_DIR", &*own_mail_dir()),
+        FAST_POLL
+    ],
+    |app| {
+        let admin = app
+            .client_session("acme", "co-1", "boss@example.com", true)
+            .await;
+        let invitation = invite(&app, &admin, "nina@example.com").await;
+        let body = app
+            .gql(
+                None,
+                RESET,
+                json!({"t": tenant_id("acme"), "e": "nina@example.com"}),
+            )
+            .await;
+        assert_eq!(body["data"]["requestPasswordReset"], true, "{body}");
+        let reset = link_token(&app.next_mail("nina@example.com").await, "/reset-password");
+
+        // Once delivered, a mail row keeps its recipient and subject, and neither the body
+        // nor the link.
+        let rows = {
+            use entities::outbox::{Column, Entity as Outbox};
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            let deadline = std::time::Instant::now() + MAIL_WAIT;
+            loop {
+                let rows = Outbox::find()
+                    .filter(Column::Kind.eq("mail"))
+                    .all(&app.state.db)
+                    .await
+                    .unwrap();
+                if rows.len() == 2 && rows.iter().all(|r| r.delivered_at.is_some()) {
+                    break rows;
+                }
+                assert!(std::time::Instant::now() < deadline, "{rows:#?}");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        for row in &rows {
+            assert!(!row.payload.contains(&invitation), "{}", row.payload);
+            assert!(!row.payload.contains(&reset), "{}", row.payload);
+            assert!(!row.payload.contains("token="), "{}", row.payload);
+            let payload: Value = serde_json::from_str(&row.payload).unwrap();
+            let subject = match row.event_type.as_str() {
+                "mail.invitation" => "You are invited to the client portal",
+                "mail.password_reset" => "Reset your client portal password",
+                other => panic!("unexpected mail {other}"),
+            };
+            assert_eq!(
+                payload,
+                json!({"to": "nina@example.com", "subject": subject, "redacted": true})
+            );
+        }
+        // The links themselves still work: only the copy in the outbox is gone.
+        assert_eq!(
+            set_password(&app, &reset, PASSWORD).await["data"]["setPassword"],
+            true
+        );
+        let body = login(&app, "acme", "nina@example.com", PASSWORD).await;
+        assert!(body.get("errors").is_none(), "{body}");
     }
 );

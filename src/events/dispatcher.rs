@@ -13,7 +13,9 @@
 //! upstream body) and a `next_attempt_at` after `OUTBOX_RETRY_BASE · 2^(attempts − 1)`,
 //! capped at [`MAX_BACKOFF`], ±20% jitter; after `OUTBOX_MAX_ATTEMPTS` failures (default
 //! 20, some four days of retrying at the defaults) or a failure that cannot succeed (a
-//! malformed message), it is marked `dead` and no longer tried.
+//! malformed message), it is marked `dead` and no longer tried. A `mail` row that is
+//! delivered or dead has its payload replaced by [`redacted_mail`] in the statement that
+//! records the result, so no set-password or reset link stays in the table.
 //!
 //! Delivery is at least once: a server that dies between sending and recording lets its
 //! lease expire and the row goes again. The Bus envelope's `id` makes that harmless.
@@ -34,7 +36,7 @@ use crate::{
     error::AppResult,
     services::{
         now,
-        outbox::{KIND_BUS, KIND_LEGAL_WEBHOOK, KIND_MAIL, Mail},
+        outbox::{KIND_BUS, KIND_LEGAL_WEBHOOK, KIND_MAIL, Mail, redacted_mail},
     },
     upstream::{
         bus::{BusClient, HttpBus},
@@ -217,12 +219,17 @@ impl Dispatcher {
         };
         match result {
             Ok(()) => {
-                let done = Outbox::update_many()
+                let mut done = Outbox::update_many()
                     .col_expr(Column::DeliveredAt, Expr::value(now()))
                     .col_expr(
                         Column::LockedUntil,
                         Expr::value(Option::<DateTime<Utc>>::None),
-                    )
+                    );
+                if row.kind == KIND_MAIL {
+                    let redacted = redacted_mail(&row.payload);
+                    done = done.col_expr(Column::Payload, Expr::value(redacted));
+                }
+                let done = done
                     .filter(Column::Id.eq(id))
                     .filter(Column::LockedUntil.eq(lease_until))
                     .exec(&self.db)
@@ -250,7 +257,7 @@ impl Dispatcher {
         let dead = failure.permanent || attempts >= self.max_attempts;
         let next = now()
             + chrono::Duration::from_std(backoff(self.retry_base, attempts)).unwrap_or_default();
-        let recorded = Outbox::update_many()
+        let mut recorded = Outbox::update_many()
             .col_expr(Column::Attempts, Expr::value(attempts))
             .col_expr(
                 Column::LastError,
@@ -261,7 +268,13 @@ impl Dispatcher {
                 Column::LockedUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .col_expr(Column::Dead, Expr::value(dead))
+            .col_expr(Column::Dead, Expr::value(dead));
+        if dead && row.kind == KIND_MAIL {
+            // Never sent: the link it carried must not stay either.
+            let redacted = redacted_mail(&row.payload);
+            recorded = recorded.col_expr(Column::Payload, Expr::value(redacted));
+        }
+        let recorded = recorded
             .filter(Column::Id.eq(&row.id))
             .filter(Column::LockedUntil.eq(lease_until))
             .exec(&self.db)

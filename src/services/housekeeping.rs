@@ -1,5 +1,6 @@
 //! Housekeeping that keeps tables from growing without bound: used SSO token ids past their
-//! expiry and sessions long past theirs are deleted.
+//! expiry, sessions long past theirs and outbox rows delivered more than
+//! [`OUTBOX_RETENTION_DAYS`] ago are deleted.
 
 use std::time::Duration;
 
@@ -12,6 +13,10 @@ use crate::error::AppResult;
 /// How often the sweep runs.
 pub const INTERVAL: Duration = Duration::from_secs(3600);
 
+/// Delivered outbox rows (every kind) are kept this many days, for support, then deleted.
+/// Dead rows stay until someone looks at them.
+pub const OUTBOX_RETENTION_DAYS: i64 = 7;
+
 /// Rows removed by one sweep.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
@@ -19,9 +24,12 @@ pub struct Swept {
     pub token_ids: u64,
     /// Sessions that expired more than a day ago.
     pub sessions: u64,
+    /// Outbox rows delivered more than [`OUTBOX_RETENTION_DAYS`] ago.
+    pub outbox: u64,
 }
 
-/// Deletes expired token ids and sessions that expired more than a day ago.
+/// Deletes expired token ids, sessions that expired more than a day ago and outbox rows
+/// delivered more than [`OUTBOX_RETENTION_DAYS`] ago.
 pub async fn sweep(db: &DatabaseConnection) -> AppResult<Swept> {
     let at = now();
     let token_ids = entities::used_token_ids::Entity::delete_many()
@@ -34,9 +42,18 @@ pub async fn sweep(db: &DatabaseConnection) -> AppResult<Swept> {
         .exec(db)
         .await?
         .rows_affected;
+    let outbox = entities::outbox::Entity::delete_many()
+        .filter(
+            entities::outbox::Column::DeliveredAt
+                .lt(at - ChronoDuration::days(OUTBOX_RETENTION_DAYS)),
+        )
+        .exec(db)
+        .await?
+        .rows_affected;
     Ok(Swept {
         token_ids,
         sessions,
+        outbox,
     })
 }
 
@@ -51,6 +68,7 @@ pub fn spawn(db: DatabaseConnection) {
                     tracing::info!(
                         token_ids = swept.token_ids,
                         sessions = swept.sessions,
+                        outbox = swept.outbox,
                         "housekeeping"
                     );
                 }

@@ -253,80 +253,93 @@ pub async fn list(state: &AppState, principal: &Principal) -> AppResult<Vec<Clie
     page::bounded(rows, "client users")
 }
 
-/// Queues a password-reset e-mail (`{PUBLIC_URL}/reset-password?token=…`, valid 1 hour)
-/// when `email` is an active client user of the tenant. Answers true either way and does
-/// the same lookup either way, so the answer reveals nothing. Past [`MAX_OPEN_RESETS`] open
-/// links for the user nothing more is sent.
+/// Answers a password-reset request: validates the input, then answers true at once and
+/// does the rest in the background, so the answer and its timing are the same whether or not
+/// `email` is an active client user of the tenant (CONTRACT section 4). The caller has taken
+/// the rate-limit allowance already. Failures of the background work are logged, never shown.
 pub async fn request_reset(state: &AppState, tenant_id: &str, email: &str) -> AppResult<bool> {
     let email = validate::email(Some(email), "email")?
         .ok_or_else(|| AppError::bad_input("email must not be empty"))?
         .to_lowercase();
     // An id that is not a UUID names no tenant; it is looked up like any other.
     let tenant_id = validate::id(tenant_id, "Tenant").unwrap_or_default();
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(err) = send_reset(&state, &tenant_id, &email).await {
+            tracing::warn!(code = err.code(), "password reset request not processed");
+        }
+    });
+    Ok(true)
+}
+
+/// Queues a password-reset e-mail (`{PUBLIC_URL}/reset-password?token=…`, valid 1 hour)
+/// when `email` is an active client user of the tenant, in one transaction with its token and
+/// audit entry. Past [`MAX_OPEN_RESETS`] open links for the user nothing more is sent; the
+/// user's row is locked (PostgreSQL; SQLite's write transaction serialises anyway), so
+/// concurrent requests cannot all pass the count.
+async fn send_reset(state: &AppState, tenant_id: &str, email: &str) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
     let user = ClientUsers::find()
-        .filter(Column::TenantId.eq(&tenant_id))
-        .filter(Column::Email.eq(&email))
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::Email.eq(email))
         .filter(Column::Active.eq(true))
+        .lock_exclusive()
         .one(&txn)
         .await?;
-    let open_links = match &user {
-        Some(user) => {
-            PasswordTokens::find()
-                .filter(T::ClientUserId.eq(&user.id))
-                .filter(T::Purpose.eq(PURPOSE_RESET))
-                .filter(T::UsedAt.is_null())
-                .filter(T::ExpiresAt.gt(now()))
-                .count(&txn)
-                .await?
-        }
-        None => 0,
+    let Some(user) = user else {
+        tracing::info!("password reset for no active account");
+        return Ok(());
     };
+    let open_links = PasswordTokens::find()
+        .filter(T::ClientUserId.eq(&user.id))
+        .filter(T::Purpose.eq(PURPOSE_RESET))
+        .filter(T::UsedAt.is_null())
+        .filter(T::ExpiresAt.gt(now()))
+        .count(&txn)
+        .await?;
     if open_links >= MAX_OPEN_RESETS {
         // Someone keeps asking for this address: its mailbox is not flooded.
         tracing::info!("password reset refused: too many open reset links");
-    } else if let Some(user) = user {
-        let token = issue_token(
-            &txn,
-            &user.tenant_id,
-            &user.id,
-            PURPOSE_RESET,
-            Duration::hours(RESET_HOURS),
-        )
-        .await?;
-        let link = format!("{}/reset-password?token={token}", state.settings.public_url);
-        outbox::mail(
-            &txn,
-            &user.tenant_id,
-            "mail.password_reset",
-            &outbox::Mail {
-                to: user.email.clone(),
-                subject: "Reset your client portal password".into(),
-                text: format!(
-                    "Hello {},\n\nSomeone asked to reset your client portal password. Choose a \
-                     new one here:\n\n{link}\n\nThe link works once and expires in \
-                     {RESET_HOURS} hour. If you did not ask for this, ignore this e-mail: your \
-                     password stays as it is.\n",
-                    user.name
-                ),
-            },
-        )
-        .await?;
-        audit::record(
-            &txn,
-            &user.tenant_id,
-            // Anyone may ask; the link goes only to the user's address.
-            "anonymous",
-            "client_user.password_reset_requested",
-            Some(&user.id),
-            None,
-        )
-        .await?;
-    } else {
-        tracing::info!("password reset for no active account");
+        return Ok(());
     }
+    let token = issue_token(
+        &txn,
+        &user.tenant_id,
+        &user.id,
+        PURPOSE_RESET,
+        Duration::hours(RESET_HOURS),
+    )
+    .await?;
+    let link = format!("{}/reset-password?token={token}", state.settings.public_url);
+    outbox::mail(
+        &txn,
+        &user.tenant_id,
+        "mail.password_reset",
+        &outbox::Mail {
+            to: user.email.clone(),
+            subject: "Reset your client portal password".into(),
+            text: format!(
+                "Hello {},\n\nSomeone asked to reset your client portal password. Choose a \
+                 new one here:\n\n{link}\n\nThe link works once and expires in \
+                 {RESET_HOURS} hour. If you did not ask for this, ignore this e-mail: your \
+                 password stays as it is.\n",
+                user.name
+            ),
+        },
+    )
+    .await?;
+    audit::record(
+        &txn,
+        &user.tenant_id,
+        // Anyone may ask; the link goes only to the user's address.
+        "anonymous",
+        "client_user.password_reset_requested",
+        Some(&user.id),
+        None,
+    )
+    .await?;
     txn.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Consumes an invitation or reset token and sets the user's password (argon2id). The token

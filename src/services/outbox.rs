@@ -59,6 +59,18 @@ pub struct Mail {
     pub text: String,
 }
 
+/// What a `mail` row's payload becomes once the row is delivered or dead: the recipient and
+/// subject (for support and audits) and `"redacted": true`, without the body, so the
+/// invitation and reset links (whose tokens are stored only hashed elsewhere) do not stay
+/// in the database. A payload that is not a message becomes `{"redacted": true}`.
+pub fn redacted_mail(payload: &str) -> String {
+    match serde_json::from_str::<Mail>(payload) {
+        Ok(mail) => json!({"to": mail.to, "subject": mail.subject, "redacted": true}),
+        Err(_) => json!({"redacted": true}),
+    }
+    .to_string()
+}
+
 /// Writes an outbox row of `kind` with `payload` inside the caller's transaction and
 /// returns its id.
 pub async fn enqueue(

@@ -44,6 +44,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The server's state, for tests that run a job directly (`onegraph::jobs::execute`).
     pub state: app::AppState,
+    /// The `.eml` files [`TestApp::next_mail`] has returned already.
+    seen_mail: std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -62,6 +64,19 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free port")
+}
+
+/// The URL of a fresh database on `backend`: a new SQLite file, or a new database on the
+/// PostgreSQL server of `TEST_DATABASE_URL`. Not migrated yet.
+pub async fn fresh_database_url(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let path =
+                std::env::temp_dir().join(format!("onegraph-test-{}.db", uuid::Uuid::new_v4()));
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+        Backend::Postgres => postgres_url().await,
+    }
 }
 
 async fn postgres_url() -> String {
@@ -137,14 +152,7 @@ impl TestApp {
             )
             .with_test_writer()
             .try_init();
-        let database_url = match backend {
-            Backend::Sqlite => {
-                let path =
-                    std::env::temp_dir().join(format!("onegraph-test-{}.db", uuid::Uuid::new_v4()));
-                format!("sqlite://{}?mode=rwc", path.display())
-            }
-            Backend::Postgres => postgres_url().await,
-        };
+        let database_url = fresh_database_url(backend).await;
         let metrics_port = free_port();
         let mut vars: HashMap<String, String> = [
             ("DATABASE_URL", database_url.as_str()),
@@ -196,6 +204,7 @@ impl TestApp {
             backend,
             database_url,
             state,
+            seen_mail: Default::default(),
             _shutdown: tx,
         };
         for _ in 0..100 {
@@ -406,7 +415,9 @@ impl TestApp {
     }
 }
 
-/// An e-mail waiting in the outbox (kind `mail`), as [`TestApp::queued_mails`] reads it.
+/// An e-mail in the outbox (kind `mail`), as [`TestApp::queued_mails`] reads it: its
+/// metadata only. The body, with its links, is not kept once the row is delivered; read it
+/// from the delivered `.eml` file with [`TestApp::next_mail`].
 #[derive(Debug, Clone)]
 pub struct QueuedMail {
     /// `mail.invitation`, `mail.password_reset`, …
@@ -414,8 +425,12 @@ pub struct QueuedMail {
     pub tenant_id: Option<String>,
     pub to: String,
     pub subject: String,
-    pub text: String,
+    /// Whether the dispatcher has delivered it.
+    pub delivered: bool,
 }
+
+/// How long [`TestApp::next_mail`] waits.
+pub const MAIL_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl TestApp {
     /// The e-mails in the outbox (delivered or not), oldest first, read straight from the
@@ -441,11 +456,151 @@ impl TestApp {
                     tenant_id: row.tenant_id,
                     to: payload["to"].as_str().expect("to").to_owned(),
                     subject: payload["subject"].as_str().expect("subject").to_owned(),
-                    text: payload["text"].as_str().expect("text").to_owned(),
+                    delivered: row.delivered_at.is_some(),
                 }
             })
             .collect()
     }
+
+    /// The server's `MAIL_DIR`, where the file transport writes `.eml` files.
+    pub fn mail_dir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(&self.state.settings.mail_dir)
+    }
+
+    /// Mail rows the dispatcher has neither delivered nor given up on.
+    async fn undelivered_mails(&self) -> u64 {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        entities::outbox::Entity::find()
+            .filter(entities::outbox::Column::Kind.eq("mail"))
+            .filter(entities::outbox::Column::DeliveredAt.is_null())
+            .filter(entities::outbox::Column::Dead.eq(false))
+            .count(&self.state.db)
+            .await
+            .expect("outbox count")
+    }
+
+    /// The `.eml` files in [`TestApp::mail_dir`] that [`TestApp::next_mail`] has not
+    /// returned yet, oldest first (by modification time, then name).
+    pub fn unseen_mail_files(&self) -> Vec<std::path::PathBuf> {
+        let seen = self.seen_mail.lock().unwrap();
+        let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> =
+            std::fs::read_dir(self.mail_dir())
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                        .filter(|p| !seen.contains(p))
+                        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+                        .collect()
+                })
+                .unwrap_or_default();
+        files.sort();
+        files.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Waits (at most [`MAIL_WAIT`]) for the next delivered `.eml` file to `to` that no
+    /// earlier call returned, and returns its text with the body decoded (quoted-printable
+    /// or base64, as the `lettre` file transport writes it), so links can be searched for.
+    pub async fn next_mail(&self, to: &str) -> String {
+        let deadline = std::time::Instant::now() + MAIL_WAIT;
+        loop {
+            let files = self.unseen_mail_files();
+            // A file listed now is complete once its row is recorded as delivered: the
+            // dispatcher records that only after the transport has written it.
+            if !files.is_empty() && self.undelivered_mails().await == 0 {
+                for path in files {
+                    let raw = std::fs::read_to_string(&path).expect("read .eml");
+                    let text = decode_eml(&raw);
+                    if addressed_to(&text, to) {
+                        self.seen_mail.lock().unwrap().insert(path);
+                        return text;
+                    }
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for a mail to {to} in {}; unseen: {:?}",
+                    self.mail_dir().display(),
+                    self.unseen_mail_files()
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Lets background work (a password-reset request) finish and the dispatcher poll at
+    /// least twice, before asserting that nothing was sent.
+    pub async fn settle(&self) {
+        let poll = self.state.settings.outbox_poll_interval;
+        tokio::time::sleep(poll * 2 + std::time::Duration::from_millis(300)).await;
+    }
+}
+
+/// Whether a mail's headers name `to` as its recipient.
+fn addressed_to(text: &str, to: &str) -> bool {
+    let headers = text.split("\r\n\r\n").next().unwrap_or_default();
+    headers.lines().any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.eq_ignore_ascii_case("to")
+                && (value.trim().eq_ignore_ascii_case(to)
+                    || value
+                        .to_lowercase()
+                        .contains(&format!("<{}>", to.to_lowercase())))
+        })
+    })
+}
+
+/// An `.eml` message with its body decoded per its `Content-Transfer-Encoding`: quoted-printable
+/// soft line breaks (`=\r\n`) removed and `=XX` escapes (`=3D`) decoded, or base64 decoded;
+/// 7bit and 8bit bodies as they are. The headers stay as written.
+pub fn decode_eml(raw: &str) -> String {
+    let Some((headers, body)) = raw.split_once("\r\n\r\n") else {
+        return raw.to_owned();
+    };
+    let encoding = headers
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-transfer-encoding")
+                .then(|| value.trim().to_ascii_lowercase())
+        })
+        .unwrap_or_default();
+    let body = match encoding.as_str() {
+        "quoted-printable" => decode_quoted_printable(body),
+        "base64" => {
+            use base64::Engine;
+            let compact: String = body.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .expect("base64 mail body");
+            String::from_utf8(bytes).expect("UTF-8 mail body")
+        }
+        _ => body.to_owned(),
+    };
+    format!("{headers}\r\n\r\n{body}")
+}
+
+/// Decodes a quoted-printable text (RFC 2045 section 6.7).
+pub fn decode_quoted_printable(text: &str) -> String {
+    let text = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'=' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        if let Some(byte) = escaped {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("UTF-8 mail body")
 }
 
 /// Every Visitor permission.
