@@ -564,10 +564,15 @@ with_psa!(
             .to_owned();
         let own_psa_id = psa.comment_id(&own).unwrap();
 
-        // PSA's feed lists the ticket with every comment: Portal's own and the technician's.
+        // PSA's feed lists the ticket with every comment: Portal's own and the technician's,
+        // written after it (times relative to now: comments are listed oldest first).
+        let later = |minutes: i64| {
+            (chrono::Utc::now() + chrono::Duration::minutes(minutes))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
         let comments = json!([
-            {"id": own_psa_id, "author": "Client", "body": "It beeps", "created_at": "2026-12-01T08:00:00Z"},
-            {"id": "T-9", "author": "Tina Tech", "body": "On my way", "created_at": "2026-12-01T09:00:00Z"},
+            {"id": own_psa_id, "author": "Client", "body": "It beeps", "created_at": later(0)},
+            {"id": "T-9", "author": "Tina Tech", "body": "On my way", "created_at": later(60)},
         ]);
         psa.push_change(
             json!({"id": psa_id, "external_ref": id, "status": "in_progress",
