@@ -98,8 +98,7 @@ async fn execute(
     meta: RequestMeta,
     headers: &HeaderMap,
 ) -> Response {
-    let request = super::prepare(state, request, meta);
-    let mut response = state.schema.execute(request).await;
+    let mut response = super::execute(state, request, meta).await;
     add_codes(&mut response);
     let graphql_response = wants_graphql_response(headers);
     // A request error (parse, validation, limits: no execution, no `path`) is 4xx under

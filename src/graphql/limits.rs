@@ -5,15 +5,16 @@
 //! [`super::build_schema`]). Those checks, and every later pass over the document, walk
 //! selections with fragments expanded, so a few hundred bytes of fragments spreading each
 //! other twice (`fragment F1 on Query { ...F2 ...F2 }` …) would make them visit billions of
-//! nodes. [`OperationLimits`] therefore measures the expanded size of every operation first,
-//! in the `prepare_request` hook, before async-graphql looks at the document: each fragment
-//! is measured once (memoised), cycles are refused, and the count stops at the limits.
+//! nodes. [`check_request`] therefore measures the expanded size of every operation first,
+//! before the request reaches the schema: each fragment is measured once (memoised), cycles
+//! are refused, and the count stops at the limits. It is called by the endpoints (see
+//! [`super::execute`]) rather than registered as an async-graphql extension, because any
+//! extension puts every field of every request on async-graphql's slow path.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use async_graphql::{
-    Pos, Request, ServerError, ServerResult,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
+    Pos, Request, ServerError,
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
@@ -39,17 +40,6 @@ pub const BRUTE_FORCE_FIELDS: &[&str] = &[
     "pairKiosk",
     "checkInVisitor",
 ];
-
-/// The extension enforcing the size, alias and brute-force field limits.
-pub struct OperationLimits;
-
-impl ExtensionFactory for OperationLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationLimitsExtension)
-    }
-}
-
-struct OperationLimitsExtension;
 
 fn error(message: &str, code: &'static str, pos: Option<Pos>) -> ServerError {
     let mut err = ServerError::new(message, pos);
@@ -246,23 +236,16 @@ fn check(doc: &ExecutableDocument) -> Result<(), Refusal> {
     Ok(())
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for OperationLimitsExtension {
-    /// Runs before async-graphql parses and walks the document: parses it once, measures
-    /// it, and hands the parsed document on so that it is not parsed again. A document that
-    /// does not parse is passed on unchanged, for async-graphql to report the syntax error.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        // `parsed_query` parses the query and keeps the document in the request.
-        if let Ok(doc) = request.parsed_query() {
-            check(doc).map_err(Refusal::into_error)?;
-        }
-        next.run(ctx, request).await
+/// Enforces the size, alias and brute-force field limits on `request` before the schema
+/// sees it: parses the document once and keeps it in the request, so that async-graphql
+/// does not parse it again. A document that does not parse is passed on unchanged, for
+/// async-graphql to report the syntax error.
+pub fn check_request(request: &mut Request) -> Result<(), ServerError> {
+    // `parsed_query` parses the query and keeps the document in the request.
+    if let Ok(doc) = request.parsed_query() {
+        check(doc).map_err(Refusal::into_error)?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -56,9 +56,11 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
     .limit_depth(limits::MAX_DEPTH)
     .limit_complexity(limits::MAX_COMPLEXITY)
     .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
-    .limit_directives(limits::MAX_DIRECTIVES)
-    .extension(limits::OperationLimits)
-    .extension(field_errors::NullOnFieldError);
+    .limit_directives(limits::MAX_DIRECTIVES);
+    // No extensions: limits and nulls for failed fields are applied around execution (see
+    // `execute`), because any registered extension puts every field on async-graphql's
+    // slow path.
+    field_errors::init();
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -92,6 +94,52 @@ pub fn prepare(
         .data(meta)
         .data(loaders)
         .data(ticket_loaders)
+}
+
+/// Executes `request` for the caller in `meta`: the operation limits first (a refusal is
+/// the only error of the response, as before execution), then the schema, then `null` for
+/// the nullable fields that failed.
+pub async fn execute(
+    state: &AppState,
+    request: async_graphql::Request,
+    meta: RequestMeta,
+) -> async_graphql::Response {
+    let mut request = prepare(state, request, meta);
+    if let Err(error) = limits::check_request(&mut request) {
+        return async_graphql::Response::from_errors(vec![error]);
+    }
+    let query = request.query.clone();
+    let operation_name = request.operation_name.clone();
+    let mut response = state.schema.execute(request).await;
+    field_errors::fill_nulls(&mut response, &query, operation_name.as_deref());
+    response
+}
+
+/// [`execute`] for a subscription (or any operation) over the WebSocket: one response per
+/// event, each with `null` for its failed nullable fields.
+pub fn execute_stream(
+    state: &AppState,
+    request: async_graphql::Request,
+    meta: RequestMeta,
+) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+    use futures_util::StreamExt;
+    let mut request = prepare(state, request, meta);
+    if let Err(error) = limits::check_request(&mut request) {
+        return futures_util::stream::once(async move {
+            async_graphql::Response::from_errors(vec![error])
+        })
+        .boxed();
+    }
+    let query = request.query.clone();
+    let operation_name = request.operation_name.clone();
+    state
+        .schema
+        .execute_stream(request)
+        .map(move |mut response| {
+            field_errors::fill_nulls(&mut response, &query, operation_name.as_deref());
+            response
+        })
+        .boxed()
 }
 
 /// `/graphql` (GET, POST, WebSocket) and the GraphiQL assets.

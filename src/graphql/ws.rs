@@ -406,8 +406,7 @@ impl Connection {
         };
         let mut meta = self.meta.clone();
         meta.principal = Some(principal);
-        let request = crate::graphql::prepare(&self.state, request, meta);
-        let responses = self.state.schema.execute_stream(request);
+        let responses = crate::graphql::execute_stream(&self.state, request, meta);
 
         let seq = self.next_seq;
         self.next_seq += 1;

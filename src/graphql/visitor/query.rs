@@ -1,15 +1,18 @@
 //! Visitor queries. Resolvers take the principal and loaders from the context, call a
 //! service and convert.
 
+use std::sync::Arc;
+
 use async_graphql::{
     Context, ID, InputObject, Object, Result,
     connection::{Connection, Edge, EmptyFields},
 };
 use chrono::{DateTime, Utc};
 
+use super::loaders::VisitRelationsWanted;
 use super::types::{
     AuditEntry, Badge, Host, Kiosk, Location, PreRegistration, Visit, VisitReport, Visitor,
-    VisitorSettings,
+    VisitorSettings, loaders,
 };
 use crate::{
     app::AppState,
@@ -188,13 +191,28 @@ impl VisitorQuery {
         let filter: services::visits::VisitFilter = filter.unwrap_or_default().into();
         let page =
             services::visits::list(&state(ctx)?.db, &p, &filter, first, after.as_deref()).await?;
+        let node = ctx.look_ahead().field("edges").field("node");
+        let wanted = VisitRelationsWanted {
+            visitor: node.field("visitor").exists(),
+            location: node.field("location").exists(),
+            host: node.field("host").exists(),
+            badge: node.field("badge").exists(),
+        };
+        let relations = if wanted.any() && !page.rows.is_empty() {
+            let visits: Vec<_> = page.rows.iter().map(|(_, visit)| visit).collect();
+            Some(Arc::new(
+                loaders(ctx)?.visit_relations(&visits, wanted).await,
+            ))
+        } else {
+            None
+        };
         Ok(Some(connection(
             page,
             VisitTotal {
                 principal: p,
                 filter,
             },
-            Visit::new,
+            |visit| Visit::with_relations(visit, relations.clone()),
         )))
     }
 

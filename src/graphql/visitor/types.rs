@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::loaders::Loaders;
+use super::loaders::{Loaders, VisitRelations};
 use crate::{
     auth::{Permission, guard::Need},
     error::AppError,
@@ -180,6 +180,8 @@ pub struct Visit {
     model: entities::visits::Model,
     /// Relations already loaded (subscription events and mutations), shared, not reloaded.
     bundle: Option<Arc<VisitBundle>>,
+    /// Relations loaded for the whole page this visit is on (list queries).
+    relations: Option<Arc<VisitRelations>>,
 }
 
 impl Visit {
@@ -188,6 +190,18 @@ impl Visit {
         Visit {
             model,
             bundle: None,
+            relations: None,
+        }
+    }
+    /// A visit of a page whose relations were loaded together.
+    pub fn with_relations(
+        model: entities::visits::Model,
+        relations: Option<Arc<VisitRelations>>,
+    ) -> Self {
+        Visit {
+            model,
+            bundle: None,
+            relations,
         }
     }
     /// A visit with its relations already loaded.
@@ -195,6 +209,7 @@ impl Visit {
         Visit {
             model: bundle.visit.clone(),
             bundle: Some(bundle),
+            relations: None,
         }
     }
 }
@@ -208,6 +223,13 @@ impl Visit {
         if let Some(bundle) = &self.bundle {
             return Ok(Visitor(bundle.visitor.clone()));
         }
+        if let Some(visitors) = self.relations.as_ref().and_then(|r| r.visitors.as_ref()) {
+            return visitors
+                .get(&self.model.visitor_id)
+                .cloned()
+                .map(Visitor)
+                .ok_or_else(|| AppError::internal("visit without visitor").into());
+        }
         loaders(ctx)?
             .visitor()
             .load_one(self.model.visitor_id.clone())
@@ -220,6 +242,13 @@ impl Visit {
         if let Some(bundle) = &self.bundle {
             return Ok(Location(bundle.location.clone()));
         }
+        if let Some(locations) = self.relations.as_ref().and_then(|r| r.locations.as_ref()) {
+            return locations
+                .get(&self.model.location_id)
+                .cloned()
+                .map(Location)
+                .ok_or_else(|| AppError::internal("visit without location").into());
+        }
         load_location(ctx, Some(&self.model.location_id))
             .await?
             .ok_or_else(|| AppError::internal("visit without location").into())
@@ -231,6 +260,9 @@ impl Visit {
         let Some(id) = &self.model.host_id else {
             return Ok(None);
         };
+        if let Some(hosts) = self.relations.as_ref().and_then(|r| r.hosts.as_ref()) {
+            return Ok(hosts.get(id).cloned().map(Host));
+        }
         Ok(loaders(ctx)?
             .host()
             .load_one(id.clone())
@@ -245,6 +277,9 @@ impl Visit {
         let Some(id) = &self.model.badge_id else {
             return Ok(None);
         };
+        if let Some(badges) = self.relations.as_ref().and_then(|r| r.badges.as_ref()) {
+            return Ok(badges.get(id).cloned().map(Badge));
+        }
         Ok(loaders(ctx)?
             .badge()
             .load_one(id.clone())
