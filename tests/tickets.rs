@@ -309,9 +309,16 @@ on_every_backend!(ticket_pages_cost_a_constant_number_of_statements, |app| {
         edges { cursor node { id subject status comments { id author body fromPsa } } } } }";
     let mut cost = Vec::new();
     for n in [5, 50] {
-        let before = app.statements().await;
-        let data = app.ok(&client, PAGE, json!({"n": n})).await;
-        cost.push(app.statements().await - before);
+        // The fewest statements of three requests: the server's background work (sweeps,
+        // timers) may add to one window, never take away.
+        let mut fewest = u64::MAX;
+        let mut data = Value::Null;
+        for _ in 0..3 {
+            let before = app.statements().await;
+            data = app.ok(&client, PAGE, json!({"n": n})).await;
+            fewest = fewest.min(app.statements().await - before);
+        }
+        cost.push(fewest);
         let edges = data["tickets"]["edges"].as_array().unwrap();
         assert_eq!(edges.len(), n as usize);
         assert_eq!(data["tickets"]["totalCount"], 55);
