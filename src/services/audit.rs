@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter,
 };
 
 use super::{new_id, now, page};
@@ -40,20 +40,15 @@ pub async fn list(
     first: usize,
     after: Option<&str>,
 ) -> AppResult<page::Page<audit_log::Model>> {
-    let mut cond = Condition::all().add(Column::TenantId.eq(&principal.tenant_id));
-    if let Some(after) = after {
-        cond = cond.add(page::before_time_cursor(after, Column::At, Column::Id)?);
-    }
-    let rows = AuditLog::find()
-        .filter(cond)
-        .order_by_desc(Column::At)
-        .order_by_desc(Column::Id)
-        .limit(first as u64 + 1)
-        .all(db)
-        .await?;
-    Ok(page::Page::from_rows(rows, first, |e| {
-        page::Cursor::at_time(e.at, &e.id)
-    }))
+    page::newest_first::<AuditLog>(
+        db,
+        Condition::all().add(Column::TenantId.eq(&principal.tenant_id)),
+        (Column::At, Column::Id),
+        first,
+        after,
+        |e| (e.at, &e.id),
+    )
+    .await
 }
 
 /// How many entries the tenant's audit log holds.

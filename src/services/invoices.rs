@@ -8,7 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 
@@ -326,24 +326,15 @@ pub async fn list(
     first: usize,
     after: Option<&str>,
 ) -> AppResult<page::Page<invoices::Model>> {
-    let mut cond = scope(principal, status);
-    if let Some(after) = after {
-        cond = cond.add(page::before_time_cursor(
-            after,
-            Column::IssuedAt,
-            Column::Id,
-        )?);
-    }
-    let rows = Invoices::find()
-        .filter(cond)
-        .order_by_desc(Column::IssuedAt)
-        .order_by_desc(Column::Id)
-        .limit(first as u64 + 1)
-        .all(db)
-        .await?;
-    Ok(page::Page::from_rows(rows, first, |i| {
-        page::Cursor::at_time(i.issued_at, &i.id)
-    }))
+    page::newest_first::<Invoices>(
+        db,
+        scope(principal, status),
+        (Column::IssuedAt, Column::Id),
+        first,
+        after,
+        |i| (i.issued_at, &i.id),
+    )
+    .await
 }
 
 /// How many of the caller's invoices have `status` (all when `None`).

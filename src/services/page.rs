@@ -98,6 +98,38 @@ pub fn before_time_cursor<C: sea_orm::ColumnTrait>(
     ))
 }
 
+/// One page of `E`'s rows matching `cond`, newest first by (`time`, `id`), after the cursor
+/// `after` when given: the query every newest-first connection runs (`first + 1` rows, to
+/// learn whether more follow). `at` reads a row's time for its cursor.
+pub async fn newest_first<E>(
+    db: &impl sea_orm::ConnectionTrait,
+    cond: sea_orm::Condition,
+    (time, id): (E::Column, E::Column),
+    first: usize,
+    after: Option<&str>,
+    at: impl Fn(&E::Model) -> (DateTime<Utc>, &str),
+) -> Result<Page<E::Model>, AppError>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+    let mut cond = cond;
+    if let Some(after) = after {
+        cond = cond.add(before_time_cursor(after, time, id)?);
+    }
+    let rows = E::find()
+        .filter(cond)
+        .order_by_desc(time)
+        .order_by_desc(id)
+        .limit(first as u64 + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, first, |row| {
+        let (time, id) = at(row);
+        Cursor::at_time(time, id)
+    }))
+}
+
 /// One page of rows and whether more follow.
 #[derive(Debug)]
 pub struct Page<T> {

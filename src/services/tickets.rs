@@ -173,24 +173,15 @@ pub async fn list(
     first: usize,
     after: Option<&str>,
 ) -> AppResult<page::Page<tickets::Model>> {
-    let mut cond = list_condition(principal, status);
-    if let Some(after) = after {
-        cond = cond.add(page::before_time_cursor(
-            after,
-            Column::CreatedAt,
-            Column::Id,
-        )?);
-    }
-    let rows = Tickets::find()
-        .filter(cond)
-        .order_by_desc(Column::CreatedAt)
-        .order_by_desc(Column::Id)
-        .limit(first as u64 + 1)
-        .all(db)
-        .await?;
-    Ok(page::Page::from_rows(rows, first, |t| {
-        page::Cursor::at_time(t.created_at, &t.id)
-    }))
+    page::newest_first::<Tickets>(
+        db,
+        list_condition(principal, status),
+        (Column::CreatedAt, Column::Id),
+        first,
+        after,
+        |t| (t.created_at, &t.id),
+    )
+    .await
 }
 
 /// How many of the caller's company's tickets match `status`.

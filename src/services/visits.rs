@@ -8,7 +8,7 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, Query},
 };
 use serde_json::json;
@@ -599,24 +599,15 @@ pub async fn list(
     first: usize,
     after: Option<&str>,
 ) -> AppResult<page::Page<visits::Model>> {
-    let mut cond = filter_condition(&principal.tenant_id, filter)?;
-    if let Some(after) = after {
-        cond = cond.add(page::before_time_cursor(
-            after,
-            Column::CheckedInAt,
-            Column::Id,
-        )?);
-    }
-    let rows = Visit::find()
-        .filter(cond)
-        .order_by_desc(Column::CheckedInAt)
-        .order_by_desc(Column::Id)
-        .limit(first as u64 + 1)
-        .all(db)
-        .await?;
-    Ok(page::Page::from_rows(rows, first, |v| {
-        page::Cursor::at_time(v.checked_in_at, &v.id)
-    }))
+    page::newest_first::<Visit>(
+        db,
+        filter_condition(&principal.tenant_id, filter)?,
+        (Column::CheckedInAt, Column::Id),
+        first,
+        after,
+        |v| (v.checked_in_at, &v.id),
+    )
+    .await
 }
 
 /// How many visits match the filter.
