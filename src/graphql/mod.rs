@@ -12,7 +12,10 @@ pub mod viewer;
 pub mod visitor;
 pub mod ws;
 
-use async_graphql::{MergedObject, MergedSubscription, Schema};
+use async_graphql::{
+    MergedObject, MergedSubscription, Schema,
+    connection::{Connection, Edge, EmptyFields},
+};
 use axum::{Router, routing::get};
 
 use crate::{app::AppState, auth::RequestMeta, config::Settings};
@@ -154,4 +157,23 @@ pub fn router(state: AppState) -> Router {
         router = router.route("/graphql/assets/{file}", get(graphiql::asset));
     }
     router.with_state(state)
+}
+
+/// Builds a Relay connection from a service's page: each row's cursor and its node, with
+/// `extra` (the connection's `totalCount`) beside the edges.
+pub(crate) fn connection<T, N, F: async_graphql::ObjectType>(
+    page: crate::services::page::Page<T>,
+    extra: F,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N, F, EmptyFields>
+where
+    N: async_graphql::OutputType,
+{
+    let mut conn = Connection::with_additional_fields(false, page.has_next, extra);
+    conn.edges.extend(
+        page.rows
+            .into_iter()
+            .map(|(cursor, row)| Edge::new(cursor.encode(), node(row))),
+    );
+    conn
 }

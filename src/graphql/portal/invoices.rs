@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     Context, ID, Object, Result,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Utc};
 
@@ -96,20 +96,14 @@ impl InvoiceQuery {
         let first = page::first(first)?;
         let page =
             services::invoices::list(&state(ctx)?.db, &p, status, first, after.as_deref()).await?;
-        let mut conn = Connection::with_additional_fields(
-            false,
-            page.has_next,
+        Ok(Some(crate::graphql::connection(
+            page,
             InvoiceTotal {
                 principal: p,
                 status,
             },
-        );
-        conn.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|(cursor, row)| Edge::new(cursor.encode(), Invoice(row))),
-        );
-        Ok(Some(conn))
+            Invoice,
+        )))
     }
 
     /// One invoice of the client's company (`null` for any other id).

@@ -14,7 +14,7 @@ use std::{
 
 use async_graphql::{
     Context, ID, InputObject, Object, Result,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, EmptyFields},
     dataloader::{DataLoader, Loader},
 };
 use chrono::{DateTime, Utc};
@@ -218,20 +218,14 @@ impl TicketsQuery {
         let first = page::first(first)?;
         let page =
             services::tickets::list(&state(ctx)?.db, &p, status, first, after.as_deref()).await?;
-        let mut conn = Connection::with_additional_fields(
-            false,
-            page.has_next,
+        Ok(Some(crate::graphql::connection(
+            page,
             TicketTotal {
                 principal: p,
                 status,
             },
-        );
-        conn.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|(cursor, row)| Edge::new(cursor.encode(), Ticket(row))),
-        );
-        Ok(Some(conn))
+            Ticket,
+        )))
     }
 
     /// One ticket of the caller's company.

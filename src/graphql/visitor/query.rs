@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     Context, ID, InputObject, Object, Result,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Utc};
 
@@ -98,24 +98,6 @@ impl AuditTotal {
     }
 }
 
-/// Builds a connection from a page.
-fn connection<T, N, F: async_graphql::ObjectType>(
-    page: page::Page<T>,
-    extra: F,
-    node: impl Fn(T) -> N,
-) -> Connection<String, N, F, EmptyFields>
-where
-    N: async_graphql::OutputType,
-{
-    let mut conn = Connection::with_additional_fields(false, page.has_next, extra);
-    conn.edges.extend(
-        page.rows
-            .into_iter()
-            .map(|(cursor, row)| Edge::new(cursor.encode(), node(row))),
-    );
-    conn
-}
-
 /// Visitor query fields.
 #[derive(Default)]
 pub struct VisitorQuery;
@@ -164,7 +146,7 @@ impl VisitorQuery {
         };
         let page =
             services::hosts::list(&state(ctx)?.db, &p, &filter, first, after.as_deref()).await?;
-        Ok(Some(connection(
+        Ok(Some(crate::graphql::connection(
             page,
             HostTotal {
                 principal: p,
@@ -206,7 +188,7 @@ impl VisitorQuery {
         } else {
             None
         };
-        Ok(Some(connection(
+        Ok(Some(crate::graphql::connection(
             page,
             VisitTotal {
                 principal: p,
@@ -329,7 +311,7 @@ impl VisitorQuery {
         let p = principal(ctx)?;
         let first = page::first(first)?;
         let page = services::audit::list(&state(ctx)?.db, &p, first, after.as_deref()).await?;
-        Ok(Some(connection(
+        Ok(Some(crate::graphql::connection(
             page,
             AuditTotal { principal: p },
             AuditEntry,
