@@ -10,27 +10,23 @@ use crate::{
     auth::rate_limit::RateLimiter,
     config::Settings,
     db::DbStats,
-    events::{EventHub, LocalHub},
+    domain::Domain,
+    events::LocalHub,
     graphql::{self, AppSchema},
     http,
 };
 
-/// Everything a request handler needs; cheap to clone.
+/// Everything a request handler needs; cheap to clone. Dereferences to [`Inner`] and from
+/// there to the [`Domain`] the services take.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 /// The shared parts of [`AppState`].
 pub struct Inner {
-    /// Settings, read once at start-up.
-    pub settings: Settings,
-    /// The database pool.
-    pub db: DatabaseConnection,
-    /// Statement counters.
-    pub stats: Arc<DbStats>,
+    /// The services' context: database, settings, event hub, clock.
+    pub domain: Domain,
     /// The GraphQL schema.
     pub schema: AppSchema,
-    /// Live events for subscriptions.
-    pub hub: Arc<dyn EventHub>,
     /// The per-IP limiter on brute-force surfaces.
     pub limiter: RateLimiter,
     /// Open WebSocket connections, for metrics.
@@ -44,18 +40,23 @@ impl Deref for AppState {
     }
 }
 
+impl Deref for Inner {
+    type Target = Domain;
+    fn deref(&self) -> &Domain {
+        &self.domain
+    }
+}
+
 impl AppState {
     /// Builds the state around an open, migrated database.
     pub fn new(settings: Settings, db: DatabaseConnection, stats: Arc<DbStats>) -> Self {
         crate::upstream::install_crypto_provider();
         let schema = graphql::build_schema(&settings);
         let limiter = RateLimiter::new(settings.auth_rate_burst, settings.auth_rate_per_minute);
+        let domain = Domain::new(settings, db, stats, Arc::new(LocalHub::default()));
         AppState(Arc::new(Inner {
-            settings,
-            db,
-            stats,
+            domain,
             schema,
-            hub: Arc::new(LocalHub::default()),
             limiter,
             ws_connections: std::sync::atomic::AtomicI64::new(0),
         }))
@@ -88,8 +89,8 @@ pub async fn serve(
             Err(err) => tracing::warn!(%addr, %err, "metrics listener not started"),
         }
     }
-    crate::services::housekeeping::spawn(state.db.clone());
-    crate::jobs::scheduler::spawn(state.clone());
+    crate::services::shared::housekeeping::spawn(state.db.clone());
+    crate::jobs::scheduler::spawn(state.domain.clone());
     let dispatcher = crate::events::dispatcher::spawn(&state.settings, &state.db);
     let app = router(state);
     let served = axum::serve(

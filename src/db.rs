@@ -95,3 +95,15 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// A new UUID string id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The current system time, truncated to microseconds so it round-trips through every
+/// database: the stamp of rows and leases. Rules that depend on the date (the jobs' cut-offs)
+/// take theirs from `Domain::now`, which tests can set.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6)
+}

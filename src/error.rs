@@ -1,7 +1,8 @@
 //! The one error type at onegraph's edge, carrying the stable codes of CONTRACT section 3.
 //!
 //! `AppError` deliberately does not implement `Display`: async-graphql converts any
-//! `Display` type into an error without extensions, and every error here must carry its code.
+//! `Display` type into an error without extensions, and every error here must carry its code
+//! (the GraphQL conversion, with the code, is in `graphql::error`).
 //!
 //! Internal causes are logged where the error is turned into a response and never shown to
 //! the client: it sees a generic message and the code `INTERNAL`.
@@ -157,25 +158,6 @@ impl<E: Into<AppError> + std::fmt::Debug + std::error::Error> From<sea_orm::Tran
             sea_orm::TransactionError::Connection(db) => db.into(),
             sea_orm::TransactionError::Transaction(inner) => inner.into(),
         }
-    }
-}
-
-impl From<AppError> for async_graphql::Error {
-    fn from(err: AppError) -> Self {
-        use async_graphql::ErrorExtensions;
-        let code = err.code();
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
-            ext.set("code", code);
-            match &err {
-                AppError::Forbidden {
-                    permission: Some(permission),
-                } => ext.set("permission", *permission),
-                AppError::RateLimited { retry_after_secs } => {
-                    ext.set("retryAfter", *retry_after_secs)
-                }
-                _ => {}
-            }
-        })
     }
 }
 

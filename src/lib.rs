@@ -5,10 +5,14 @@
 pub mod app;
 /// Principals, permissions, SSO tokens, sessions, guards, rate limiting.
 pub mod auth;
+/// What the command-line commands do (`main.rs` only parses and calls).
+pub mod cli;
 /// Settings from the environment (with `*_FILE` secrets).
 pub mod config;
 /// Database connection, migrations and statement counting.
 pub mod db;
+/// The services' context: database, settings, event hub, clock.
+pub mod domain;
 /// The error type at the edge, with stable codes.
 pub mod error;
 /// Live events for subscriptions.

@@ -382,11 +382,11 @@ on_every_backend_with_fakes!(signing_notification_is_written_to_mail_dir, |backe
 on_every_backend_with_fakes!(undeliverable_mail_is_dead_and_keeps_no_link, |backend| {
     let app = server(backend, &[]).await;
     let link = "https://portal.example.com/set-password?token=ogp_secret-token";
-    let id = onegraph::services::outbox::mail(
+    let id = onegraph::services::shared::outbox::mail(
         &app.state.db,
         &tenant_id("acme"),
         "mail.invitation",
-        &onegraph::services::outbox::Mail {
+        &onegraph::services::shared::outbox::Mail {
             to: "not an address".into(),
             subject: "You are invited to the client portal".into(),
             text: format!("Choose your password here: {link}"),
@@ -458,7 +458,9 @@ on_every_backend_with_fakes!(sweep_deletes_rows_delivered_over_a_week_ago, |back
         .await
         .unwrap();
     }
-    let swept = onegraph::services::housekeeping::sweep(&db).await.unwrap();
+    let swept = onegraph::services::shared::housekeeping::sweep(&db)
+        .await
+        .unwrap();
     assert_eq!(swept.outbox, 2, "{swept:?}");
     let mut left: Vec<String> = Outbox::find()
         .all(&db)
@@ -471,7 +473,7 @@ on_every_backend_with_fakes!(sweep_deletes_rows_delivered_over_a_week_ago, |back
     // Undelivered and dead rows stay whatever their age; delivered ones for 7 days.
     assert_eq!(left, ["dead", "pending", "recent"]);
     assert_eq!(
-        onegraph::services::housekeeping::sweep(&db)
+        onegraph::services::shared::housekeeping::sweep(&db)
             .await
             .unwrap()
             .outbox,

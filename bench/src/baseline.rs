@@ -27,7 +27,7 @@ use chrono::Utc;
 use onegraph::{
     auth::{Permission, PermissionSet, tokens},
     db::DbStats,
-    services::page::Cursor,
+    services::shared::page::Cursor,
 };
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,

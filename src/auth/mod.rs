@@ -1,7 +1,7 @@
 //! Who is calling: principals, permissions, Hub SSO tokens, sessions, kiosk tokens, guards
 //! and the per-IP limiter on brute-force surfaces.
 
-pub mod guard;
+pub mod need;
 pub mod passwords;
 pub mod permissions;
 pub mod rate_limit;
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 pub use permissions::{Permission, PermissionSet};
 
 /// The kind of caller, as `Viewer.kind` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalKind {
     /// A Visitor staff user signed in through Hub.
     Staff,

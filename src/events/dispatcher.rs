@@ -31,13 +31,11 @@ use sea_orm::{
 };
 use tokio::{sync::watch, task::JoinHandle};
 
+use super::outbox::{KIND_BUS, KIND_LEGAL_WEBHOOK, KIND_MAIL, Mail, redacted_mail};
 use crate::{
     config::Settings,
+    db::now,
     error::AppResult,
-    services::{
-        now,
-        outbox::{KIND_BUS, KIND_LEGAL_WEBHOOK, KIND_MAIL, Mail, redacted_mail},
-    },
     upstream::{
         bus::{BusClient, HttpBus},
         legal::{HttpLegal, LegalClient},

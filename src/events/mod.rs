@@ -14,6 +14,7 @@
 //! [`dispatcher`].
 
 pub mod dispatcher;
+pub mod outbox;
 
 use std::{
     collections::HashMap,

@@ -5,13 +5,11 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    auth::{
-        Permission,
-        guard::{Need, principal},
-    },
+    auth::Permission,
+    graphql::guard::{Need, principal},
     graphql::visitor::query::state,
     jobs::{self, Job, RunRecord},
-    services::audit,
+    services::shared::audit,
 };
 
 /// A job `runSync` can start.

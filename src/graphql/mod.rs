@@ -1,8 +1,11 @@
 //! The GraphQL schema: assembly, limits, per-request data (principal and DataLoaders), and
 //! the `/graphql` endpoint (HTTP, WebSocket, GraphiQL).
 
+pub mod enums;
+pub mod error;
 pub mod field_errors;
 pub mod graphiql;
+pub mod guard;
 pub mod http;
 pub mod jobs;
 pub mod limits;
@@ -162,7 +165,7 @@ pub fn router(state: AppState) -> Router {
 /// Builds a Relay connection from a service's page: each row's cursor and its node, with
 /// `extra` (the connection's `totalCount`) beside the edges.
 pub(crate) fn connection<T, N, F: async_graphql::ObjectType>(
-    page: crate::services::page::Page<T>,
+    page: crate::services::shared::page::Page<T>,
     extra: F,
     node: impl Fn(T) -> N,
 ) -> Connection<String, N, F, EmptyFields>

@@ -3,7 +3,7 @@
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 
-use crate::services::money;
+use crate::services::shared::money;
 
 /// An exact decimal number, kept as text (see the scalar's description).
 #[derive(Debug, Clone, PartialEq, Eq)]

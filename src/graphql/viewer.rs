@@ -5,10 +5,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::EntityTrait;
 
 use crate::{
-    auth::{
-        Principal, PrincipalKind, RequestMeta,
-        guard::{Need, principal},
-    },
+    auth::{Principal, PrincipalKind, RequestMeta},
+    graphql::guard::{Need, principal},
     graphql::visitor::query::state,
     services,
 };
@@ -51,8 +49,8 @@ impl User {
 
 #[Object]
 impl Viewer {
-    async fn kind(&self) -> PrincipalKind {
-        self.0.kind
+    async fn kind(&self) -> crate::graphql::enums::PrincipalKind {
+        self.0.kind.into()
     }
     /// The staff or client user (null for kiosks and integrations).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -119,8 +117,8 @@ pub struct Session {
     principal: std::sync::Arc<Principal>,
 }
 
-impl From<services::auth::LoginOutcome> for Session {
-    fn from(outcome: services::auth::LoginOutcome) -> Self {
+impl From<services::shared::sessions::LoginOutcome> for Session {
+    fn from(outcome: services::shared::sessions::LoginOutcome) -> Self {
         Session {
             token: outcome.token,
             expires_at: outcome.expires_at,
@@ -173,7 +171,7 @@ impl AuthMutation {
         // guesses are limited, successful logins are not.
         let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
         state.limiter.check(ip)?;
-        let outcome = services::auth::login_with_hub_sso(state, &token).await?;
+        let outcome = services::shared::sessions::login_with_hub_sso(state, &token).await?;
         state.limiter.refund(ip);
         Ok(Some(Session {
             token: outcome.token,
@@ -186,6 +184,6 @@ impl AuthMutation {
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
         let meta = ctx.data_opt::<RequestMeta>();
         let principal = meta.and_then(|m| m.principal.as_deref());
-        Ok(services::auth::logout(state(ctx)?, principal).await?)
+        Ok(services::shared::sessions::logout(state(ctx)?, principal).await?)
     }
 }

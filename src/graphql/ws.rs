@@ -505,7 +505,7 @@ impl Connection {
         };
         // Boxed: a database query's future is large, and is held only for the query, while
         // the connection's task would otherwise carry room for it all its life.
-        let active = Box::pin(crate::services::auth::credential_active(
+        let active = Box::pin(crate::services::shared::sessions::credential_active(
             &self.state,
             principal,
         ));
@@ -560,7 +560,7 @@ async fn authenticate(
     let Some(token) = header.as_str().and_then(bearer_token) else {
         return Err(Flow::forbidden());
     };
-    match crate::services::auth::authenticate(state, token).await {
+    match crate::services::shared::sessions::authenticate(state, token).await {
         Ok(Some(principal)) => Ok(Arc::new(principal)),
         Err(AppError::Internal(cause)) => {
             tracing::error!(error = %cause, "websocket authentication failed");

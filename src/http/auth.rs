@@ -20,7 +20,7 @@ use crate::{
     auth::{Principal, RequestMeta},
     config::IpNetwork,
     error::AppError,
-    services::auth::{self as auth_service, LoginOutcome},
+    services::shared::sessions::{self as auth_service, LoginOutcome},
 };
 
 /// The session cookie's name.

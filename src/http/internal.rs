@@ -17,8 +17,8 @@ use crate::{
     auth::tokens,
     config::Secret,
     error::{AppError, AppResult},
-    services::client_users::{self, ContactPush},
-    services::signing,
+    services::portal::client_users::{self, ContactPush},
+    services::portal::signing,
 };
 
 /// The header other products send their key in.

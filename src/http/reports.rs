@@ -16,9 +16,9 @@ use serde::Deserialize;
 
 use crate::{
     app::AppState,
-    auth::{Permission, Principal, guard::Need},
+    auth::{Permission, Principal, need::Need},
     error::{AppError, AppResult},
-    services::{page, visits},
+    services::{shared::page, visitor::visits},
 };
 
 /// Rows fetched per statement batch.

@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 
 use super::JobReport;
 use crate::{
-    app::AppState,
+    domain::Domain,
     error::{AppError, AppResult},
-    services::invoices::{self, Rejected, Stored},
+    services::portal::invoices::{self, Rejected, Stored},
     upstream::books::{self, BooksApi, HttpBooks},
 };
 
@@ -31,14 +31,14 @@ pub const MAX_PAGES: u32 = 500;
 pub const CURSOR_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Runs the job once against the configured Books.
-pub async fn run(state: &AppState) -> AppResult<JobReport> {
-    let client = HttpBooks::from_settings(&state.settings)?;
-    sync(state, &client).await
+pub async fn run(ctx: &Domain) -> AppResult<JobReport> {
+    let client = HttpBooks::from_settings(&ctx.settings)?;
+    sync(ctx, &client).await
 }
 
 /// Runs the job once against `books` (any implementation of the Books API).
-pub async fn sync(state: &AppState, books: &dyn BooksApi) -> AppResult<JobReport> {
-    let db = &state.db;
+pub async fn sync(ctx: &Domain, books: &dyn BooksApi) -> AppResult<JobReport> {
+    let db = &ctx.db;
     let since = invoices::cursor(db).await?;
     let mut report = JobReport::default();
     let mut newest: Option<DateTime<Utc>> = None;
@@ -62,7 +62,9 @@ pub async fn sync(state: &AppState, books: &dyn BooksApi) -> AppResult<JobReport
                 }
                 Err(Rejected::Skip(why)) => {
                     tracing::warn!(reason = %why, "skipping a Books invoice");
-                    if let Ok(tenant) = crate::services::validate::id(&raw.tenant_id, "tenant") {
+                    if let Ok(tenant) =
+                        crate::services::shared::validate::id(&raw.tenant_id, "tenant")
+                    {
                         report.add(&tenant, "skipped", 1);
                     }
                     report.errors.push(why);
@@ -96,4 +98,17 @@ pub async fn sync(state: &AppState, books: &dyn BooksApi) -> AppResult<JobReport
         }
     }
     Ok(report)
+}
+
+/// A Books failure as the job and `runSync` report it; the details go to the log.
+impl From<books::BooksError> for AppError {
+    fn from(err: books::BooksError) -> Self {
+        match err {
+            books::BooksError::NotConfigured => AppError::UpstreamNotConfigured(books::PRODUCT),
+            other => {
+                tracing::warn!(error = %other, "Books call failed");
+                AppError::UpstreamUnavailable(books::PRODUCT)
+            }
+        }
+    }
 }

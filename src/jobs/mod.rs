@@ -14,7 +14,7 @@ pub use scheduler::{RunRecord, run_now};
 use std::collections::BTreeMap;
 
 use crate::{
-    app::AppState,
+    domain::Domain,
     error::{AppError, AppResult},
 };
 
@@ -102,12 +102,12 @@ impl JobReport {
 }
 
 /// Runs `job` once, now, in this process (no lease: the scheduler takes one around this).
-pub async fn execute(state: &AppState, job: Job) -> AppResult<JobReport> {
+pub async fn execute(ctx: &Domain, job: Job) -> AppResult<JobReport> {
     match job {
-        Job::Tickets => tickets::run(state).await,
-        Job::Invoices => invoices::run(state).await,
-        Job::AutoCheckout => auto_checkout::run(state).await,
-        Job::Retention => retention::run(state).await,
+        Job::Tickets => tickets::run(ctx).await,
+        Job::Invoices => invoices::run(ctx).await,
+        Job::AutoCheckout => auto_checkout::run(ctx).await,
+        Job::Retention => retention::run(ctx).await,
         Job::BillingUsage => Err(AppError::Conflict(
             "the billing-usage job is not available in this build of onegraph".into(),
         )),

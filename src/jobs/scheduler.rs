@@ -20,7 +20,7 @@ use sea_orm::{
 
 use super::{Job, JobReport};
 use crate::{
-    app::AppState,
+    domain::Domain,
     error::{AppError, AppResult},
     services::{new_id, now},
 };
@@ -77,8 +77,8 @@ impl RunRecord {
 
 /// The upstream a job needs and lacks (PSA for tickets, Books for invoices, Hub for billing
 /// usage), or `None` when it can run.
-pub fn missing_upstream(state: &AppState, job: Job) -> Option<&'static str> {
-    let s = &state.settings;
+pub fn missing_upstream(ctx: &Domain, job: Job) -> Option<&'static str> {
+    let s = &ctx.settings;
     match job {
         Job::Tickets if s.psa_api_url.is_none() || s.psa_service_key.is_none() => Some("PSA"),
         Job::Invoices if s.books_api_url.is_none() || s.books_service_key.is_none() => {
@@ -169,9 +169,9 @@ impl Drop for AbortOnDrop {
 
 /// Runs [`run_leased`] in its own task: a caller that goes away (a `runSync` request whose
 /// client disconnected) does not cut the run short, and the lease is still released.
-async fn run_leased_detached(state: &AppState, job: Job) -> AppResult<RunRecord> {
-    let state = state.clone();
-    tokio::spawn(async move { run_leased(&state, job).await })
+async fn run_leased_detached(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
+    let ctx = ctx.clone();
+    tokio::spawn(async move { run_leased(&ctx, job).await })
         .await
         .map_err(|err| AppError::internal(format!("the {} run panicked: {err}", job.as_str())))?
 }
@@ -188,7 +188,7 @@ fn short_error(report: &Result<JobReport, AppError>) -> Option<String> {
 
 /// Runs `job` under the lease this replica already holds, recording it in `sync_runs`, and
 /// releases the lease. Answers the record, or the job's own error (recorded as well).
-async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
+async fn run_leased(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
     let id = new_id();
     let started_at = now();
     let recorded = Runs::insert(sync_runs::ActiveModel {
@@ -201,10 +201,10 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
         error: Set(None),
         counts: Set("{}".to_owned()),
     })
-    .exec_without_returning(&state.db)
+    .exec_without_returning(&ctx.db)
     .await;
     if let Err(err) = recorded {
-        release(&state.db, job).await?;
+        release(&ctx.db, job).await?;
         return Err(err.into());
     }
 
@@ -213,7 +213,7 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
     // already sent upstream carries idempotency keys.
     let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
     let heartbeat = {
-        let db = state.db.clone();
+        let db = ctx.db.clone();
         AbortOnDrop(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(HEARTBEAT).await;
@@ -236,7 +236,7 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
         }
     };
     let result = tokio::select! {
-        result = super::execute(state, job) => result,
+        result = super::execute(ctx, job) => result,
         () = lost => Err(AppError::Conflict(format!(
             "the {} run lost its lease to another replica and stopped",
             job.as_str()
@@ -262,9 +262,9 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
         .col_expr(sync_runs::Column::Error, Expr::value(error.clone()))
         .col_expr(sync_runs::Column::Counts, Expr::value(counts))
         .filter(sync_runs::Column::Id.eq(&id))
-        .exec(&state.db)
+        .exec(&ctx.db)
         .await;
-    let released = release(&state.db, job).await;
+    let released = release(&ctx.db, job).await;
     saved?;
     released?;
     match &error {
@@ -288,25 +288,25 @@ async fn run_leased(state: &AppState, job: Job) -> AppResult<RunRecord> {
 
 /// Runs `job` now with its lease (`CONFLICT` "already running" when another run holds it;
 /// `UPSTREAM_NOT_CONFIGURED` without its upstream, recording nothing) and records the run.
-pub async fn run_now(state: &AppState, job: Job) -> AppResult<RunRecord> {
-    if let Some(product) = missing_upstream(state, job) {
+pub async fn run_now(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
+    if let Some(product) = missing_upstream(ctx, job) {
         return Err(AppError::UpstreamNotConfigured(product));
     }
-    if !acquire(&state.db, job, None).await? {
+    if !acquire(&ctx.db, job, None).await? {
         return Err(AppError::Conflict(format!(
             "the {} job is already running",
             job.as_str()
         )));
     }
-    run_leased_detached(state, job).await
+    run_leased_detached(ctx, job).await
 }
 
 /// How often the timers start each job.
-pub fn schedule(state: &AppState) -> Vec<(Job, Duration)> {
+pub fn schedule(ctx: &Domain) -> Vec<(Job, Duration)> {
     let floor = |d: Duration| d.max(Duration::from_millis(50));
     vec![
-        (Job::Tickets, floor(state.settings.ticket_sync_interval)),
-        (Job::Invoices, floor(state.settings.invoice_sync_interval)),
+        (Job::Tickets, floor(ctx.settings.ticket_sync_interval)),
+        (Job::Invoices, floor(ctx.settings.invoice_sync_interval)),
         (Job::AutoCheckout, Duration::from_secs(60)),
         (Job::Retention, Duration::from_secs(24 * 3600)),
     ]
@@ -322,16 +322,16 @@ fn poll(period: Duration) -> Duration {
 /// One timer tick: skips a job without its upstream (recording nothing), and runs it when
 /// this replica gets the lease and the last run started about a period ago (half a poll of
 /// slack, so a tick that comes a moment early is not skipped for a whole period).
-async fn tick(state: &AppState, job: Job, period: Duration) {
-    if missing_upstream(state, job).is_some() {
+async fn tick(ctx: &Domain, job: Job, period: Duration) {
+    if missing_upstream(ctx, job).is_some() {
         tracing::debug!(job = job.as_str(), "upstream not configured; run skipped");
         return;
     }
     let gap = period.saturating_sub(poll(period) / 2);
-    match acquire(&state.db, job, Some(gap)).await {
+    match acquire(&ctx.db, job, Some(gap)).await {
         Ok(true) => {
             // Detached like `run_now`: a panicking job ends its run, not this timer.
-            if let Err(err) = run_leased_detached(state, job).await {
+            if let Err(err) = run_leased_detached(ctx, job).await {
                 tracing::warn!(
                     job = job.as_str(),
                     code = err.code(),
@@ -346,17 +346,17 @@ async fn tick(state: &AppState, job: Job, period: Duration) {
 
 /// Starts the timers. The first check comes one poll after start-up; a job that never ran
 /// runs then.
-pub fn spawn(state: AppState) {
+pub fn spawn(ctx: Domain) {
     let _ = replica_id();
-    for (job, period) in schedule(&state) {
-        let state = state.clone();
+    for (job, period) in schedule(&ctx) {
+        let ctx = ctx.clone();
         let every = poll(period);
         tokio::spawn(async move {
             let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 timer.tick().await;
-                tick(&state, job, period).await;
+                tick(&ctx, job, period).await;
             }
         });
     }

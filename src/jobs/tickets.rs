@@ -10,9 +10,9 @@
 
 use super::JobReport;
 use crate::{
-    app::AppState,
-    error::AppResult,
-    services::tickets::{self as svc, PulledChange, PulledComment, TicketStatus},
+    domain::Domain,
+    error::{AppError, AppResult},
+    services::portal::tickets::{self as svc, PulledChange, PulledComment, TicketStatus},
     upstream::psa::{HttpPsa, NewComment, NewTicket, PsaApi, PsaError},
 };
 
@@ -22,21 +22,21 @@ pub const CURSOR: &str = "psa.ticket_changes";
 const MAX_PAGES: usize = 1000;
 
 /// Runs the job once against the configured PSA (`UPSTREAM_NOT_CONFIGURED` without it).
-pub async fn run(state: &AppState) -> AppResult<JobReport> {
-    let psa = HttpPsa::from_settings(&state.settings)?;
-    run_with(state, &psa).await
+pub async fn run(ctx: &Domain) -> AppResult<JobReport> {
+    let psa = HttpPsa::from_settings(&ctx.settings)?;
+    run_with(ctx, &psa).await
 }
 
 /// Runs the job once against `psa`.
-pub async fn run_with(state: &AppState, psa: &dyn PsaApi) -> AppResult<JobReport> {
+pub async fn run_with(ctx: &Domain, psa: &dyn PsaApi) -> AppResult<JobReport> {
     let mut report = JobReport::default();
-    if push_tickets(state, psa, &mut report).await? == Flow::Stop {
+    if push_tickets(ctx, psa, &mut report).await? == Flow::Stop {
         return Ok(report);
     }
-    if push_comments(state, psa, &mut report).await? == Flow::Stop {
+    if push_comments(ctx, psa, &mut report).await? == Flow::Stop {
         return Ok(report);
     }
-    pull_changes(state, psa, &mut report).await?;
+    pull_changes(ctx, psa, &mut report).await?;
     Ok(report)
 }
 
@@ -53,36 +53,27 @@ fn outage(report: &mut JobReport, step: &str, err: &PsaError) -> Flow {
     Flow::Stop
 }
 
-async fn push_tickets(
-    state: &AppState,
-    psa: &dyn PsaApi,
-    report: &mut JobReport,
-) -> AppResult<Flow> {
-    let backoff = state.settings.ticket_sync_backoff;
-    for ticket in svc::due_tickets(&state.db).await? {
+async fn push_tickets(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) -> AppResult<Flow> {
+    let backoff = ctx.settings.ticket_sync_backoff;
+    for ticket in svc::due_tickets(&ctx.db).await? {
         let body = NewTicket {
             external_ref: ticket.id.clone(),
             tenant_id: ticket.tenant_id.clone(),
             company_id: ticket.company_id.clone(),
-            contact_email: svc::contact_email(&state.db, &ticket).await?,
+            contact_email: svc::contact_email(&ctx.db, &ticket).await?,
             subject: ticket.subject.clone(),
             description: ticket.description.clone(),
             priority: ticket.priority.clone(),
         };
         match psa.create_ticket(&body).await {
             Ok(created) => {
-                if svc::mark_ticket_pushed(
-                    &state.db,
-                    &ticket,
-                    &created.id,
-                    created.status.as_deref(),
-                )
-                .await?
+                if svc::mark_ticket_pushed(&ctx.db, &ticket, &created.id, created.status.as_deref())
+                    .await?
                 {
                     report.add(&ticket.tenant_id, "pushed", 1);
                 } else {
                     let error = "push ticket: PSA answered an id another ticket already has";
-                    svc::mark_ticket_failed(&state.db, &ticket, error, backoff).await?;
+                    svc::mark_ticket_failed(&ctx.db, &ticket, error, backoff).await?;
                     report.add(&ticket.tenant_id, "failed", 1);
                     report.errors.push(format!("ticket {}: {error}", ticket.id));
                 }
@@ -96,7 +87,7 @@ async fn push_tickets(
                 // makes either harmless, and the backoff keeps a ticket PSA chokes on from
                 // holding up the others forever.
                 let error = format!("push ticket: {}", err.describe());
-                svc::mark_ticket_failed(&state.db, &ticket, &error, backoff).await?;
+                svc::mark_ticket_failed(&ctx.db, &ticket, &error, backoff).await?;
                 report.add(&ticket.tenant_id, "failed", 1);
                 tracing::warn!(ticket = %ticket.id, %error, "PSA refused a ticket");
                 report.errors.push(format!("ticket {}: {error}", ticket.id));
@@ -109,13 +100,9 @@ async fn push_tickets(
     Ok(Flow::Continue)
 }
 
-async fn push_comments(
-    state: &AppState,
-    psa: &dyn PsaApi,
-    report: &mut JobReport,
-) -> AppResult<Flow> {
-    let backoff = state.settings.ticket_sync_backoff;
-    for (comment, ticket) in svc::due_comments(&state.db).await? {
+async fn push_comments(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) -> AppResult<Flow> {
+    let backoff = ctx.settings.ticket_sync_backoff;
+    for (comment, ticket) in svc::due_comments(&ctx.db).await? {
         let Some(psa_ticket) = ticket.psa_ticket_id.as_deref() else {
             continue;
         };
@@ -125,7 +112,7 @@ async fn push_comments(
         };
         match psa.add_comment(psa_ticket, &comment.id, &body).await {
             Ok(created) => {
-                svc::mark_comment_pushed(&state.db, &comment, &created.id).await?;
+                svc::mark_comment_pushed(&ctx.db, &comment, &created.id).await?;
                 report.add(&comment.tenant_id, "comments_pushed", 1);
             }
             Err(PsaError::Unreachable) => {
@@ -133,7 +120,7 @@ async fn push_comments(
             }
             Err(err) => {
                 let error = format!("push comment: {}", err.describe());
-                svc::mark_comment_failed(&state.db, &comment, &error, backoff).await?;
+                svc::mark_comment_failed(&ctx.db, &comment, &error, backoff).await?;
                 report.add(&comment.tenant_id, "failed", 1);
                 tracing::warn!(comment = %comment.id, %error, "PSA refused a comment");
                 report
@@ -188,8 +175,8 @@ fn to_change(change: crate::upstream::psa::TicketChange) -> PulledChange {
     }
 }
 
-async fn pull_changes(state: &AppState, psa: &dyn PsaApi, report: &mut JobReport) -> AppResult<()> {
-    let mut since = svc::cursor(&state.db, CURSOR).await?;
+async fn pull_changes(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) -> AppResult<()> {
+    let mut since = svc::cursor(&ctx.db, CURSOR).await?;
     for _ in 0..MAX_PAGES {
         let page = match psa.changes(since.as_deref()).await {
             Ok(page) => page,
@@ -204,7 +191,7 @@ async fn pull_changes(state: &AppState, psa: &dyn PsaApi, report: &mut JobReport
             return Ok(());
         }
         // One transaction per page: its changes and the cursor after it move together.
-        let txn = crate::db::begin_write(&state.db).await?;
+        let txn = crate::db::begin_write(&ctx.db).await?;
         for change in page.changes {
             let change = to_change(change);
             let applied = svc::apply_change(&txn, &change).await?;
@@ -227,4 +214,17 @@ async fn pull_changes(state: &AppState, psa: &dyn PsaApi, report: &mut JobReport
         }
     }
     Ok(())
+}
+
+/// A PSA failure that stops the whole run (an unset PSA, or one that cannot be reached).
+impl From<PsaError> for AppError {
+    fn from(err: PsaError) -> Self {
+        match err {
+            PsaError::NotConfigured => AppError::UpstreamNotConfigured("PSA"),
+            other => {
+                tracing::warn!(error = %other.describe(), "PSA call failed");
+                AppError::UpstreamUnavailable("PSA")
+            }
+        }
+    }
 }

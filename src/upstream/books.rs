@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
-use crate::{config::Settings, error::AppError};
+use crate::config::Settings;
 
 /// The product's name in errors and logs.
 pub const PRODUCT: &str = "Books";
@@ -23,18 +23,6 @@ pub enum BooksError {
     /// Books' answer was not the JSON the contract describes.
     #[error("Books answered malformed JSON: {0}")]
     Malformed(String),
-}
-
-impl From<BooksError> for AppError {
-    fn from(err: BooksError) -> Self {
-        match err {
-            BooksError::NotConfigured => AppError::UpstreamNotConfigured(PRODUCT),
-            other => {
-                tracing::warn!(error = %other, "Books call failed");
-                AppError::UpstreamUnavailable(PRODUCT)
-            }
-        }
-    }
 }
 
 /// One invoice as Books sends it. Amounts are decimal strings, validated by the sync.

@@ -5,11 +5,13 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 
-use crate::{config::Settings, error::AppError};
+use crate::config::Settings;
 
 /// Why a PSA call failed, in onegraph's own words: PSA's bodies are never kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PsaError {
+    /// `PSA_API_URL` or `PSA_SERVICE_KEY` is unset (or the URL does not parse).
+    NotConfigured,
     /// No connection could be made (PSA down, DNS, TLS).
     Unreachable,
     /// PSA did not answer within `UPSTREAM_TIMEOUT`.
@@ -24,6 +26,7 @@ impl PsaError {
     /// A short description for logs, `sync_runs.error` and `Ticket.syncError`.
     pub fn describe(&self) -> String {
         match self {
+            PsaError::NotConfigured => "PSA is not configured".to_owned(),
             PsaError::Unreachable => "PSA unreachable".to_owned(),
             PsaError::Timeout => "PSA did not answer in time".to_owned(),
             PsaError::Status(code) => format!("PSA answered HTTP {code}"),
@@ -176,11 +179,11 @@ pub struct HttpPsa {
 impl HttpPsa {
     /// The client for `PSA_API_URL` and `PSA_SERVICE_KEY`; `UPSTREAM_NOT_CONFIGURED` when
     /// either is missing.
-    pub fn from_settings(settings: &Settings) -> Result<Self, AppError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, PsaError> {
         let (Some(url), Some(key)) = (&settings.psa_api_url, &settings.psa_service_key) else {
-            return Err(AppError::UpstreamNotConfigured("PSA"));
+            return Err(PsaError::NotConfigured);
         };
-        let base = reqwest::Url::parse(url).map_err(|_| AppError::UpstreamNotConfigured("PSA"))?;
+        let base = reqwest::Url::parse(url).map_err(|_| PsaError::NotConfigured)?;
         Ok(HttpPsa {
             client: super::http_client(settings),
             base,

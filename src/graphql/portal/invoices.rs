@@ -9,12 +9,11 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 
 use crate::{
-    auth::{
-        Permission, Principal,
-        guard::{Need, principal},
-    },
+    auth::{Permission, Principal},
+    graphql::enums::InvoiceStatus,
+    graphql::guard::{Need, principal},
     graphql::{scalars::Money, visitor::query::state},
-    services::{self, invoices::InvoiceStatus, page},
+    services::{self, shared::page},
 };
 
 /// An invoice of the client's company, as Books last sent it.
@@ -37,7 +36,8 @@ impl Invoice {
     }
     async fn status(&self) -> InvoiceStatus {
         // Only valid statuses are stored; an unreadable one shows as open rather than failing.
-        InvoiceStatus::parse(&self.0.status).unwrap_or(InvoiceStatus::Open)
+        services::portal::invoices::InvoiceStatus::parse(&self.0.status)
+            .map_or(InvoiceStatus::Open, Into::into)
     }
     /// The invoice total, exact.
     async fn total(&self) -> Money {
@@ -70,7 +70,12 @@ pub struct InvoiceTotal {
 impl InvoiceTotal {
     /// Invoices matching the filter, on every page.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(services::invoices::count(&state(ctx)?.db, &self.principal, self.status).await?)
+        Ok(services::portal::invoices::count(
+            &state(ctx)?.db,
+            &self.principal,
+            self.status.map(Into::into),
+        )
+        .await?)
     }
 }
 
@@ -94,8 +99,14 @@ impl InvoiceQuery {
     ) -> Result<Option<Connection<String, Invoice, InvoiceTotal, EmptyFields>>> {
         let p = principal(ctx)?;
         let first = page::first(first)?;
-        let page =
-            services::invoices::list(&state(ctx)?.db, &p, status, first, after.as_deref()).await?;
+        let page = services::portal::invoices::list(
+            &state(ctx)?.db,
+            &p,
+            status.map(Into::into),
+            first,
+            after.as_deref(),
+        )
+        .await?;
         Ok(Some(crate::graphql::connection(
             page,
             InvoiceTotal {
@@ -110,7 +121,7 @@ impl InvoiceQuery {
     #[graphql(guard = "Need::Perm(Permission::InvoicesView)")]
     async fn invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Invoice>> {
         let p = principal(ctx)?;
-        Ok(services::invoices::get(&state(ctx)?.db, &p, &id)
+        Ok(services::portal::invoices::get(&state(ctx)?.db, &p, &id)
             .await?
             .map(Invoice))
     }

@@ -6,12 +6,11 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    auth::{
-        Permission, RequestMeta,
-        guard::{Need, principal},
-    },
+    auth::{Permission, RequestMeta},
+    graphql::enums::SigningStatus,
+    graphql::guard::{Need, principal},
     graphql::visitor::query::state,
-    services::signing::{self, SigningStatus},
+    services::portal::signing,
 };
 
 /// A policy Legal asked the caller to sign.
@@ -57,7 +56,7 @@ impl SigningRequest {
     }
     /// `EXPIRED` for a pending request past its `dueAt`: it can no longer be signed.
     async fn status(&self) -> SigningStatus {
-        SigningStatus::of(&self.request, self.at)
+        signing::SigningStatus::of(&self.request, self.at).into()
     }
     /// The signature, once signed.
     async fn acknowledgement(&self) -> Option<Acknowledgement> {
@@ -107,7 +106,7 @@ impl SigningQuery {
         status: Option<SigningStatus>,
     ) -> Result<Option<Vec<SigningRequest>>> {
         let p = principal(ctx)?;
-        let rows = signing::list(&state(ctx)?.db, &p, status).await?;
+        let rows = signing::list(&state(ctx)?.db, &p, status.map(Into::into)).await?;
         Ok(Some(rows.into_iter().map(SigningRequest::from).collect()))
     }
 }

@@ -22,20 +22,16 @@ use sea_orm::Order;
 
 use crate::{
     app::AppState,
-    auth::{
-        Permission, Principal,
-        guard::{Need, principal},
-    },
+    auth::{Permission, Principal},
     error::AppError,
+    graphql::enums::{TicketPriority, TicketStatus, TicketSyncState},
+    graphql::guard::{Need, principal},
     graphql::visitor::{
         loaders::{Scope, first_per_key, make},
         query::state,
         types::load_err,
     },
-    services::{
-        self, page,
-        tickets::{TicketPriority, TicketStatus, TicketSyncState},
-    },
+    services::{self, portal::tickets as ticket_rules, shared::page},
 };
 
 /// How many comments `Ticket.comments` shows: the latest ones, oldest first.
@@ -121,14 +117,14 @@ impl Ticket {
     }
     /// PSA's status (`NEW` until PSA says otherwise).
     async fn status(&self) -> TicketStatus {
-        TicketStatus::parse(&self.0.status).unwrap_or(TicketStatus::New)
+        ticket_rules::TicketStatus::parse(&self.0.status).map_or(TicketStatus::New, Into::into)
     }
     async fn priority(&self) -> TicketPriority {
-        TicketPriority::parse(&self.0.priority)
+        ticket_rules::TicketPriority::parse(&self.0.priority).into()
     }
     /// Whether the ticket has reached PSA; `FAILED` ones are retried with backoff.
     async fn sync_state(&self) -> TicketSyncState {
-        TicketSyncState::parse(&self.0.sync_state)
+        ticket_rules::TicketSyncState::parse(&self.0.sync_state).into()
     }
     /// Why the last push failed (step and HTTP status), while `syncState` is `FAILED`.
     async fn sync_error(&self) -> Option<&str> {
@@ -192,7 +188,12 @@ pub struct TicketTotal {
 impl TicketTotal {
     /// Tickets matching the filter, on every page.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(services::tickets::count(&state(ctx)?.db, &self.principal, self.status).await?)
+        Ok(services::portal::tickets::count(
+            &state(ctx)?.db,
+            &self.principal,
+            self.status.map(Into::into),
+        )
+        .await?)
     }
 }
 
@@ -216,8 +217,14 @@ impl TicketsQuery {
     ) -> Result<Option<Connection<String, Ticket, TicketTotal, EmptyFields>>> {
         let p = principal(ctx)?;
         let first = page::first(first)?;
-        let page =
-            services::tickets::list(&state(ctx)?.db, &p, status, first, after.as_deref()).await?;
+        let page = services::portal::tickets::list(
+            &state(ctx)?.db,
+            &p,
+            status.map(Into::into),
+            first,
+            after.as_deref(),
+        )
+        .await?;
         Ok(Some(crate::graphql::connection(
             page,
             TicketTotal {
@@ -232,7 +239,7 @@ impl TicketsQuery {
     #[graphql(guard = "Need::Perm(Permission::TicketsView)")]
     async fn ticket(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Ticket>> {
         let p = principal(ctx)?;
-        Ok(services::tickets::get(&state(ctx)?.db, &p, &id)
+        Ok(services::portal::tickets::get(&state(ctx)?.db, &p, &id)
             .await?
             .map(Ticket))
     }
@@ -263,13 +270,13 @@ impl TicketsMutation {
         input: CreateTicketInput,
     ) -> Result<Option<Ticket>> {
         let p = principal(ctx)?;
-        let model = services::tickets::create(
+        let model = services::portal::tickets::create(
             state(ctx)?,
             &p,
-            services::tickets::NewTicket {
+            services::portal::tickets::NewTicket {
                 subject: input.subject,
                 description: input.description,
-                priority: input.priority,
+                priority: input.priority.into(),
             },
         )
         .await?;
@@ -285,7 +292,8 @@ impl TicketsMutation {
         body: String,
     ) -> Result<Option<TicketComment>> {
         let p = principal(ctx)?;
-        let model = services::tickets::add_comment(state(ctx)?, &p, &ticket_id, &body).await?;
+        let model =
+            services::portal::tickets::add_comment(state(ctx)?, &p, &ticket_id, &body).await?;
         Ok(Some(TicketComment(model)))
     }
 }

@@ -4,12 +4,10 @@
 use async_graphql::{Context, Enum, ID, Object, Result};
 
 use crate::{
-    auth::{
-        Permission, RequestMeta,
-        guard::{Need, principal},
-    },
+    auth::{Permission, RequestMeta},
+    graphql::guard::{Need, principal},
     graphql::{viewer::Session, visitor::query::state},
-    services::{self, client_users},
+    services::{self, portal::client_users},
 };
 
 /// What a client user may do: `CLIENT_ADMIN` every `portal.*` permission, `CLIENT_USER` all
@@ -78,7 +76,7 @@ impl UsersQuery {
     /// The client users of the caller's company, by name (at most 500).
     #[graphql(guard = "Need::Perm(Permission::UsersManage)")]
     async fn client_users(&self, ctx: &Context<'_>) -> Result<Option<Vec<ClientUser>>> {
-        let rows = services::identity::list(state(ctx)?, &*principal(ctx)?).await?;
+        let rows = services::portal::identity::list(state(ctx)?, &*principal(ctx)?).await?;
         Ok(Some(rows.into_iter().map(ClientUser::from).collect()))
     }
 }
@@ -107,7 +105,7 @@ impl UsersMutation {
         let ip = ip(ctx);
         state.limiter.check(ip)?;
         let outcome =
-            services::identity::password_login(state, &tenant_id, &email, password).await?;
+            services::portal::identity::password_login(state, &tenant_id, &email, password).await?;
         state.limiter.refund(ip);
         Ok(Some(Session::from(outcome)))
     }
@@ -122,7 +120,7 @@ impl UsersMutation {
         name: String,
         #[graphql(default_with = "ClientRole::ClientUser")] role: ClientRole,
     ) -> Result<Option<ClientUser>> {
-        let user = services::identity::invite(
+        let user = services::portal::identity::invite(
             state(ctx)?,
             &*principal(ctx)?,
             &email,
@@ -146,7 +144,7 @@ impl UsersMutation {
         // Never refunded: the answer is always true, and each request may send an e-mail.
         state.limiter.check(ip(ctx))?;
         Ok(Some(
-            services::identity::request_reset(state, &tenant_id, &email).await?,
+            services::portal::identity::request_reset(state, &tenant_id, &email).await?,
         ))
     }
 
@@ -161,7 +159,7 @@ impl UsersMutation {
         let state = state(ctx)?;
         let ip = ip(ctx);
         state.limiter.check(ip)?;
-        let done = services::identity::set_password(state, &token, password).await?;
+        let done = services::portal::identity::set_password(state, &token, password).await?;
         state.limiter.refund(ip);
         Ok(Some(done))
     }

@@ -22,7 +22,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Query, WindowStatement},
 };
 
-use crate::{app::AppState, auth::Principal, error::AppError, services::page};
+use crate::{app::AppState, auth::Principal, error::AppError, services::shared::page};
 
 /// What a loader needs: the pool and the tenant every row must belong to.
 #[derive(Clone)]

@@ -12,11 +12,10 @@ use super::{
     },
 };
 use crate::{
-    auth::{
-        Permission, RequestMeta,
-        guard::{Need, principal},
-    },
-    services::{self, locations::LocationType},
+    auth::{Permission, RequestMeta},
+    graphql::enums::LocationType,
+    graphql::guard::{Need, principal},
+    services,
 };
 
 /// Who is arriving.
@@ -28,9 +27,9 @@ pub struct VisitorInput {
     company: Option<String>,
 }
 
-impl From<VisitorInput> for services::visits::VisitorDetails {
+impl From<VisitorInput> for services::visitor::visits::VisitorDetails {
     fn from(v: VisitorInput) -> Self {
-        services::visits::VisitorDetails {
+        services::visitor::visits::VisitorDetails {
             name: v.name,
             email: v.email,
             phone: v.phone,
@@ -147,7 +146,7 @@ impl VisitorMutation {
         if by_code {
             rate_limit(ctx)?;
         }
-        let request = services::visits::CheckIn {
+        let request = services::visitor::visits::CheckIn {
             location_id: input.location_id.0,
             host_id: input.host_id.map(|i| i.0),
             visitor: input.visitor.map(Into::into),
@@ -155,7 +154,7 @@ impl VisitorMutation {
             pre_registration_code: input.pre_registration_code,
             purpose: input.purpose,
         };
-        let bundle = services::visits::check_in(state(ctx)?, &p, request).await?;
+        let bundle = services::visitor::visits::check_in(state(ctx)?, &p, request).await?;
         if by_code {
             refund(ctx);
         }
@@ -166,7 +165,7 @@ impl VisitorMutation {
     #[graphql(guard = "Need::PermOrKiosk(Permission::VisitorsCheckout)")]
     async fn check_out_visitor(&self, ctx: &Context<'_>, visit_id: ID) -> Result<Option<Visit>> {
         let p = principal(ctx)?;
-        let bundle = services::visits::check_out(state(ctx)?, &p, &visit_id).await?;
+        let bundle = services::visitor::visits::check_out(state(ctx)?, &p, &visit_id).await?;
         Ok(Some(Visit::from_bundle(bundle)))
     }
 
@@ -178,10 +177,10 @@ impl VisitorMutation {
         input: PreRegisterInput,
     ) -> Result<Option<PreRegistration>> {
         let p = principal(ctx)?;
-        let (model, code) = services::pre_registrations::create(
+        let (model, code) = services::visitor::pre_registrations::create(
             &state(ctx)?.db,
             &p,
-            services::pre_registrations::NewPreRegistration {
+            services::visitor::pre_registrations::NewPreRegistration {
                 location_id: input.location_id.0,
                 host_id: input.host_id.map(|i| i.0),
                 visitor: input.visitor.into(),
@@ -200,7 +199,7 @@ impl VisitorMutation {
         id: ID,
     ) -> Result<Option<PreRegistration>> {
         let p = principal(ctx)?;
-        let model = services::pre_registrations::cancel(&state(ctx)?.db, &p, &id).await?;
+        let model = services::visitor::pre_registrations::cancel(&state(ctx)?.db, &p, &id).await?;
         Ok(Some(PreRegistration::without_code(model)))
     }
 
@@ -212,13 +211,13 @@ impl VisitorMutation {
         input: CreateLocationInput,
     ) -> Result<Option<Location>> {
         let p = principal(ctx)?;
-        let model = services::locations::create(
+        let model = services::visitor::locations::create(
             &state(ctx)?.db,
             &p,
-            services::locations::NewLocation {
+            services::visitor::locations::NewLocation {
                 name: input.name,
                 address: input.address,
-                location_type: input.location_type,
+                location_type: input.location_type.into(),
                 timezone: input.timezone,
             },
         )
@@ -235,14 +234,14 @@ impl VisitorMutation {
         input: UpdateLocationInput,
     ) -> Result<Option<Location>> {
         let p = principal(ctx)?;
-        let model = services::locations::update(
+        let model = services::visitor::locations::update(
             &state(ctx)?.db,
             &p,
             &id,
-            services::locations::LocationChanges {
+            services::visitor::locations::LocationChanges {
                 name: input.name,
                 address: input.address,
-                location_type: input.location_type,
+                location_type: input.location_type.map(Into::into),
                 timezone: input.timezone,
             },
         )
@@ -255,7 +254,7 @@ impl VisitorMutation {
     async fn archive_location(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Location>> {
         let p = principal(ctx)?;
         Ok(Some(Location(
-            services::locations::archive(&state(ctx)?.db, &p, &id).await?,
+            services::visitor::locations::archive(&state(ctx)?.db, &p, &id).await?,
         )))
     }
 
@@ -263,10 +262,10 @@ impl VisitorMutation {
     #[graphql(guard = "Need::Perm(Permission::HostsManage)")]
     async fn create_host(&self, ctx: &Context<'_>, input: CreateHostInput) -> Result<Option<Host>> {
         let p = principal(ctx)?;
-        let model = services::hosts::create(
+        let model = services::visitor::hosts::create(
             &state(ctx)?.db,
             &p,
-            services::hosts::NewHost {
+            services::visitor::hosts::NewHost {
                 name: input.name,
                 email: input.email,
                 phone: input.phone,
@@ -288,11 +287,11 @@ impl VisitorMutation {
         input: UpdateHostInput,
     ) -> Result<Option<Host>> {
         let p = principal(ctx)?;
-        let model = services::hosts::update(
+        let model = services::visitor::hosts::update(
             &state(ctx)?.db,
             &p,
             &id,
-            services::hosts::HostChanges {
+            services::visitor::hosts::HostChanges {
                 name: input.name,
                 email: input.email,
                 phone: input.phone,
@@ -310,7 +309,7 @@ impl VisitorMutation {
     async fn remove_host(&self, ctx: &Context<'_>, id: ID) -> Result<Option<bool>> {
         let p = principal(ctx)?;
         Ok(Some(
-            services::hosts::remove(&state(ctx)?.db, &p, &id).await?,
+            services::visitor::hosts::remove(&state(ctx)?.db, &p, &id).await?,
         ))
     }
 
@@ -324,7 +323,7 @@ impl VisitorMutation {
     ) -> Result<Option<Badge>> {
         let p = principal(ctx)?;
         Ok(Some(Badge(
-            services::badges::add(&state(ctx)?.db, &p, &location_id, &number).await?,
+            services::visitor::badges::add(&state(ctx)?.db, &p, &location_id, &number).await?,
         )))
     }
 
@@ -338,7 +337,7 @@ impl VisitorMutation {
     ) -> Result<Option<Badge>> {
         let p = principal(ctx)?;
         Ok(Some(Badge(
-            services::badges::assign(&state(ctx)?.db, &p, &badge_id, &visit_id).await?,
+            services::visitor::badges::assign(&state(ctx)?.db, &p, &badge_id, &visit_id).await?,
         )))
     }
 
@@ -347,7 +346,7 @@ impl VisitorMutation {
     async fn return_badge(&self, ctx: &Context<'_>, badge_id: ID) -> Result<Option<Badge>> {
         let p = principal(ctx)?;
         Ok(Some(Badge(
-            services::badges::return_badge(&state(ctx)?.db, &p, &badge_id).await?,
+            services::visitor::badges::return_badge(&state(ctx)?.db, &p, &badge_id).await?,
         )))
     }
 
@@ -356,7 +355,7 @@ impl VisitorMutation {
     async fn retire_badge(&self, ctx: &Context<'_>, badge_id: ID) -> Result<Option<Badge>> {
         let p = principal(ctx)?;
         Ok(Some(Badge(
-            services::badges::retire(&state(ctx)?.db, &p, &badge_id).await?,
+            services::visitor::badges::retire(&state(ctx)?.db, &p, &badge_id).await?,
         )))
     }
 
@@ -369,7 +368,8 @@ impl VisitorMutation {
     ) -> Result<Option<KioskPairingCode>> {
         let p = principal(ctx)?;
         let (code, expires_at, location) =
-            services::kiosks::create_pairing_code(&state(ctx)?.db, &p, &location_id).await?;
+            services::visitor::kiosks::create_pairing_code(&state(ctx)?.db, &p, &location_id)
+                .await?;
         Ok(Some(KioskPairingCode {
             code,
             expires_at,
@@ -387,7 +387,7 @@ impl VisitorMutation {
     ) -> Result<Option<KioskSession>> {
         rate_limit(ctx)?;
         let (token, kiosk, location) =
-            services::kiosks::pair(&state(ctx)?.db, &code, &name).await?;
+            services::visitor::kiosks::pair(&state(ctx)?.db, &code, &name).await?;
         refund(ctx);
         Ok(Some(KioskSession {
             token,
@@ -401,7 +401,7 @@ impl VisitorMutation {
     async fn revoke_kiosk(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Kiosk>> {
         let p = principal(ctx)?;
         Ok(Some(Kiosk::new(
-            services::kiosks::revoke(state(ctx)?, &p, &id).await?,
+            services::visitor::kiosks::revoke(state(ctx)?, &p, &id).await?,
         )))
     }
 
@@ -413,10 +413,10 @@ impl VisitorMutation {
         input: VisitorSettingsInput,
     ) -> Result<Option<VisitorSettings>> {
         let p = principal(ctx)?;
-        let model = services::settings::update(
+        let model = services::visitor::settings::update(
             &state(ctx)?.db,
             &p,
-            services::settings::SettingsChanges {
+            services::visitor::settings::SettingsChanges {
                 retention_days: input.retention_days,
                 require_host: input.require_host,
                 require_badge: input.require_badge,

@@ -16,12 +16,11 @@ use super::types::{
 };
 use crate::{
     app::AppState,
-    auth::{
-        Permission, Principal,
-        guard::{Need, principal},
-    },
+    auth::{Permission, Principal},
     error::AppError,
-    services::{self, badges::BadgeStatus, page, visits::VisitStatus},
+    graphql::enums::{BadgeStatus, VisitStatus},
+    graphql::guard::{Need, principal},
+    services::{self, shared::page},
 };
 
 /// The application state of the request.
@@ -44,12 +43,12 @@ pub struct VisitFilter {
     search: Option<String>,
 }
 
-impl From<VisitFilter> for services::visits::VisitFilter {
+impl From<VisitFilter> for services::visitor::visits::VisitFilter {
     fn from(f: VisitFilter) -> Self {
-        services::visits::VisitFilter {
+        services::visitor::visits::VisitFilter {
             location_id: f.location_id.map(|i| i.0),
             host_id: f.host_id.map(|i| i.0),
-            status: f.status,
+            status: f.status.map(Into::into),
             from: f.from,
             to: f.to,
             search: f.search,
@@ -60,28 +59,31 @@ impl From<VisitFilter> for services::visits::VisitFilter {
 /// `totalCount` of a visit connection, counted only when asked for.
 pub struct VisitTotal {
     principal: std::sync::Arc<Principal>,
-    filter: services::visits::VisitFilter,
+    filter: services::visitor::visits::VisitFilter,
 }
 
 #[Object]
 impl VisitTotal {
     /// Visits matching the filter, on every page.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(services::visits::count(&state(ctx)?.db, &self.principal, &self.filter).await?)
+        Ok(
+            services::visitor::visits::count(&state(ctx)?.db, &self.principal, &self.filter)
+                .await?,
+        )
     }
 }
 
 /// `totalCount` of a host connection.
 pub struct HostTotal {
     principal: std::sync::Arc<Principal>,
-    filter: services::hosts::HostFilter,
+    filter: services::visitor::hosts::HostFilter,
 }
 
 #[Object]
 impl HostTotal {
     /// Hosts matching the filter, on every page.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(services::hosts::count(&state(ctx)?.db, &self.principal, &self.filter).await?)
+        Ok(services::visitor::hosts::count(&state(ctx)?.db, &self.principal, &self.filter).await?)
     }
 }
 
@@ -94,7 +96,7 @@ pub struct AuditTotal {
 impl AuditTotal {
     /// Audit entries of the tenant.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(services::audit::count(&state(ctx)?.db, &self.principal).await?)
+        Ok(services::shared::audit::count(&state(ctx)?.db, &self.principal).await?)
     }
 }
 
@@ -112,7 +114,8 @@ impl VisitorQuery {
         #[graphql(default = false)] include_archived: bool,
     ) -> Result<Option<Vec<Location>>> {
         let p = principal(ctx)?;
-        let rows = services::locations::list(&state(ctx)?.db, &p, include_archived).await?;
+        let rows =
+            services::visitor::locations::list(&state(ctx)?.db, &p, include_archived).await?;
         Ok(Some(rows.into_iter().map(Location).collect()))
     }
 
@@ -120,7 +123,7 @@ impl VisitorQuery {
     #[graphql(guard = "Need::VisitorAccess")]
     async fn location(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Location>> {
         let p = principal(ctx)?;
-        Ok(services::locations::get(&state(ctx)?.db, &p, &id)
+        Ok(services::visitor::locations::get(&state(ctx)?.db, &p, &id)
             .await?
             .map(Location))
     }
@@ -140,12 +143,13 @@ impl VisitorQuery {
     ) -> Result<Option<Connection<String, Host, HostTotal, EmptyFields>>> {
         let p = principal(ctx)?;
         let first = page::first(first)?;
-        let filter = services::hosts::HostFilter {
+        let filter = services::visitor::hosts::HostFilter {
             search,
             location_id: location_id.map(|i| i.0),
         };
         let page =
-            services::hosts::list(&state(ctx)?.db, &p, &filter, first, after.as_deref()).await?;
+            services::visitor::hosts::list(&state(ctx)?.db, &p, &filter, first, after.as_deref())
+                .await?;
         Ok(Some(crate::graphql::connection(
             page,
             HostTotal {
@@ -170,9 +174,10 @@ impl VisitorQuery {
     ) -> Result<Option<Connection<String, Visit, VisitTotal, EmptyFields>>> {
         let p = principal(ctx)?;
         let first = page::first(first)?;
-        let filter: services::visits::VisitFilter = filter.unwrap_or_default().into();
+        let filter: services::visitor::visits::VisitFilter = filter.unwrap_or_default().into();
         let page =
-            services::visits::list(&state(ctx)?.db, &p, &filter, first, after.as_deref()).await?;
+            services::visitor::visits::list(&state(ctx)?.db, &p, &filter, first, after.as_deref())
+                .await?;
         let node = ctx.look_ahead().field("edges").field("node");
         let wanted = VisitRelationsWanted {
             visitor: node.field("visitor").exists(),
@@ -202,7 +207,7 @@ impl VisitorQuery {
     #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
     async fn visit(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Visit>> {
         let p = principal(ctx)?;
-        Ok(services::visits::get(&state(ctx)?.db, &p, &id)
+        Ok(services::visitor::visits::get(&state(ctx)?.db, &p, &id)
             .await?
             .map(Visit::new))
     }
@@ -211,9 +216,11 @@ impl VisitorQuery {
     #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
     async fn visitor(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Visitor>> {
         let p = principal(ctx)?;
-        Ok(services::visits::get_visitor(&state(ctx)?.db, &p, &id)
-            .await?
-            .map(Visitor))
+        Ok(
+            services::visitor::visits::get_visitor(&state(ctx)?.db, &p, &id)
+                .await?
+                .map(Visitor),
+        )
     }
 
     /// Badges, optionally of one location and status.
@@ -225,11 +232,11 @@ impl VisitorQuery {
         status: Option<BadgeStatus>,
     ) -> Result<Option<Vec<Badge>>> {
         let p = principal(ctx)?;
-        let rows = services::badges::list(
+        let rows = services::visitor::badges::list(
             &state(ctx)?.db,
             &p,
             location_id.as_ref().map(|i| i.as_str()),
-            status,
+            status.map(Into::into),
         )
         .await?;
         Ok(Some(rows.into_iter().map(Badge).collect()))
@@ -245,7 +252,7 @@ impl VisitorQuery {
         to: Option<DateTime<Utc>>,
     ) -> Result<Option<Vec<PreRegistration>>> {
         let p = principal(ctx)?;
-        let rows = services::pre_registrations::list(
+        let rows = services::visitor::pre_registrations::list(
             &state(ctx)?.db,
             &p,
             location_id.as_ref().map(|i| i.as_str()),
@@ -264,7 +271,7 @@ impl VisitorQuery {
     #[graphql(guard = "Need::Perm(Permission::AdminKiosk)")]
     async fn kiosks(&self, ctx: &Context<'_>) -> Result<Option<Vec<Kiosk>>> {
         let p = principal(ctx)?;
-        let rows = services::kiosks::list(&state(ctx)?.db, &p).await?;
+        let rows = services::visitor::kiosks::list(&state(ctx)?.db, &p).await?;
         Ok(Some(rows.into_iter().map(Kiosk::new).collect()))
     }
 
@@ -278,7 +285,7 @@ impl VisitorQuery {
         location_id: Option<ID>,
     ) -> Result<Option<VisitReport>> {
         let p = principal(ctx)?;
-        let report = services::report::visit_report(
+        let report = services::visitor::report::visit_report(
             &state(ctx)?.db,
             &p,
             from,
@@ -293,7 +300,7 @@ impl VisitorQuery {
     #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
     async fn visitor_settings(&self, ctx: &Context<'_>) -> Result<Option<VisitorSettings>> {
         let p = principal(ctx)?;
-        let model = services::settings::get(&state(ctx)?.db, &p.tenant_id).await?;
+        let model = services::visitor::settings::get(&state(ctx)?.db, &p.tenant_id).await?;
         Ok(Some(VisitorSettings(model)))
     }
 
@@ -310,7 +317,8 @@ impl VisitorQuery {
     ) -> Result<Option<Connection<String, AuditEntry, AuditTotal, EmptyFields>>> {
         let p = principal(ctx)?;
         let first = page::first(first)?;
-        let page = services::audit::list(&state(ctx)?.db, &p, first, after.as_deref()).await?;
+        let page =
+            services::shared::audit::list(&state(ctx)?.db, &p, first, after.as_deref()).await?;
         Ok(Some(crate::graphql::connection(
             page,
             AuditTotal { principal: p },

@@ -7,11 +7,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{query::state, types::Visit};
 use crate::{
-    auth::{
-        Permission,
-        guard::{Need, principal},
-    },
+    auth::Permission,
     events::VisitEventKind,
+    graphql::guard::{Need, principal},
 };
 
 /// Visitor subscription fields.

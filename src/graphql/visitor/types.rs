@@ -8,15 +8,14 @@ use chrono::{DateTime, Utc};
 
 use super::loaders::{Loaders, VisitRelations};
 use crate::{
-    auth::{Permission, guard::Need},
+    auth::Permission,
     error::AppError,
     events::VisitBundle,
-    services::{
-        badges::BadgeStatus,
-        locations::LocationType,
-        pre_registrations::{self, PreRegistrationStatus},
-        visits::{CheckInSource, VisitStatus},
+    graphql::enums::{
+        BadgeStatus, CheckInSource, LocationType, PreRegistrationStatus, VisitStatus,
     },
+    graphql::guard::Need,
+    services::visitor::{badges, locations, pre_registrations, visits},
 };
 
 /// The request's DataLoaders.
@@ -46,7 +45,7 @@ impl Location {
     }
     #[graphql(name = "type")]
     async fn location_type(&self) -> LocationType {
-        LocationType::parse(&self.0.location_type)
+        locations::LocationType::parse(&self.0.location_type).into()
     }
     /// IANA time zone name.
     async fn timezone(&self) -> &str {
@@ -64,8 +63,10 @@ impl Location {
             .await
             .map_err(load_err)?;
         // The loader fetches one past the bound, so a list past it is refused, not cut.
-        let rows =
-            crate::services::page::bounded(rows.unwrap_or_default(), "kiosks at this location")?;
+        let rows = crate::services::shared::page::bounded(
+            rows.unwrap_or_default(),
+            "kiosks at this location",
+        )?;
         Ok(Some(rows.into_iter().map(Kiosk::new).collect()))
     }
     /// Visits checked in and not yet out, newest first.
@@ -77,7 +78,7 @@ impl Location {
             .await
             .map_err(load_err)?;
         // The loader fetches one past the bound, so a list past it is refused, not cut.
-        let rows = crate::services::page::bounded(
+        let rows = crate::services::shared::page::bounded(
             rows.unwrap_or_default(),
             "current visits at this location",
         )?;
@@ -288,11 +289,11 @@ impl Visit {
             .map(Badge))
     }
     async fn status(&self) -> VisitStatus {
-        VisitStatus::parse(&self.model.status)
+        visits::VisitStatus::parse(&self.model.status).into()
     }
     /// The channel: STAFF or KIOSK (a code check-in also sets `preRegistration`).
     async fn source(&self) -> CheckInSource {
-        CheckInSource::parse(&self.model.source)
+        visits::CheckInSource::parse(&self.model.source).into()
     }
     async fn pre_registration(&self, ctx: &Context<'_>) -> Result<Option<PreRegistration>> {
         let Some(id) = &self.model.pre_registration_id else {
@@ -333,7 +334,7 @@ impl Badge {
             .ok_or_else(|| AppError::internal("badge without location").into())
     }
     async fn status(&self) -> BadgeStatus {
-        BadgeStatus::parse(&self.0.status)
+        badges::BadgeStatus::parse(&self.0.status).into()
     }
     /// The open visit wearing this badge.
     #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
@@ -408,7 +409,7 @@ impl PreRegistration {
         self.model.expected_at
     }
     async fn status(&self) -> PreRegistrationStatus {
-        pre_registrations::status(&self.model, Utc::now())
+        pre_registrations::status(&self.model, Utc::now()).into()
     }
 }
 
@@ -527,7 +528,7 @@ impl VisitorSettings {
 }
 
 /// Check-ins over a period.
-pub struct VisitReport(pub crate::services::report::VisitReport);
+pub struct VisitReport(pub crate::services::visitor::report::VisitReport);
 
 #[Object]
 impl VisitReport {
@@ -547,7 +548,7 @@ impl VisitReport {
 }
 
 /// Check-ins at one location on one local day.
-pub struct VisitReportDay<'a>(&'a crate::services::report::ReportDay);
+pub struct VisitReportDay<'a>(&'a crate::services::visitor::report::ReportDay);
 
 #[Object]
 impl VisitReportDay<'_> {

@@ -1,5 +1,5 @@
 //! Pre-registrations: expected visitors with a one-time check-in code, stored hashed, that
-//! expires 24 hours after the expected time. Check-in by code lives in `services::visits`.
+//! expires 24 hours after the expected time. Check-in by code lives in `services::visitor::visits`.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{
@@ -7,7 +7,10 @@ use sea_orm::{
     QuerySelect, sea_query::Expr,
 };
 
-use super::{audit, hosts, locations, new_id, now, page, validate, visits};
+use crate::services::{
+    new_id, now, shared::audit, shared::page, shared::validate, visitor::hosts, visitor::locations,
+    visitor::visits,
+};
 use crate::{
     auth::{Principal, tokens},
     error::{AppError, AppResult},
@@ -31,7 +34,7 @@ const STORED_CHECKED_IN: &str = "checked_in";
 const STORED_CANCELLED: &str = "cancelled";
 
 /// Where a pre-registration is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreRegistrationStatus {
     /// The visitor is expected; the code is live.
     Expected,

@@ -12,10 +12,12 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{audit, client_users, new_id, now, outbox, validate};
+use crate::services::{
+    new_id, now, portal::client_users, shared::audit, shared::outbox, shared::validate,
+};
 use crate::{
-    app::AppState,
     auth::{Principal, PrincipalKind},
+    domain::Domain,
     error::{AppError, AppResult},
 };
 use entities::{
@@ -44,7 +46,7 @@ pub const STATUS_EXPIRED: &str = "expired";
 
 /// Where a signing request stands. A pending request past its `dueAt` reads as `EXPIRED`
 /// and can no longer be signed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SigningStatus {
     /// Waiting for the signature.
     Pending,
@@ -178,11 +180,11 @@ pub fn validate_push(push: SigningPush) -> AppResult<SigningPush> {
 /// audit entry. Idempotent on (tenant, policy, version, user): a replay creates nothing
 /// and sends nothing; the same version pushed again with a different document hash is
 /// `CONFLICT` (a version's content never changes under its signers).
-pub async fn push(state: &AppState, push: SigningPush) -> AppResult<PushOutcome> {
+pub async fn push(ctx: &Domain, push: SigningPush) -> AppResult<PushOutcome> {
     let push = validate_push(push)?;
     let version = i32::try_from(push.version)
         .map_err(|_| AppError::bad_input("version must be a positive integer"))?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     client_users::ensure_tenant(&txn, &push.tenant_id).await?;
     let pushed_before: Option<String> = SigningRequests::find()
         .select_only()
@@ -248,7 +250,7 @@ pub async fn push(state: &AppState, push: SigningPush) -> AppResult<PushOutcome>
             &txn,
             &push.tenant_id,
             "mail.signing_request",
-            &notification(&state.settings.public_url, signer, &push),
+            &notification(&ctx.settings.public_url, signer, &push),
         )
         .await?;
     }
@@ -381,7 +383,7 @@ pub struct SignatureOrigin {
 /// another user, company or tenant is `NOT_FOUND`; one already signed, or expired (past
 /// its due date), is `CONFLICT`.
 pub async fn sign(
-    state: &AppState,
+    ctx: &Domain,
     principal: &Principal,
     request_id: &str,
     signature_name: &str,
@@ -393,7 +395,7 @@ pub async fn sign(
     let Some((tenant, company, user_id)) = signer(principal) else {
         return Err(AppError::NotFound(WHAT));
     };
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let request = SigningRequests::find_by_id(request_id.clone())
         .filter(Column::TenantId.eq(tenant))
         .filter(Column::CompanyId.eq(company))

@@ -8,16 +8,19 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
-use super::{
-    audit,
-    client_users::{self, ROLE_ADMIN, ROLE_USER},
-    new_id, now, outbox, page, validate,
+use crate::services::{
+    new_id, now,
+    portal::client_users::{self, ROLE_ADMIN, ROLE_USER},
+    shared::audit,
+    shared::outbox,
+    shared::page,
+    shared::validate,
 };
 use crate::{
-    app::AppState,
     auth::{Permission, Principal, PrincipalKind, passwords, tokens},
+    domain::Domain,
     error::{AppError, AppResult},
-    services::auth::{LoginOutcome, create_session},
+    services::shared::sessions::{LoginOutcome, create_session},
 };
 use entities::{
     client_users::{Column, Entity as ClientUsers, Model as ClientUser},
@@ -52,7 +55,7 @@ fn normalize_email(email: &str) -> String {
 /// inactive users, users without a password and wrong passwords all verify one argon2id hash
 /// (a dummy one when there is no usable hash) and give the same error. Emits no Bus event.
 pub async fn password_login(
-    state: &AppState,
+    ctx: &Domain,
     tenant_id: &str,
     email: &str,
     password: String,
@@ -63,7 +66,7 @@ pub async fn password_login(
             ClientUsers::find()
                 .filter(Column::TenantId.eq(tenant_id))
                 .filter(Column::Email.eq(&email))
-                .one(&state.db)
+                .one(&ctx.db)
                 .await?
         }
         _ => None,
@@ -82,7 +85,7 @@ pub async fn password_login(
         }
     };
     let at = now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let touched = ClientUsers::update_many()
         .col_expr(Column::LastLoginAt, Expr::value(at))
         .filter(Column::Id.eq(&user.id))
@@ -146,7 +149,7 @@ async fn issue_token(
 /// `{PUBLIC_URL}/set-password?token=…` link, in one transaction with the audit entry.
 /// `CONFLICT` when the e-mail already belongs to a user of the tenant.
 pub async fn invite(
-    state: &AppState,
+    ctx: &Domain,
     principal: &Principal,
     email: &str,
     name: &str,
@@ -164,7 +167,7 @@ pub async fn invite(
     }
     let conflict = || AppError::Conflict("A user with this e-mail address already exists".into());
     let at = now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let exists = ClientUsers::find()
         .select_only()
         .column(Column::Id)
@@ -209,7 +212,7 @@ pub async fn invite(
         Duration::days(INVITE_DAYS),
     )
     .await?;
-    let link = format!("{}/set-password?token={token}", state.settings.public_url);
+    let link = format!("{}/set-password?token={token}", ctx.settings.public_url);
     outbox::mail(
         &txn,
         &user.tenant_id,
@@ -240,7 +243,7 @@ pub async fn invite(
 
 /// The client users of the caller's company in its tenant, by name; more than
 /// [`page::MAX_LIST`] is `BAD_USER_INPUT`.
-pub async fn list(state: &AppState, principal: &Principal) -> AppResult<Vec<ClientUser>> {
+pub async fn list(ctx: &Domain, principal: &Principal) -> AppResult<Vec<ClientUser>> {
     let company = client_company(principal)?;
     let rows = ClientUsers::find()
         .filter(Column::TenantId.eq(&principal.tenant_id))
@@ -248,7 +251,7 @@ pub async fn list(state: &AppState, principal: &Principal) -> AppResult<Vec<Clie
         .order_by_asc(Column::Name)
         .order_by_asc(Column::Email)
         .limit(page::MAX_LIST as u64 + 1)
-        .all(&state.db)
+        .all(&ctx.db)
         .await?;
     page::bounded(rows, "client users")
 }
@@ -257,15 +260,15 @@ pub async fn list(state: &AppState, principal: &Principal) -> AppResult<Vec<Clie
 /// does the rest in the background, so the answer and its timing are the same whether or not
 /// `email` is an active client user of the tenant (CONTRACT section 4). The caller has taken
 /// the rate-limit allowance already. Failures of the background work are logged, never shown.
-pub async fn request_reset(state: &AppState, tenant_id: &str, email: &str) -> AppResult<bool> {
+pub async fn request_reset(ctx: &Domain, tenant_id: &str, email: &str) -> AppResult<bool> {
     let email = validate::email(Some(email), "email")?
         .ok_or_else(|| AppError::bad_input("email must not be empty"))?
         .to_lowercase();
     // An id that is not a UUID names no tenant; it is looked up like any other.
     let tenant_id = validate::id(tenant_id, "Tenant").unwrap_or_default();
-    let state = state.clone();
+    let ctx = ctx.clone();
     tokio::spawn(async move {
-        if let Err(err) = send_reset(&state, &tenant_id, &email).await {
+        if let Err(err) = send_reset(&ctx, &tenant_id, &email).await {
             tracing::warn!(code = err.code(), "password reset request not processed");
         }
     });
@@ -277,8 +280,8 @@ pub async fn request_reset(state: &AppState, tenant_id: &str, email: &str) -> Ap
 /// audit entry. Past [`MAX_OPEN_RESETS`] open links for the user nothing more is sent; the
 /// user's row is locked (PostgreSQL; SQLite's write transaction serialises anyway), so
 /// concurrent requests cannot all pass the count.
-async fn send_reset(state: &AppState, tenant_id: &str, email: &str) -> AppResult<()> {
-    let txn = crate::db::begin_write(&state.db).await?;
+async fn send_reset(ctx: &Domain, tenant_id: &str, email: &str) -> AppResult<()> {
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let user = ClientUsers::find()
         .filter(Column::TenantId.eq(tenant_id))
         .filter(Column::Email.eq(email))
@@ -310,7 +313,7 @@ async fn send_reset(state: &AppState, tenant_id: &str, email: &str) -> AppResult
         Duration::hours(RESET_HOURS),
     )
     .await?;
-    let link = format!("{}/reset-password?token={token}", state.settings.public_url);
+    let link = format!("{}/reset-password?token={token}", ctx.settings.public_url);
     outbox::mail(
         &txn,
         &user.tenant_id,
@@ -346,12 +349,12 @@ async fn send_reset(state: &AppState, tenant_id: &str, email: &str) -> AppResult
 /// is marked used by a conditional update, so of two concurrent uses only one succeeds; the
 /// user's other outstanding tokens are spent too, and all their sessions are revoked.
 /// A too short or too long password changes nothing.
-pub async fn set_password(state: &AppState, token: &str, password: String) -> AppResult<bool> {
+pub async fn set_password(ctx: &Domain, token: &str, password: String) -> AppResult<bool> {
     passwords::validate_new(&password)?;
     let digest = tokens::digest(token.trim());
     let hash = passwords::hash(password).await?;
     let at = now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let consumed = PasswordTokens::update_many()
         .col_expr(T::UsedAt, Expr::value(at))
         .filter(T::TokenHash.eq(&digest))
@@ -411,7 +414,7 @@ pub async fn set_password(state: &AppState, token: &str, password: String) -> Ap
     .await?;
     txn.commit().await?;
     for session in revoked {
-        state.hub.publish_revocation(&session);
+        ctx.hub.publish_revocation(&session);
     }
     Ok(true)
 }

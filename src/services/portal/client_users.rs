@@ -10,12 +10,12 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{audit, new_id, now, outbox, validate};
+use crate::services::{new_id, now, shared::audit, shared::outbox, shared::validate};
 use crate::{
-    app::AppState,
     auth::{Permission, PermissionSet, PrincipalKind, sso::HubClaims},
+    domain::Domain,
     error::{AppError, AppResult},
-    services::auth::{LoginOutcome, create_session},
+    services::shared::sessions::{LoginOutcome, create_session},
 };
 use entities::client_users::{self, Column, Entity as ClientUsers};
 
@@ -152,10 +152,10 @@ pub fn validate_contact(push: ContactPush) -> AppResult<ContactPush> {
 /// user, in one transaction with its audit entry. Replays are harmless: the same push again
 /// changes nothing but `updated_at`. Deactivation revokes the user's sessions and closes
 /// their live subscriptions.
-pub async fn apply_contact(state: &AppState, push: ContactPush) -> AppResult<ContactOutcome> {
+pub async fn apply_contact(ctx: &Domain, push: ContactPush) -> AppResult<ContactOutcome> {
     let push = validate_contact(push)?;
     let at = now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     ensure_tenant(&txn, &push.tenant_id).await?;
     let existing = ClientUsers::find()
         .filter(Column::TenantId.eq(&push.tenant_id))
@@ -243,7 +243,7 @@ pub async fn apply_contact(state: &AppState, push: ContactPush) -> AppResult<Con
     }
     txn.commit().await?;
     for session in revoked {
-        state.hub.publish_revocation(&session);
+        ctx.hub.publish_revocation(&session);
     }
     Ok(outcome)
 }
@@ -293,13 +293,13 @@ pub struct Refused(pub &'static str);
 /// Signs a client user in from a verified, unreplayed `portal` token: found by tenant and
 /// lower-cased e-mail, active, and bound to Hub's `sub` on the first login.
 pub async fn hub_login(
-    state: &AppState,
+    ctx: &Domain,
     claims: &HubClaims,
 ) -> AppResult<Result<LoginOutcome, Refused>> {
     let Some(email) = claims.email.as_deref().map(|e| e.trim().to_lowercase()) else {
         return Ok(Err(Refused("account_not_found")));
     };
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let Some(user) = ClientUsers::find()
         .filter(Column::TenantId.eq(&claims.tenant_id))
         .filter(Column::Email.eq(&email))
@@ -352,7 +352,7 @@ pub async fn hub_login(
 
 /// The id of the active client user with `email` (lower-cased) in the tenant.
 pub async fn active_company_user(
-    state: &AppState,
+    ctx: &Domain,
     tenant_id: &str,
     email: &str,
 ) -> AppResult<Option<String>> {
@@ -363,7 +363,7 @@ pub async fn active_company_user(
         .filter(Column::Email.eq(email.to_lowercase()))
         .filter(Column::Active.eq(true))
         .into_tuple()
-        .one(&state.db)
+        .one(&ctx.db)
         .await?)
 }
 

@@ -6,7 +6,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter,
 };
 
-use super::{new_id, now, page};
+use crate::services::{new_id, now, shared::page};
 use crate::{auth::Principal, error::AppResult};
 use entities::audit_log::{self, Column, Entity as AuditLog};
 

@@ -5,11 +5,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
-use super::{new_id, now};
 use crate::error::{AppError, AppResult};
-
-/// Outbox kind of Bus events.
-pub const KIND_BUS: &str = "bus";
+pub use crate::events::outbox::{KIND_BUS, KIND_LEGAL_WEBHOOK, KIND_MAIL, Mail, redacted_mail};
+use crate::services::{new_id, now};
 
 /// Writes a Bus envelope (CONTRACT section 5) to the outbox inside the caller's transaction
 /// and returns its id.
@@ -40,35 +38,6 @@ pub async fn bus_event(
     )
     .await?;
     Ok(id)
-}
-
-/// Outbox kind of e-mails (payload: [`Mail`] as JSON).
-pub const KIND_MAIL: &str = "mail";
-/// Outbox kind of Legal's `signing.completed` webhook (payload: the exact JSON body to
-/// POST; the `X-Signature` is computed at delivery time, so its timestamp is fresh).
-pub const KIND_LEGAL_WEBHOOK: &str = "legal_webhook";
-
-/// An e-mail waiting in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Mail {
-    /// The recipient's address.
-    pub to: String,
-    /// The subject line.
-    pub subject: String,
-    /// The plain-text body.
-    pub text: String,
-}
-
-/// What a `mail` row's payload becomes once the row is delivered or dead: the recipient and
-/// subject (for support and audits) and `"redacted": true`, without the body, so the
-/// invitation and reset links (whose tokens are stored only hashed elsewhere) do not stay
-/// in the database. A payload that is not a message becomes `{"redacted": true}`.
-pub fn redacted_mail(payload: &str) -> String {
-    match serde_json::from_str::<Mail>(payload) {
-        Ok(mail) => json!({"to": mail.to, "subject": mail.subject, "redacted": true}),
-        Err(_) => json!({"redacted": true}),
-    }
-    .to_string()
 }
 
 /// Writes an outbox row of `kind` with `payload` inside the caller's transaction and

@@ -11,10 +11,10 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
-use super::{audit, new_id, now, page, validate};
+use crate::services::{new_id, now, shared::audit, shared::page, shared::validate};
 use crate::{
-    app::AppState,
     auth::{Permission, Principal},
+    domain::Domain,
     error::{AppError, AppResult},
 };
 use entities::ticket_comments::{self, Column as C, Entity as Comments};
@@ -26,7 +26,7 @@ pub const MAX_SUBJECT: usize = 200;
 pub const MAX_BODY: usize = 10_000;
 
 /// Where a ticket stands in PSA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketStatus {
     /// Opened, not yet looked at.
     New,
@@ -71,7 +71,7 @@ impl TicketStatus {
 }
 
 /// How urgent a ticket is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketPriority {
     /// Low.
     Low,
@@ -106,7 +106,7 @@ impl TicketPriority {
 }
 
 /// Whether a ticket has reached PSA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketSyncState {
     /// Stored in Portal, waiting for the next sync.
     Pending,
@@ -263,7 +263,7 @@ fn require_create(principal: &Principal) -> AppResult<&str> {
 /// Opens a ticket for the caller's company: stored as `new` / `pending` with its audit entry
 /// in one transaction; the ticket-sync job pushes it to PSA.
 pub async fn create(
-    state: &AppState,
+    ctx: &Domain,
     principal: &Principal,
     input: NewTicket,
 ) -> AppResult<tickets::Model> {
@@ -288,7 +288,7 @@ pub async fn create(
         created_at: at,
         updated_at: at,
     };
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     Tickets::insert(model.clone().into_active_model())
         .exec_without_returning(&txn)
         .await?;
@@ -308,14 +308,14 @@ pub async fn create(
 /// Adds the caller's comment to a ticket of its company: stored as `pending` with its audit
 /// entry in one transaction; the sync job pushes it once the ticket has its PSA id.
 pub async fn add_comment(
-    state: &AppState,
+    ctx: &Domain,
     principal: &Principal,
     ticket_id: &str,
     body: &str,
 ) -> AppResult<ticket_comments::Model> {
     require_create(principal)?;
     let body = text(body, "body", MAX_BODY)?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let ticket = get(&txn, principal, ticket_id)
         .await?
         .ok_or(AppError::NotFound("Ticket"))?;

@@ -9,14 +9,14 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{new_id, now, outbox};
+use crate::services::{new_id, now, shared::outbox};
 use crate::{
-    app::AppState,
     auth::{
         Permission, PermissionSet, Principal, PrincipalKind,
         sso::{self, Audience, HubClaims, Rejection},
         tokens,
     },
+    domain::Domain,
     error::{AppError, AppResult},
 };
 
@@ -48,7 +48,7 @@ fn event_source(audience: Option<&str>) -> &'static str {
 
 /// Records `auth.login_failed` for a token whose signature verified.
 async fn login_failed(
-    state: &AppState,
+    ctx: &Domain,
     tenant_id: Option<&str>,
     reason: &str,
     sub: Option<&str>,
@@ -59,7 +59,7 @@ async fn login_failed(
         return;
     };
     let result = outbox::bus_event(
-        &state.db,
+        &ctx.db,
         tenant_id,
         "auth.login_failed",
         event_source(audience),
@@ -73,8 +73,8 @@ async fn login_failed(
 }
 
 /// Exchanges a Hub SSO token for a session.
-pub async fn login_with_hub_sso(state: &AppState, token: &str) -> AppResult<LoginOutcome> {
-    let secret = state
+pub async fn login_with_hub_sso(ctx: &Domain, token: &str) -> AppResult<LoginOutcome> {
+    let secret = ctx
         .settings
         .sso_secret
         .as_ref()
@@ -82,7 +82,7 @@ pub async fn login_with_hub_sso(state: &AppState, token: &str) -> AppResult<Logi
     let claims = match sso::verify(
         token.trim(),
         secret.expose(),
-        &state.settings.hub_sso_issuer,
+        &ctx.settings.hub_sso_issuer,
         Utc::now().timestamp(),
     ) {
         Ok(claims) => claims,
@@ -92,7 +92,7 @@ pub async fn login_with_hub_sso(state: &AppState, token: &str) -> AppResult<Logi
         }
         Err(Rejection::Refused(r)) => {
             login_failed(
-                state,
+                ctx,
                 r.tenant_id.as_deref(),
                 r.reason,
                 r.sub.as_deref(),
@@ -103,9 +103,9 @@ pub async fn login_with_hub_sso(state: &AppState, token: &str) -> AppResult<Logi
         }
     };
     let audience = Some(claims.audience.as_str());
-    if !consume_jti(state, &claims).await? {
+    if !consume_jti(ctx, &claims).await? {
         login_failed(
-            state,
+            ctx,
             Some(&claims.tenant_id),
             "replayed",
             Some(&claims.sub),
@@ -115,31 +115,33 @@ pub async fn login_with_hub_sso(state: &AppState, token: &str) -> AppResult<Logi
         return Err(AppError::TokenReplayed);
     }
     match claims.audience {
-        Audience::Visitor => staff_login(state, &claims).await,
-        Audience::Portal => match super::client_users::hub_login(state, &claims).await? {
-            Ok(outcome) => Ok(outcome),
-            Err(super::client_users::Refused(reason)) => {
-                login_failed(
-                    state,
-                    Some(&claims.tenant_id),
-                    reason,
-                    Some(&claims.sub),
-                    audience,
-                )
-                .await;
-                Err(if reason == "account_not_found" {
-                    AppError::AccountNotFound
-                } else {
-                    invalid_token()
-                })
+        Audience::Visitor => staff_login(ctx, &claims).await,
+        Audience::Portal => {
+            match crate::services::portal::client_users::hub_login(ctx, &claims).await? {
+                Ok(outcome) => Ok(outcome),
+                Err(crate::services::portal::client_users::Refused(reason)) => {
+                    login_failed(
+                        ctx,
+                        Some(&claims.tenant_id),
+                        reason,
+                        Some(&claims.sub),
+                        audience,
+                    )
+                    .await;
+                    Err(if reason == "account_not_found" {
+                        AppError::AccountNotFound
+                    } else {
+                        invalid_token()
+                    })
+                }
             }
-        },
+        }
     }
 }
 
 /// Records the token's `jti` once; `false` when it was already used. The database's unique
 /// key makes this atomic across replicas.
-async fn consume_jti(state: &AppState, claims: &HubClaims) -> AppResult<bool> {
+async fn consume_jti(ctx: &Domain, claims: &HubClaims) -> AppResult<bool> {
     let expires_at =
         DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now) + Duration::seconds(60);
     let result = entities::used_token_ids::Entity::insert(entities::used_token_ids::ActiveModel {
@@ -152,12 +154,12 @@ async fn consume_jti(state: &AppState, claims: &HubClaims) -> AppResult<bool> {
             .do_nothing()
             .to_owned(),
     )
-    .exec_without_returning(&state.db)
+    .exec_without_returning(&ctx.db)
     .await?;
     Ok(result == 1)
 }
 
-async fn staff_login(state: &AppState, claims: &HubClaims) -> AppResult<LoginOutcome> {
+async fn staff_login(ctx: &Domain, claims: &HubClaims) -> AppResult<LoginOutcome> {
     let permissions = PermissionSet::from_names(
         claims.permissions.iter().flatten().map(String::as_str),
         Permission::is_visitor,
@@ -172,7 +174,7 @@ async fn staff_login(state: &AppState, claims: &HubClaims) -> AppResult<LoginOut
         .clone()
         .or_else(|| claims.email.clone())
         .unwrap_or_else(|| claims.sub.clone());
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let mut tenant_conflict = OnConflict::column(entities::tenants::Column::Id);
     if claims.tenant_name.is_some() {
         tenant_conflict.update_columns([
@@ -289,13 +291,13 @@ pub async fn create_session(
 
 /// Resolves a bearer token (session or kiosk) to its principal; `None` when it is unknown,
 /// expired or revoked.
-pub async fn authenticate(state: &AppState, bearer_token: &str) -> AppResult<Option<Principal>> {
+pub async fn authenticate(ctx: &Domain, bearer_token: &str) -> AppResult<Option<Principal>> {
     let token = bearer_token.trim();
     if token.starts_with(tokens::SESSION_PREFIX) {
         let at = Utc::now();
         let Some(session) = entities::sessions::Entity::find()
             .filter(entities::sessions::Column::TokenHash.eq(tokens::digest(token)))
-            .one(&state.db)
+            .one(&ctx.db)
             .await?
         else {
             return Ok(None);
@@ -316,8 +318,8 @@ pub async fn authenticate(state: &AppState, bearer_token: &str) -> AppResult<Opt
         // fresh, so PSA moving a contact takes effect at once.
         let company_id = match kind {
             PrincipalKind::Client => {
-                match super::client_users::active_company(
-                    &state.db,
+                match crate::services::portal::client_users::active_company(
+                    &ctx.db,
                     &session.tenant_id,
                     &session.user_id,
                 )
@@ -344,7 +346,7 @@ pub async fn authenticate(state: &AppState, bearer_token: &str) -> AppResult<Opt
     if token.starts_with(tokens::KIOSK_PREFIX) {
         let Some(kiosk) = entities::kiosks::Entity::find()
             .filter(entities::kiosks::Column::TokenHash.eq(tokens::digest(token)))
-            .one(&state.db)
+            .one(&ctx.db)
             .await?
         else {
             return Ok(None);
@@ -357,7 +359,7 @@ pub async fn authenticate(state: &AppState, bearer_token: &str) -> AppResult<Opt
             .last_seen_at
             .is_none_or(|seen| at - seen > Duration::seconds(60))
         {
-            let db = state.db.clone();
+            let db = ctx.db.clone();
             let id = kiosk.id.clone();
             tokio::spawn(async move {
                 let _ = entities::kiosks::Entity::update_many()
@@ -388,7 +390,7 @@ pub async fn authenticate(state: &AppState, bearer_token: &str) -> AppResult<Opt
 /// not active: fail closed.
 ///
 /// Long-lived connections call this where they may have missed a revocation event.
-pub async fn credential_active(state: &AppState, principal: &Principal) -> AppResult<bool> {
+pub async fn credential_active(ctx: &Domain, principal: &Principal) -> AppResult<bool> {
     let Some(id) = principal.credential_id.as_deref() else {
         return Ok(false);
     };
@@ -401,7 +403,7 @@ pub async fn credential_active(state: &AppState, principal: &Principal) -> AppRe
                 .filter(Column::Id.eq(id))
                 .filter(Column::RevokedAt.is_null())
                 .into_tuple()
-                .one(&state.db)
+                .one(&ctx.db)
                 .await?;
             Ok(expires_at.is_some_and(|at| at > Utc::now()))
         }
@@ -413,7 +415,7 @@ pub async fn credential_active(state: &AppState, principal: &Principal) -> AppRe
                 .filter(Column::Id.eq(id))
                 .filter(Column::RevokedAt.is_null())
                 .into_tuple()
-                .one(&state.db)
+                .one(&ctx.db)
                 .await?;
             Ok(found.is_some())
         }
@@ -423,7 +425,7 @@ pub async fn credential_active(state: &AppState, principal: &Principal) -> AppRe
 
 /// Revokes the caller's session (no-op without one, and for kiosks, which `revokeKiosk`
 /// ends) and closes its live subscriptions.
-pub async fn logout(state: &AppState, principal: Option<&Principal>) -> AppResult<bool> {
+pub async fn logout(ctx: &Domain, principal: Option<&Principal>) -> AppResult<bool> {
     let Some(principal) = principal else {
         return Ok(true);
     };
@@ -435,9 +437,9 @@ pub async fn logout(state: &AppState, principal: Option<&Principal>) -> AppResul
             .col_expr(entities::sessions::Column::RevokedAt, Expr::value(now()))
             .filter(entities::sessions::Column::Id.eq(session_id))
             .filter(entities::sessions::Column::RevokedAt.is_null())
-            .exec(&state.db)
+            .exec(&ctx.db)
             .await?;
-        state.hub.publish_revocation(session_id);
+        ctx.hub.publish_revocation(session_id);
     }
     Ok(true)
 }

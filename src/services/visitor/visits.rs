@@ -13,17 +13,20 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{audit, badges, hosts, locations, new_id, now, outbox, page, settings, validate};
+use crate::services::{
+    new_id, now, shared::audit, shared::outbox, shared::page, shared::validate, visitor::badges,
+    visitor::hosts, visitor::locations, visitor::settings,
+};
 use crate::{
-    app::AppState,
     auth::{Permission, Principal, PrincipalKind, tokens},
+    domain::Domain,
     error::{AppError, AppResult},
     events::{VisitBundle, VisitEvent, VisitEventKind},
 };
 use entities::visits::{self, Column, Entity as Visit};
 
 /// Whether a visit is open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VisitStatus {
     /// On site.
     CheckedIn,
@@ -50,7 +53,7 @@ impl VisitStatus {
 }
 
 /// The channel a check-in came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckInSource {
     /// A staff user.
     Staff,
@@ -212,7 +215,7 @@ fn bad_code() -> AppError {
 
 /// Checks a visitor in: the one path for staff, kiosk and pre-registration check-ins.
 pub async fn check_in(
-    state: &AppState,
+    ctx: &Domain,
     principal: &Principal,
     input: CheckIn,
 ) -> AppResult<Arc<VisitBundle>> {
@@ -249,7 +252,7 @@ pub async fn check_in(
         ));
     }
 
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let location = locations::require_active(&txn, tenant, &location_id).await?;
     let at = now();
 
@@ -393,12 +396,12 @@ pub async fn check_in(
     )
     .await?;
     txn.commit().await?;
-    publish(state, VisitEventKind::CheckedIn, &bundle);
+    publish(ctx, VisitEventKind::CheckedIn, &bundle);
     Ok(bundle)
 }
 
-fn publish(state: &AppState, kind: VisitEventKind, bundle: &Arc<VisitBundle>) {
-    state.hub.publish_visit(Arc::new(VisitEvent {
+fn publish(ctx: &Domain, kind: VisitEventKind, bundle: &Arc<VisitBundle>) {
+    ctx.hub.publish_visit(Arc::new(VisitEvent {
         kind,
         tenant_id: bundle.visit.tenant_id.clone(),
         location_id: bundle.visit.location_id.clone(),
@@ -409,7 +412,7 @@ fn publish(state: &AppState, kind: VisitEventKind, bundle: &Arc<VisitBundle>) {
 /// Checks a visit out and frees its badge. Kiosks may check out only the visits they
 /// checked in.
 pub async fn check_out(
-    state: &AppState,
+    ctx: &Domain,
     principal: &Principal,
     visit_id: &str,
 ) -> AppResult<Arc<VisitBundle>> {
@@ -426,31 +429,31 @@ pub async fn check_out(
     } else {
         None
     };
-    close_visit(state, tenant, &principal.actor(), visit_id, kiosk).await
+    close_visit(ctx, tenant, &principal.actor(), visit_id, kiosk).await
 }
 
 /// Checks a visit out on onegraph's own behalf (a scheduled job): the same path as
 /// [`check_out`], badge, audit entry (by `actor`, e.g. `system:auto-checkout`), outbox event
 /// and subscriptions included, without a principal's permissions.
 pub async fn system_check_out(
-    state: &AppState,
+    ctx: &Domain,
     tenant_id: &str,
     actor: &str,
     visit_id: &str,
 ) -> AppResult<Arc<VisitBundle>> {
-    close_visit(state, tenant_id, actor, visit_id, None).await
+    close_visit(ctx, tenant_id, actor, visit_id, None).await
 }
 
 /// The one check-out path. `kiosk` confines it to the visits that kiosk checked in.
 async fn close_visit(
-    state: &AppState,
+    ctx: &Domain,
     tenant: &str,
     actor: &str,
     visit_id: &str,
     kiosk: Option<&str>,
 ) -> AppResult<Arc<VisitBundle>> {
     let visit_id = validate::id(visit_id, "Visit")?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let visit = Visit::find_by_id(visit_id)
         .filter(Column::TenantId.eq(tenant))
         .one(&txn)
@@ -525,7 +528,7 @@ async fn close_visit(
     )
     .await?;
     txn.commit().await?;
-    publish(state, VisitEventKind::CheckedOut, &bundle);
+    publish(ctx, VisitEventKind::CheckedOut, &bundle);
     Ok(bundle)
 }
 

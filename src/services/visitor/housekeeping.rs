@@ -9,9 +9,9 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query},
 };
 
-use super::{audit, now, settings, visits};
+use crate::services::{now, shared::audit, visitor::settings, visitor::visits};
 use crate::{
-    app::AppState,
+    domain::Domain,
     error::{AppError, AppResult},
 };
 
@@ -58,7 +58,7 @@ pub struct TenantCount {
 /// Checks out, through the one check-out path (badge freed, audit entry, outbox event,
 /// subscriptions), every open visit checked in before its location's most recent
 /// `autoCheckoutAt`, for each tenant that set one.
-pub async fn auto_checkout(state: &AppState, at: DateTime<Utc>) -> AppResult<Vec<TenantCount>> {
+pub async fn auto_checkout(ctx: &Domain, at: DateTime<Utc>) -> AppResult<Vec<TenantCount>> {
     use entities::visitor_settings::{Column as S, Entity as Settings};
     let tenants: Vec<(String, Option<String>)> = Settings::find()
         .select_only()
@@ -66,7 +66,7 @@ pub async fn auto_checkout(state: &AppState, at: DateTime<Utc>) -> AppResult<Vec
         .filter(S::AutoCheckoutAt.is_not_null())
         .order_by_asc(S::TenantId)
         .into_tuple()
-        .all(&state.db)
+        .all(&ctx.db)
         .await?;
     let mut out = Vec::new();
     for (tenant_id, time) in tenants {
@@ -88,7 +88,7 @@ pub async fn auto_checkout(state: &AppState, at: DateTime<Utc>) -> AppResult<Vec
             ])
             .filter(entities::locations::Column::TenantId.eq(&tenant_id))
             .into_tuple()
-            .all(&state.db)
+            .all(&ctx.db)
             .await?;
         for (location_id, timezone) in locations {
             let tz = timezone.parse::<Tz>().unwrap_or_else(|_| {
@@ -109,10 +109,10 @@ pub async fn auto_checkout(state: &AppState, at: DateTime<Utc>) -> AppResult<Vec
                 .filter(entities::visits::Column::CheckedInAt.lt(cutoff))
                 .order_by_asc(entities::visits::Column::CheckedInAt)
                 .into_tuple()
-                .all(&state.db)
+                .all(&ctx.db)
                 .await?;
             for visit_id in open {
-                match visits::system_check_out(state, &tenant_id, AUTO_CHECKOUT_ACTOR, &visit_id)
+                match visits::system_check_out(ctx, &tenant_id, AUTO_CHECKOUT_ACTOR, &visit_id)
                     .await
                 {
                     Ok(_) => done.count += 1,
@@ -185,7 +185,7 @@ async fn anonymise_chunk(
             Condition::any()
                 .add(
                     Expr::col((visits::Entity, visits::Column::Status))
-                        .eq(super::visits::VisitStatus::CheckedIn.as_str()),
+                        .eq(crate::services::visitor::visits::VisitStatus::CheckedIn.as_str()),
                 )
                 .add(Expr::col((visits::Entity, visits::Column::CheckedInAt)).gte(cutoff)),
         )

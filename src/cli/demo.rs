@@ -7,10 +7,10 @@ use sea_orm::{
     sea_query::OnConflict,
 };
 
-use super::{auth, now};
+use crate::services::{now, shared::sessions};
 use crate::{
-    app::AppState,
     auth::{PermissionSet, PrincipalKind},
+    domain::Domain,
     error::AppResult,
 };
 
@@ -29,47 +29,52 @@ pub const CLIENT_COMPANY: &str = "DEMO-COMPANY-1";
 #[derive(Debug, Clone)]
 pub struct DemoSessions {
     /// A staff session with every Visitor permission.
-    pub staff: auth::LoginOutcome,
+    pub staff: sessions::LoginOutcome,
     /// A Portal client admin's session.
-    pub client: auth::LoginOutcome,
+    pub client: sessions::LoginOutcome,
 }
 
 /// Seeds the demo tenant (once) and opens a staff session with every Visitor permission
 /// and a session of the demo client admin (provisioned as PSA would).
-pub async fn seed(state: &AppState) -> AppResult<DemoSessions> {
-    let staff = seed_visitor(state).await?;
-    super::client_users::apply_contact(
-        state,
-        super::client_users::ContactPush {
+pub async fn seed(ctx: &Domain) -> AppResult<DemoSessions> {
+    let staff = seed_visitor(ctx).await?;
+    crate::services::portal::client_users::apply_contact(
+        ctx,
+        crate::services::portal::client_users::ContactPush {
             tenant_id: TENANT_ID.into(),
             contact_id: "demo-contact-1".into(),
             company_id: CLIENT_COMPANY.into(),
             email: "client@demo.example".into(),
             name: "Demo Client".into(),
             portal_access: true,
-            role: Some(super::client_users::ROLE_ADMIN.into()),
+            role: Some(crate::services::portal::client_users::ROLE_ADMIN.into()),
             mission_member_id: None,
         },
     )
     .await?;
-    let client_id =
-        super::client_users::active_company_user(state, TENANT_ID, "client@demo.example")
-            .await?
-            .ok_or_else(|| crate::error::AppError::internal("demo client user missing"))?;
-    let mut client = auth::create_session(
-        &state.db,
+    let client_id = crate::services::portal::client_users::active_company_user(
+        ctx,
+        TENANT_ID,
+        "client@demo.example",
+    )
+    .await?
+    .ok_or_else(|| crate::error::AppError::internal("demo client user missing"))?;
+    let mut client = sessions::create_session(
+        &ctx.db,
         TENANT_ID,
         PrincipalKind::Client,
         &client_id,
-        super::client_users::role_permissions(super::client_users::ROLE_ADMIN),
+        crate::services::portal::client_users::role_permissions(
+            crate::services::portal::client_users::ROLE_ADMIN,
+        ),
     )
     .await?;
     client.principal.company_id = Some(CLIENT_COMPANY.into());
     Ok(DemoSessions { staff, client })
 }
 
-async fn seed_visitor(state: &AppState) -> AppResult<auth::LoginOutcome> {
-    let db = &state.db;
+async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
+    let db = &ctx.db;
     let at = now();
     let txn = crate::db::begin_write(db).await?;
     entities::tenants::Entity::insert(entities::tenants::ActiveModel {
@@ -264,7 +269,7 @@ async fn seed_visitor(state: &AppState) -> AppResult<auth::LoginOutcome> {
             .await?;
         }
     }
-    let session = auth::create_session(
+    let session = sessions::create_session(
         &txn,
         TENANT_ID,
         PrincipalKind::Staff,
@@ -302,4 +307,22 @@ query Mine {
 /// A random 48-character secret for a demo run without `PORTAL_CLIENT_SSO_SECRET`.
 pub fn random_secret() -> String {
     crate::auth::tokens::new_token("demo_")
+}
+
+/// Prints where to go, the two tokens and the example operations after seeding.
+pub fn print_banner(public_url: &str, sessions: &DemoSessions) {
+    println!("\nDemo tenant ready. Open {public_url}/graphql in a browser (GraphiQL).");
+    println!(
+        "Paste this staff token into GraphiQL's token field (or send it as `Authorization: Bearer …`):\n"
+    );
+    println!("    {}\n", sessions.staff.token);
+    println!("Example query:\n\n{EXAMPLE_QUERY}\n");
+    println!(
+        "Portal: the client admin client@demo.example of company {CLIENT_COMPANY}, with this token:\n\n    {}\n",
+        sessions.client.token
+    );
+    println!("Example Portal operations:\n\n{EXAMPLE_CLIENT_QUERY}\n");
+    println!(
+        "Live check-ins (second tab):\n\n    subscription {{ visitorCheckedIn {{ id visitor {{ name }} location {{ name }} checkedInAt }} }}\n"
+    );
 }

@@ -5,7 +5,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use super::{audit, new_id, now, page, validate};
+use crate::services::{new_id, now, shared::audit, shared::page, shared::validate};
 use crate::{
     auth::{Principal, PrincipalKind},
     error::{AppError, AppResult},
@@ -13,7 +13,7 @@ use crate::{
 use entities::locations::{self, Column, Entity as Location};
 
 /// Kind of place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocationType {
     /// An office.
     Office,

@@ -10,7 +10,9 @@ use sea_orm::{
     sea_query::{Expr, Func},
 };
 
-use super::{audit, locations, new_id, now, page, validate};
+use crate::services::{
+    new_id, now, shared::audit, shared::page, shared::validate, visitor::locations,
+};
 use crate::{
     auth::{Principal, PrincipalKind},
     error::{AppError, AppResult},

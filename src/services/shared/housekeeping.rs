@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::Duration as ChronoDuration;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::now;
 use crate::error::AppResult;
+use crate::services::now;
 
 /// How often the sweep runs.
 pub const INTERVAL: Duration = Duration::from_secs(3600);

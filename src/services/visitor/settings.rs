@@ -4,7 +4,7 @@ use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, sea_query::OnConflict,
 };
 
-use super::{audit, now, validate};
+use crate::services::{now, shared::audit, shared::validate};
 use crate::{
     auth::Principal,
     error::{AppError, AppResult},

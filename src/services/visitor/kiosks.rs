@@ -7,10 +7,12 @@ use sea_orm::{
     QuerySelect, sea_query::Expr,
 };
 
-use super::{audit, locations, new_id, now, page, validate};
+use crate::services::{
+    new_id, now, shared::audit, shared::page, shared::validate, visitor::locations,
+};
 use crate::{
-    app::AppState,
     auth::{Principal, tokens},
+    domain::Domain,
     error::{AppError, AppResult},
 };
 use entities::{
@@ -142,9 +144,9 @@ pub async fn pair(
 
 /// Revokes a kiosk: its token stops working and, once committed, its live connections close.
 /// Revoking a revoked kiosk returns it unchanged.
-pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> AppResult<kiosks::Model> {
+pub async fn revoke(ctx: &Domain, principal: &Principal, id: &str) -> AppResult<kiosks::Model> {
     let id = validate::id(id, "Kiosk")?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let kiosk = Kiosk::find_by_id(id)
         .filter(Column::TenantId.eq(&principal.tenant_id))
         .one(&txn)
@@ -166,7 +168,7 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> AppRes
         txn.rollback().await?;
         return Kiosk::find_by_id(kiosk.id)
             .filter(Column::TenantId.eq(&principal.tenant_id))
-            .one(&state.db)
+            .one(&ctx.db)
             .await?
             .ok_or(AppError::NotFound("Kiosk"));
     }
@@ -180,7 +182,7 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> AppRes
     )
     .await?;
     txn.commit().await?;
-    state.hub.publish_revocation(&kiosk.id);
+    ctx.hub.publish_revocation(&kiosk.id);
     Ok(kiosks::Model {
         revoked_at: Some(at),
         ..kiosk

@@ -5,7 +5,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, sea_query::Expr,
 };
 
-use super::{audit, locations, new_id, now, page, validate};
+use crate::services::{
+    new_id, now, shared::audit, shared::page, shared::validate, visitor::locations,
+};
 use crate::{
     auth::Principal,
     error::{AppError, AppResult},
@@ -16,7 +18,7 @@ use entities::{
 };
 
 /// Where a badge is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BadgeStatus {
     /// On the shelf.
     Available,

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use futures_util::StreamExt;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
-use super::validate;
+use crate::services::shared::validate;
 use crate::{
     auth::Principal,
     error::{AppError, AppResult},

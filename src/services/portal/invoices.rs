@@ -12,7 +12,9 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
-use super::{client_users, money, new_id, now, page, validate};
+use crate::services::{
+    new_id, now, portal::client_users, shared::money, shared::page, shared::validate,
+};
 use crate::{
     auth::{Principal, PrincipalKind},
     error::AppResult,
@@ -29,7 +31,7 @@ const MAX_REF: usize = 200;
 const MAX_URL: usize = 2000;
 
 /// Where an invoice stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvoiceStatus {
     /// Issued and not yet paid.
     Open,

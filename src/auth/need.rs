@@ -1,11 +1,7 @@
-//! Field guards: every guarded field is nullable, and a refusal is `null` plus an error with
-//! `extensions.code` (`UNAUTHENTICATED` or `FORBIDDEN` with `extensions.permission`).
+//! What a field or endpoint needs of its caller, checked the same way by the GraphQL field
+//! guards (`graphql::guard`) and the REST handlers.
 
-use std::sync::Arc;
-
-use async_graphql::{Context, Guard};
-
-use super::{Permission, Principal, PrincipalKind, RequestMeta};
+use super::{Permission, Principal, PrincipalKind};
 use crate::error::AppError;
 
 /// What a field needs of its caller.
@@ -19,13 +15,6 @@ pub enum Need {
     PermOrKiosk(Permission),
     /// A staff user with any `visitor.*` permission, or a kiosk.
     VisitorAccess,
-}
-
-/// The request's principal, or `UNAUTHENTICATED`.
-pub fn principal(ctx: &Context<'_>) -> Result<Arc<Principal>, AppError> {
-    ctx.data_opt::<RequestMeta>()
-        .and_then(|meta| meta.principal.clone())
-        .ok_or_else(AppError::unauthenticated)
 }
 
 impl Need {
@@ -50,12 +39,5 @@ impl Need {
                 Need::Principal | Need::VisitorAccess => None,
             },
         })
-    }
-}
-
-impl Guard for Need {
-    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let principal = principal(ctx)?;
-        self.check_principal(&principal).map_err(Into::into)
     }
 }

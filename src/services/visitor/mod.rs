@@ -1,0 +1,13 @@
+//! Visitor: locations, hosts, visitors and visits, badges, pre-registrations, kiosks, the
+//! tenant's settings, the visit report, and the housekeeping jobs' rules (auto-checkout,
+//! retention).
+
+pub mod badges;
+pub mod hosts;
+pub mod housekeeping;
+pub mod kiosks;
+pub mod locations;
+pub mod pre_registrations;
+pub mod report;
+pub mod settings;
+pub mod visits;
