@@ -13,6 +13,109 @@ use axum::{
 };
 use serde_json::json;
 
+/// The stable `extensions.code` (GraphQL) and `error.code` (REST) values of CONTRACT section
+/// 3. Every code onegraph sends is one of these; no other place spells one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// No principal, or credentials that do not hold.
+    Unauthenticated,
+    /// The principal lacks a permission.
+    Forbidden,
+    /// The object does not exist or belongs to another tenant.
+    NotFound,
+    /// The input (or the request itself: syntax, validation, a batch) is invalid.
+    BadUserInput,
+    /// The change conflicts with the current state.
+    Conflict,
+    /// An SSO token's `jti` was already used.
+    TokenReplayed,
+    /// A Hub-signed token names no account onegraph knows.
+    AccountNotFound,
+    /// Hub sign-on is not configured.
+    SsoNotConfigured,
+    /// The client user has no Mission member id.
+    MissionMemberNotLinked,
+    /// Another product is down, slow or answered badly.
+    UpstreamUnavailable,
+    /// Another product's settings are missing.
+    UpstreamNotConfigured,
+    /// Too many attempts or connections.
+    RateLimited,
+    /// Depth, complexity, aliases, size or the response budget over the limits.
+    QueryTooComplex,
+    /// A persisted-query hash onegraph does not know.
+    PersistedQueryNotFound,
+    /// An operation outside the safelist.
+    PersistedQueryNotInList,
+    /// Introspection is turned off.
+    IntrospectionDisabled,
+    /// Something failed inside onegraph.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in CONTRACT order.
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::BadUserInput,
+        ErrorCode::Conflict,
+        ErrorCode::TokenReplayed,
+        ErrorCode::AccountNotFound,
+        ErrorCode::SsoNotConfigured,
+        ErrorCode::MissionMemberNotLinked,
+        ErrorCode::UpstreamUnavailable,
+        ErrorCode::UpstreamNotConfigured,
+        ErrorCode::RateLimited,
+        ErrorCode::QueryTooComplex,
+        ErrorCode::PersistedQueryNotFound,
+        ErrorCode::PersistedQueryNotInList,
+        ErrorCode::IntrospectionDisabled,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as clients see it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::TokenReplayed => "TOKEN_REPLAYED",
+            ErrorCode::AccountNotFound => "ACCOUNT_NOT_FOUND",
+            ErrorCode::SsoNotConfigured => "SSO_NOT_CONFIGURED",
+            ErrorCode::MissionMemberNotLinked => "MISSION_MEMBER_NOT_LINKED",
+            ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            ErrorCode::UpstreamNotConfigured => "UPSTREAM_NOT_CONFIGURED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
+            ErrorCode::IntrospectionDisabled => "INTROSPECTION_DISABLED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// A REST error body: `{"error": {"code", "message"}}`.
+    pub fn rest_body(self, message: &str) -> serde_json::Value {
+        json!({"error": {"code": self.as_str(), "message": message}})
+    }
+
+    /// A GraphQL request error body (no execution): `{"errors": [{"message", "extensions":
+    /// {"code"}}]}`.
+    pub fn graphql_body(self, message: &str) -> serde_json::Value {
+        json!({"errors": [{"message": message, "extensions": {"code": self.as_str()}}]})
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Every way a request can fail, as clients see it.
 #[derive(Debug)]
 pub enum AppError {
@@ -82,22 +185,22 @@ impl AppError {
     }
 
     /// The stable `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
-            AppError::Forbidden { .. } => "FORBIDDEN",
-            AppError::NotFound(_) => "NOT_FOUND",
-            AppError::BadUserInput(_) => "BAD_USER_INPUT",
-            AppError::Conflict(_) => "CONFLICT",
-            AppError::TokenReplayed => "TOKEN_REPLAYED",
-            AppError::AccountNotFound => "ACCOUNT_NOT_FOUND",
-            AppError::SsoNotConfigured => "SSO_NOT_CONFIGURED",
-            AppError::RateLimited { .. } => "RATE_LIMITED",
-            AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
-            AppError::Internal(_) => "INTERNAL",
-            AppError::MissionMemberNotLinked => "MISSION_MEMBER_NOT_LINKED",
-            AppError::UpstreamUnavailable(_) => "UPSTREAM_UNAVAILABLE",
-            AppError::UpstreamNotConfigured(_) => "UPSTREAM_NOT_CONFIGURED",
+            AppError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            AppError::Forbidden { .. } => ErrorCode::Forbidden,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::BadUserInput(_) => ErrorCode::BadUserInput,
+            AppError::Conflict(_) => ErrorCode::Conflict,
+            AppError::TokenReplayed => ErrorCode::TokenReplayed,
+            AppError::AccountNotFound => ErrorCode::AccountNotFound,
+            AppError::SsoNotConfigured => ErrorCode::SsoNotConfigured,
+            AppError::RateLimited { .. } => ErrorCode::RateLimited,
+            AppError::QueryTooComplex(_) => ErrorCode::QueryTooComplex,
+            AppError::Internal(_) => ErrorCode::Internal,
+            AppError::MissionMemberNotLinked => ErrorCode::MissionMemberNotLinked,
+            AppError::UpstreamUnavailable(_) => ErrorCode::UpstreamUnavailable,
+            AppError::UpstreamNotConfigured(_) => ErrorCode::UpstreamNotConfigured,
         }
     }
 
@@ -140,7 +243,7 @@ impl AppError {
 
     /// The JSON body REST endpoints answer with.
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code(), "message": self.message()}})
+        self.code().rest_body(&self.message())
     }
 }
 
@@ -180,3 +283,25 @@ impl IntoResponse for AppError {
 
 /// Result alias used by services and handlers.
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_spelled_once_in_screaming_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(
+                text.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            ErrorCode::RateLimited.rest_body("m"),
+            json!({"error": {"code": "RATE_LIMITED", "message": "m"}})
+        );
+    }
+}

@@ -78,7 +78,7 @@ async fn sync(app: &TestApp) -> JobReport {
 async fn sync_fails(app: &TestApp) -> &'static str {
     match execute(&app.state, Job::Invoices).await {
         Ok(report) => panic!("the sync should fail, it reported {}", report.summary()),
-        Err(err) => err.code(),
+        Err(err) => err.code().as_str(),
     }
 }
 

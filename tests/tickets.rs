@@ -691,7 +691,7 @@ with_psa!(
             .iter()
             .map(|r| match r {
                 Ok(_) => "ok",
-                Err(e) => e.code(),
+                Err(e) => e.code().as_str(),
             })
             .collect();
         assert!(
@@ -765,7 +765,7 @@ on_every_backend!(
         assert!(recorded_runs(&app).await.is_empty());
         assert_eq!(ticket(&app, &client, &id).await["syncState"], "PENDING");
         let err = run_now(&app.state, Job::Tickets).await.unwrap_err();
-        assert_eq!(err.code(), "UPSTREAM_NOT_CONFIGURED");
+        assert_eq!(err.code().as_str(), "UPSTREAM_NOT_CONFIGURED");
         assert!(recorded_runs(&app).await.is_empty());
     }
 );

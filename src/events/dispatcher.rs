@@ -181,7 +181,7 @@ impl Dispatcher {
                 match self.process(&id).await {
                     Ok(outcome) => outcome,
                     Err(err) => {
-                        tracing::warn!(outbox_id = %id, code = err.code(), "outbox row not processed");
+                        tracing::warn!(outbox_id = %id, code = err.code().as_str(), "outbox row not processed");
                         None
                     }
                 }
@@ -330,7 +330,7 @@ impl Dispatcher {
                 let full = match self.run_once().await {
                     Ok(pass) => pass.due as u64 >= BATCH,
                     Err(err) => {
-                        tracing::warn!(code = err.code(), "outbox pass failed");
+                        tracing::warn!(code = err.code().as_str(), "outbox pass failed");
                         false
                     }
                 };

@@ -8,7 +8,7 @@ impl From<AppError> for async_graphql::Error {
         use async_graphql::ErrorExtensions;
         let code = err.code();
         async_graphql::Error::new(err.message()).extend_with(|_, ext| {
-            ext.set("code", code);
+            ext.set("code", code.as_str());
             match &err {
                 AppError::Forbidden {
                     permission: Some(permission),

@@ -12,9 +12,14 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::{app::AppState, auth::RequestMeta, error::AppError, http::auth as http_auth};
+use crate::{
+    app::AppState,
+    auth::RequestMeta,
+    error::{AppError, ErrorCode},
+    http::auth as http_auth,
+};
 
 /// Largest request body accepted (1 MiB).
 pub const MAX_BODY: usize = 1 << 20;
@@ -30,8 +35,8 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
 }
 
 /// A request-level error (no execution happened), as a GraphQL response body.
-fn request_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({"errors": [{"message": message, "extensions": {"code": code}}]});
+fn request_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let body = code.graphql_body(message);
     let mut response = (status, axum::Json(body)).into_response();
     response
         .headers_mut()
@@ -65,41 +70,13 @@ struct GetParams {
     variables: Option<String>,
 }
 
-/// Gives every error a stable `extensions.code`: limits become `QUERY_TOO_COMPLEX`, other
-/// uncoded errors (parse, validation, input coercion) `BAD_USER_INPUT`.
-fn add_codes(response: &mut async_graphql::Response) {
-    for error in &mut response.errors {
-        let has_code = error
-            .extensions
-            .as_ref()
-            .is_some_and(|e| e.get("code").is_some());
-        if has_code {
-            continue;
-        }
-        let code = if error.message.contains("nested too deep")
-            || error.message.contains("too complex")
-            || error.message.contains("recursion depth")
-            || error.message.contains("directives")
-        {
-            "QUERY_TOO_COMPLEX"
-        } else {
-            "BAD_USER_INPUT"
-        };
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", code);
-    }
-}
-
 async fn execute(
     state: &AppState,
     request: async_graphql::Request,
     meta: RequestMeta,
     headers: &HeaderMap,
 ) -> Response {
-    let mut response = super::execute(state, request, meta).await;
-    add_codes(&mut response);
+    let response = super::execute(state, request, meta).await;
     let graphql_response = wants_graphql_response(headers);
     // A request error (parse, validation, limits: no execution, no `path`) is 4xx under
     // `application/graphql-response+json`; once execution started, field errors are 200 even
@@ -140,7 +117,7 @@ pub async fn post_graphql(State(state): State<AppState>, req: Request) -> Respon
     if !is_json(&parts.headers) {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             "POST /graphql takes Content-Type: application/json",
         );
     }
@@ -149,7 +126,7 @@ pub async fn post_graphql(State(state): State<AppState>, req: Request) -> Respon
         Err(_) => {
             return request_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "QUERY_TOO_COMPLEX",
+                ErrorCode::QueryTooComplex,
                 "Request body is larger than 1 MiB",
             );
         }
@@ -158,7 +135,7 @@ pub async fn post_graphql(State(state): State<AppState>, req: Request) -> Respon
     if first == Some(&b'[') {
         return request_error(
             StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             "Batched requests are not supported; send one operation per request",
         );
     }
@@ -167,7 +144,7 @@ pub async fn post_graphql(State(state): State<AppState>, req: Request) -> Respon
         Err(err) => {
             return request_error(
                 StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 &format!("Body is not a GraphQL request: {err}"),
             );
         }
@@ -195,7 +172,7 @@ pub fn ws_connection_cap(state: &AppState) -> Option<Response> {
         cap,
         "WebSocket upgrade refused: WS_MAX_CONNECTIONS reached"
     );
-    let body = json!({"error": {"code": "RATE_LIMITED", "message": "Too many open connections"}});
+    let body = ErrorCode::RateLimited.rest_body("Too many open connections");
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -240,7 +217,7 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
         Err(rejection) => {
             return request_error(
                 StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 &format!("Malformed query string: {}", rejection.body_text()),
             );
         }
@@ -251,7 +228,7 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
         }
         return request_error(
             StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             "GET /graphql needs a query parameter",
         );
     };
@@ -274,7 +251,7 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
         ) {
             let mut response = request_error(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 "Mutations and subscriptions cannot be sent with GET; use POST or the WebSocket",
             );
             response
@@ -298,7 +275,7 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
             _ => {
                 return request_error(
                     StatusCode::BAD_REQUEST,
-                    "BAD_USER_INPUT",
+                    ErrorCode::BadUserInput,
                     "variables must be a JSON object",
                 );
             }
@@ -326,7 +303,7 @@ fn graphiql_page() -> Response {
 pub async fn method_not_allowed(method: Method) -> Response {
     let mut response = request_error(
         StatusCode::METHOD_NOT_ALLOWED,
-        "BAD_USER_INPUT",
+        ErrorCode::BadUserInput,
         &format!("{method} is not supported on /graphql"),
     );
     response

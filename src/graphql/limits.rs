@@ -1,22 +1,31 @@
-//! Query limits of CONTRACT section 3: depth, complexity, aliases, size, and brute-force
-//! fields at most once per operation. Refusals carry `QUERY_TOO_COMPLEX` or `BAD_USER_INPUT`.
+//! Query limits of CONTRACT section 3: depth, complexity, aliases, size, directives, and
+//! brute-force fields at most once per operation. Every refusal carries its code by
+//! construction (`QUERY_TOO_COMPLEX` or `BAD_USER_INPUT`): onegraph measures the document
+//! itself rather than registering async-graphql's limits, whose errors carry no code.
 //!
-//! Depth, complexity, recursion depth and directives are async-graphql's own limits (set in
-//! [`super::build_schema`]). Those checks, and every later pass over the document, walk
-//! selections with fragments expanded, so a few hundred bytes of fragments spreading each
-//! other twice (`fragment F1 on Query { ...F2 ...F2 }` …) would make them visit billions of
-//! nodes. [`check_request`] therefore measures the expanded size of every operation first,
-//! before the request reaches the schema: each fragment is measured once (memoised), cycles
-//! are refused, and the count stops at the limits. It is called by the endpoints (see
-//! [`super::execute`]) rather than registered as an async-graphql extension, because any
-//! extension puts every field of every request on async-graphql's slow path.
+//! Every pass over a document walks selections with fragments expanded, so a few hundred
+//! bytes of fragments spreading each other twice (`fragment F1 on Query { ...F2 ...F2 }` …)
+//! would make a naive walk visit billions of nodes. [`check_request`] measures each fragment
+//! once (memoised), refuses cycles, and stops at the first limit passed, before the request
+//! reaches the schema. It is called by the endpoints (see [`super::execute`]) rather than
+//! registered as an async-graphql extension, because any extension puts every field of every
+//! request on async-graphql's slow path.
+//!
+//! Complexity is counted as async-graphql counts it: each field costs 1 plus what it
+//! selects, and a field with a `first` argument (the Relay connections) costs
+//! `first × (what it selects) + 1`, `first` clamped to 0..=100 and 20 when absent. Which
+//! fields those are comes from the schema's own SDL ([`Shape`]), read once.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::OnceLock};
 
 use async_graphql::{
-    Pos, Request, ServerError,
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    Pos, Request, ServerError, Value, Variables,
+    parser::types::{
+        ExecutableDocument, Field, OperationType, Selection, SelectionSet, TypeSystemDefinition,
+    },
 };
+
+use crate::error::ErrorCode;
 
 /// Deepest selection allowed (GraphiQL's introspection query needs 13).
 pub const MAX_DEPTH: usize = 15;
@@ -41,12 +50,111 @@ pub const BRUTE_FORCE_FIELDS: &[&str] = &[
     "checkInVisitor",
 ];
 
-fn error(message: &str, code: &'static str, pos: Option<Pos>) -> ServerError {
+/// `first` when a connection field is not given one.
+const DEFAULT_FIRST: i64 = 20;
+/// The largest `first` counted (larger ones are refused by the field itself).
+const MAX_FIRST: i64 = 100;
+
+/// A server error with `extensions.code`.
+pub fn error(message: &str, code: ErrorCode, pos: Option<Pos>) -> ServerError {
     let mut err = ServerError::new(message, pos);
     let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", code);
+    ext.set("code", code.as_str());
     err.extensions = Some(ext);
     err
+}
+
+/// What the limits need to know of the schema: each object type's fields, with the type
+/// each returns and whether it takes `first` (and so multiplies what it selects).
+#[derive(Debug, Default)]
+pub struct Shape {
+    /// Type name → field name → (named return type, takes `first`).
+    types: HashMap<String, HashMap<String, (String, bool)>>,
+    /// The root types' names.
+    roots: [Option<String>; 3],
+}
+
+impl Shape {
+    /// Reads the shape from SDL (a document that does not parse gives an empty shape, in
+    /// which no field multiplies).
+    pub fn from_sdl(sdl: &str) -> Self {
+        let mut shape = Shape {
+            roots: [
+                Some("Query".to_owned()),
+                Some("Mutation".to_owned()),
+                Some("Subscription".to_owned()),
+            ],
+            ..Shape::default()
+        };
+        let Ok(doc) = async_graphql::parser::parse_schema(sdl) else {
+            return shape;
+        };
+        for definition in doc.definitions {
+            match definition {
+                TypeSystemDefinition::Schema(schema) => {
+                    let schema = schema.node;
+                    shape.roots = [
+                        schema.query.map(|n| n.node.to_string()),
+                        schema.mutation.map(|n| n.node.to_string()),
+                        schema.subscription.map(|n| n.node.to_string()),
+                    ];
+                }
+                TypeSystemDefinition::Type(ty) => {
+                    let ty = ty.node;
+                    let fields = match ty.kind {
+                        async_graphql::parser::types::TypeKind::Object(object) => object.fields,
+                        async_graphql::parser::types::TypeKind::Interface(interface) => {
+                            interface.fields
+                        }
+                        _ => continue,
+                    };
+                    let map = fields
+                        .into_iter()
+                        .map(|field| {
+                            let field = field.node;
+                            let mut returns = &field.ty.node;
+                            while let async_graphql::parser::types::BaseType::List(inner) =
+                                &returns.base
+                            {
+                                returns = inner;
+                            }
+                            let returns = match &returns.base {
+                                async_graphql::parser::types::BaseType::Named(name) => {
+                                    name.to_string()
+                                }
+                                async_graphql::parser::types::BaseType::List(_) => String::new(),
+                            };
+                            let paged = field.arguments.iter().any(|a| a.node.name.node == "first");
+                            (field.name.node.to_string(), (returns, paged))
+                        })
+                        .collect();
+                    shape.types.insert(ty.name.node.to_string(), map);
+                }
+                TypeSystemDefinition::Directive(_) => {}
+            }
+        }
+        shape
+    }
+
+    /// onegraph's own schema, read once.
+    pub fn of_schema() -> &'static Shape {
+        static SHAPE: OnceLock<Shape> = OnceLock::new();
+        SHAPE.get_or_init(|| Shape::from_sdl(&super::sdl()))
+    }
+
+    fn root(&self, ty: OperationType) -> Option<&str> {
+        let index = match ty {
+            OperationType::Query => 0,
+            OperationType::Mutation => 1,
+            OperationType::Subscription => 2,
+        };
+        self.roots[index].as_deref()
+    }
+
+    /// The field `name` of `parent`: its return type and whether it takes `first`.
+    fn field(&self, parent: Option<&str>, name: &str) -> Option<&(String, bool)> {
+        self.types.get(parent?)?.get(name)
+    }
 }
 
 /// What a selection set amounts to once its fragments are expanded.
@@ -59,15 +167,28 @@ struct Cost {
     /// Brute-force fields at this set's own level (through fragments, not into fields): what
     /// the set contributes when it is an operation's root.
     sensitive: usize,
+    /// async-graphql's complexity of the set.
+    complexity: usize,
+    /// The deepest field nesting in the set (a field at its top is 1).
+    depth: usize,
 }
 
 impl Cost {
+    /// Adds what a fragment (`with_sensitive`) or a field's selection brings; the caller
+    /// accounts for complexity and depth, which differ between the two.
     fn add(&mut self, other: Cost, with_sensitive: bool) {
         self.selections = self.selections.saturating_add(other.selections);
         self.aliases = self.aliases.saturating_add(other.aliases);
         if with_sensitive {
             self.sensitive = self.sensitive.saturating_add(other.sensitive);
         }
+    }
+
+    /// Adds a fragment's cost: its fields stand at this level.
+    fn add_fragment(&mut self, other: Cost) {
+        self.add(other, true);
+        self.complexity = self.complexity.saturating_add(other.complexity);
+        self.depth = self.depth.max(other.depth);
     }
 }
 
@@ -77,6 +198,9 @@ enum Refusal {
     TooManySelections,
     TooManyAliases,
     TooDeep(Pos),
+    NestedTooDeep,
+    TooComplex,
+    TooManyDirectives(Pos),
     Cycle(String, Pos),
     SensitiveTwice,
 }
@@ -88,31 +212,50 @@ impl Refusal {
                 &format!(
                     "Query is too large: more than {MAX_FIELDS} fields with its fragments expanded"
                 ),
-                "QUERY_TOO_COMPLEX",
+                ErrorCode::QueryTooComplex,
                 None,
             ),
             Refusal::TooManyAliases => error(
                 &format!("Too many aliases: at most {MAX_ALIASES} per operation"),
-                "QUERY_TOO_COMPLEX",
+                ErrorCode::QueryTooComplex,
                 None,
             ),
             Refusal::TooDeep(pos) => error(
                 &format!(
                     "The recursion depth of the query cannot be greater than `{MAX_RECURSIVE_DEPTH}`"
                 ),
-                "QUERY_TOO_COMPLEX",
+                ErrorCode::QueryTooComplex,
+                Some(pos),
+            ),
+            Refusal::NestedTooDeep => error(
+                &format!("Query is nested too deep: at most {MAX_DEPTH} levels of fields"),
+                ErrorCode::QueryTooComplex,
+                None,
+            ),
+            Refusal::TooComplex => error(
+                &format!(
+                    "Query is too complex: at most {MAX_COMPLEXITY} (list fields multiply by `first`)"
+                ),
+                ErrorCode::QueryTooComplex,
+                None,
+            ),
+            Refusal::TooManyDirectives(pos) => error(
+                &format!(
+                    "The number of directives on the field cannot be greater than `{MAX_DIRECTIVES}`"
+                ),
+                ErrorCode::QueryTooComplex,
                 Some(pos),
             ),
             // A cycle is a validation error in the GraphQL specification ("fragments must
             // not form cycles"), and validation errors are `BAD_USER_INPUT` here.
             Refusal::Cycle(name, pos) => error(
                 &format!("Fragment cycle: \"{name}\" spreads itself"),
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 Some(pos),
             ),
             Refusal::SensitiveTwice => error(
                 "Sign-in, code and password fields may appear at most once per operation",
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 None,
             ),
         }
@@ -128,23 +271,48 @@ enum Mark {
 /// Measures operations of one document; each fragment is measured once.
 struct Measure<'a> {
     doc: &'a ExecutableDocument,
+    shape: &'a Shape,
+    variables: &'a Variables,
     fragments: HashMap<&'a str, Mark>,
 }
 
 impl<'a> Measure<'a> {
-    fn new(doc: &'a ExecutableDocument) -> Self {
+    fn new(doc: &'a ExecutableDocument, shape: &'a Shape, variables: &'a Variables) -> Self {
         Self {
             doc,
+            shape,
+            variables,
             fragments: HashMap::new(),
         }
     }
 
-    /// The expanded cost of `set` at nesting `depth`, counted the way async-graphql's
-    /// recursion-depth check counts (a field with a selection set, a spread and an inline
-    /// fragment each go one level down). Stops at the first limit passed.
+    /// The `first` a paged field counts with: its argument (a literal or a variable),
+    /// clamped, or the default.
+    fn first(&self, field: &Field) -> usize {
+        let first = field
+            .arguments
+            .iter()
+            .find(|(name, _)| name.node == "first")
+            .and_then(|(_, value)| {
+                value
+                    .node
+                    .clone()
+                    .into_const_with(|name| self.variables.get(&name).cloned().ok_or(()))
+                    .ok()
+            })
+            .as_ref()
+            .and_then(as_i64);
+        usize::try_from(first.unwrap_or(DEFAULT_FIRST).clamp(0, MAX_FIRST)).unwrap_or(0)
+    }
+
+    /// The expanded cost of `set`, whose fields belong to the type `parent` (when known), at
+    /// nesting `depth` counted the way async-graphql's recursion-depth check counts (a field
+    /// with a selection set, a spread and an inline fragment each go one level down). Stops
+    /// at the first limit passed.
     fn selection_set(
         &mut self,
         set: &'a SelectionSet,
+        parent: Option<&'a str>,
         depth: usize,
         pos: Pos,
     ) -> Result<Cost, Refusal> {
@@ -154,32 +322,57 @@ impl<'a> Measure<'a> {
         let mut cost = Cost::default();
         for selection in &set.items {
             cost.selections = cost.selections.saturating_add(1);
+            if selection.node.directives().len() > MAX_DIRECTIVES {
+                return Err(Refusal::TooManyDirectives(selection.pos));
+            }
             match &selection.node {
                 Selection::Field(field) => {
                     let field = &field.node;
+                    let name = field.name.node.as_str();
                     if field.alias.is_some() {
                         cost.aliases = cost.aliases.saturating_add(1);
                     }
-                    if BRUTE_FORCE_FIELDS.contains(&field.name.node.as_str()) {
+                    if BRUTE_FORCE_FIELDS.contains(&name) {
                         cost.sensitive = cost.sensitive.saturating_add(1);
                     }
+                    let (returns, paged) = match self.shape.field(parent, name) {
+                        Some((returns, paged)) => (Some(returns.as_str()), *paged),
+                        None => (None, false),
+                    };
+                    let mut inner = Cost::default();
                     if !field.selection_set.node.items.is_empty() {
-                        let inner = self.selection_set(
+                        inner = self.selection_set(
                             &field.selection_set.node,
+                            returns,
                             depth + 1,
                             field.selection_set.pos,
                         )?;
                         // Inside a field, brute-force names are not root fields.
                         cost.add(inner, false);
                     }
+                    let own = if paged {
+                        self.first(field)
+                            .saturating_mul(inner.complexity)
+                            .saturating_add(1)
+                    } else {
+                        inner.complexity.saturating_add(1)
+                    };
+                    cost.complexity = cost.complexity.saturating_add(own);
+                    cost.depth = cost.depth.max(inner.depth.saturating_add(1));
                 }
                 Selection::InlineFragment(inline) => {
+                    let on = inline
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .map_or(parent, |c| Some(c.node.on.node.as_str()));
                     let inner = self.selection_set(
                         &inline.node.selection_set.node,
+                        on,
                         depth + 1,
                         inline.node.selection_set.pos,
                     )?;
-                    cost.add(inner, true);
+                    cost.add_fragment(inner);
                 }
                 Selection::FragmentSpread(spread) => {
                     let inner = self.fragment(
@@ -187,7 +380,7 @@ impl<'a> Measure<'a> {
                         depth + 1,
                         spread.pos,
                     )?;
-                    cost.add(inner, true);
+                    cost.add_fragment(inner);
                 }
             }
             if cost.selections > MAX_FIELDS {
@@ -213,8 +406,10 @@ impl<'a> Measure<'a> {
         };
         let key = key.as_str();
         self.fragments.insert(key, Mark::InProgress);
+        let on = fragment.node.type_condition.node.on.node.as_str();
         let cost = self.selection_set(
             &fragment.node.selection_set.node,
+            Some(on),
             depth,
             fragment.node.selection_set.pos,
         )?;
@@ -223,29 +418,73 @@ impl<'a> Measure<'a> {
     }
 }
 
-/// Checks every operation of `doc` against the size, alias and brute-force limits.
-fn check(doc: &ExecutableDocument) -> Result<(), Refusal> {
-    let mut measure = Measure::new(doc);
+fn as_i64(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// Checks every operation of `doc` against the limits; complexity is summed over the
+/// document's operations and depth is the deepest of them, as async-graphql counts them.
+fn check(doc: &ExecutableDocument, shape: &Shape, variables: &Variables) -> Result<(), Refusal> {
+    // A variable the request leaves out counts with its default, as it will run.
+    let defaults: Vec<_> = doc
+        .operations
+        .iter()
+        .flat_map(|(_, op)| op.node.variable_definitions.iter())
+        .filter(|v| !variables.contains_key(&v.node.name.node))
+        .filter_map(|v| {
+            Some((
+                v.node.name.node.clone(),
+                v.node.default_value.as_ref()?.node.clone(),
+            ))
+        })
+        .collect();
+    let with_defaults;
+    let variables = if defaults.is_empty() {
+        variables
+    } else {
+        let mut all = variables.clone();
+        all.extend(defaults);
+        with_defaults = all;
+        &with_defaults
+    };
+    let mut measure = Measure::new(doc, shape, variables);
+    let mut complexity = 0usize;
     for (_, operation) in doc.operations.iter() {
         let set = &operation.node.selection_set;
-        let cost = measure.selection_set(&set.node, 0, set.pos)?;
+        let root = shape.root(operation.node.ty);
+        if operation.node.directives.len() > MAX_DIRECTIVES {
+            return Err(Refusal::TooManyDirectives(operation.pos));
+        }
+        let cost = measure.selection_set(&set.node, root, 0, set.pos)?;
         if cost.sensitive > 1 {
             return Err(Refusal::SensitiveTwice);
+        }
+        if cost.depth > MAX_DEPTH {
+            return Err(Refusal::NestedTooDeep);
+        }
+        complexity = complexity.saturating_add(cost.complexity);
+        if complexity > MAX_COMPLEXITY {
+            return Err(Refusal::TooComplex);
         }
     }
     Ok(())
 }
 
-/// Enforces the size, alias and brute-force field limits on `request` before the schema
-/// sees it: parses the document once and keeps it in the request, so that async-graphql
-/// does not parse it again. A document that does not parse is passed on unchanged, for
-/// async-graphql to report the syntax error.
+/// Enforces the limits on `request` before the schema sees it: parses the document once and
+/// keeps it in the request, so that async-graphql does not parse it again. A document that
+/// does not parse is passed on unchanged, for async-graphql to report the syntax error.
 pub fn check_request(request: &mut Request) -> Result<(), ServerError> {
+    let variables = std::mem::take(&mut request.variables);
     // `parsed_query` parses the query and keeps the document in the request.
-    if let Ok(doc) = request.parsed_query() {
-        check(doc).map_err(Refusal::into_error)?;
-    }
-    Ok(())
+    let checked = match request.parsed_query() {
+        Ok(doc) => check(doc, Shape::of_schema(), &variables).map_err(Refusal::into_error),
+        Err(_) => Ok(()),
+    };
+    request.variables = variables;
+    checked
 }
 
 #[cfg(test)]
@@ -254,7 +493,7 @@ mod tests {
 
     fn measure(query: &str) -> Result<(), Refusal> {
         match async_graphql::parser::parse_query(query) {
-            Ok(doc) => check(&doc),
+            Ok(doc) => check(&doc, &Shape::default(), &Variables::default()),
             Err(err) => panic!("does not parse: {err}: {query}"),
         }
     }
@@ -274,6 +513,118 @@ mod tests {
             query.push_str(&format!(" fragment F{n} on Query {{ __typename }}"));
         }
         query
+    }
+
+    fn measure_with(query: &str, variables: serde_json::Value) -> Result<(), Refusal> {
+        match async_graphql::parser::parse_query(query) {
+            Ok(doc) => check(&doc, Shape::of_schema(), &Variables::from_json(variables)),
+            Err(err) => panic!("does not parse: {err}: {query}"),
+        }
+    }
+
+    /// `visits(first: F)` selecting 49 per node and `me` with 60: 49·F + 1 + 60.
+    fn visits(first: &str) -> String {
+        let ids = "id ".repeat(47);
+        format!(
+            "{{ visits(first: {first}) {{ edges {{ node {{ {ids}}} }} }} me {{ {} }} }}",
+            "kind ".repeat(59)
+        )
+    }
+
+    #[test]
+    fn connections_multiply_by_first_from_the_schema() {
+        // 49 · 100 + 61 = 4961: allowed; first is clamped to 100 (the field refuses more).
+        assert_eq!(measure_with(&visits("100"), serde_json::json!({})), Ok(()));
+        assert_eq!(
+            measure_with(&visits("100000"), serde_json::json!({})),
+            Ok(())
+        );
+        // Two such connections are over 5000.
+        let two = visits("100").replacen(
+            "{ visits",
+            "{ a: visits(first: 100) { edges { node { id } } } visits",
+            1,
+        );
+        assert_eq!(
+            measure_with(&two, serde_json::json!({})),
+            Err(Refusal::TooComplex)
+        );
+        // `first` from a variable, and from a variable's default.
+        let query = format!("query($n: Int) {}", visits("$n"));
+        let n100 = query.replacen(
+            "{ visits",
+            "{ b: visits(first: $n) { edges { node { id id } } } visits",
+            1,
+        );
+        assert_eq!(
+            measure_with(&n100, serde_json::json!({"n": 100})),
+            Err(Refusal::TooComplex)
+        );
+        assert_eq!(measure_with(&n100, serde_json::json!({"n": 5})), Ok(()));
+        let defaulted = n100.replacen("query($n: Int)", "query($n: Int = 100)", 1);
+        assert_eq!(
+            measure_with(&defaulted, serde_json::json!({})),
+            Err(Refusal::TooComplex)
+        );
+        // Through a fragment on the connection's type the multiplier still applies.
+        // 100 · (1 + 1 + 25) + 1 = 2701 each.
+        let fragment = format!(
+            "query {{ visits(first: 100) {{ ...E }} a: visits(first: 100) {{ ...E }} }} \
+             fragment E on VisitConnection {{ edges {{ node {{ {} }} }} }}",
+            "id ".repeat(25)
+        );
+        assert_eq!(
+            measure_with(&fragment, serde_json::json!({})),
+            Err(Refusal::TooComplex)
+        );
+        assert_eq!(
+            measure_with(
+                &fragment.replacen("a: visits(first: 100)", "a: visits(first: 80)", 1),
+                serde_json::json!({})
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn depth_counts_fields_not_fragments() {
+        let nest = |n: usize| {
+            let mut q = String::from("__typename");
+            for _ in 0..n - 1 {
+                q = format!("location {{ {q} }}");
+            }
+            format!("query {{ ...F }} fragment F on Query {{ visit(id: \"x\") {{ {q} }} }}")
+        };
+        // `visit`, n - 1 `location`s and `__typename`: n + 1 levels of fields.
+        assert_eq!(measure_with(&nest(14), serde_json::json!({})), Ok(()));
+        assert_eq!(
+            measure_with(&nest(15), serde_json::json!({})),
+            Err(Refusal::NestedTooDeep)
+        );
+    }
+
+    #[test]
+    fn directives_are_limited_per_field() {
+        let eleven = "@include(if: true) ".repeat(11);
+        let query = format!("query {{ __typename {eleven} }}");
+        assert!(matches!(
+            measure_with(&query, serde_json::json!({})),
+            Err(Refusal::TooManyDirectives(_))
+        ));
+    }
+
+    #[test]
+    fn every_refusal_carries_its_code() {
+        for (refusal, code) in [
+            (Refusal::TooComplex, "QUERY_TOO_COMPLEX"),
+            (Refusal::NestedTooDeep, "QUERY_TOO_COMPLEX"),
+            (Refusal::TooManySelections, "QUERY_TOO_COMPLEX"),
+            (Refusal::SensitiveTwice, "BAD_USER_INPUT"),
+        ] {
+            let error = refusal.into_error();
+            let code_of = error.extensions.as_ref().and_then(|e| e.get("code"));
+            assert_eq!(code_of, Some(&Value::from(code)));
+        }
     }
 
     #[test]

@@ -58,14 +58,11 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
         Query::default(),
         Mutation::default(),
         Subscription::default(),
-    )
-    .limit_depth(limits::MAX_DEPTH)
-    .limit_complexity(limits::MAX_COMPLEXITY)
-    .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
-    .limit_directives(limits::MAX_DIRECTIVES);
-    // No extensions: limits and nulls for failed fields are applied around execution (see
-    // `execute`), because any registered extension puts every field on async-graphql's
-    // slow path.
+    );
+    // No extensions and none of async-graphql's limits: the limits (`limits::check_request`)
+    // and nulls for failed fields are applied around execution (see `execute`), because any
+    // registered extension puts every field on async-graphql's slow path, and async-graphql's
+    // limit errors carry no code.
     field_errors::init();
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
@@ -118,6 +115,7 @@ pub async fn execute(
     let operation_name = request.operation_name.clone();
     let mut response = state.schema.execute(request).await;
     field_errors::fill_nulls(&mut response, &query, operation_name.as_deref());
+    code_request_errors(&mut response);
     response
 }
 
@@ -143,9 +141,22 @@ pub fn execute_stream(
         .execute_stream(request)
         .map(move |mut response| {
             field_errors::fill_nulls(&mut response, &query, operation_name.as_deref());
+            code_request_errors(&mut response);
             response
         })
         .boxed()
+}
+
+/// Gives `BAD_USER_INPUT` to the errors async-graphql raises without a code: syntax,
+/// validation and input coercion. Every error onegraph raises carries its own code (the
+/// limits' refusals included), so nothing here reads an error's message.
+fn code_request_errors(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", crate::error::ErrorCode::BadUserInput.as_str());
+        }
+    }
 }
 
 /// `/graphql` (GET, POST, WebSocket) and the GraphiQL assets.

@@ -47,7 +47,7 @@ use tokio::{
 use crate::{
     app::AppState,
     auth::{Principal, RequestMeta},
-    error::AppError,
+    error::{AppError, ErrorCode},
 };
 
 /// The only subprotocol this endpoint speaks.
@@ -395,7 +395,7 @@ impl Connection {
                 "type": "error",
                 "payload": [{
                     "message": "Too many operations on this connection",
-                    "extensions": {"code": "RATE_LIMITED"},
+                    "extensions": {"code": ErrorCode::RateLimited.as_str()},
                 }],
             }));
             return self.send_text(text).await;

@@ -19,7 +19,7 @@ use crate::{
     app::AppState,
     auth::{Principal, RequestMeta},
     config::IpNetwork,
-    error::AppError,
+    error::{AppError, ErrorCode},
     services::shared::sessions::{self as auth_service, LoginOutcome},
 };
 
@@ -356,10 +356,9 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
         return (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-            Json(json!({"error": {
-                "code": "BAD_USER_INPUT",
-                "message": "A logout with the session cookie takes Content-Type: application/json"
-            }})),
+            Json(ErrorCode::BadUserInput.rest_body(
+                "A logout with the session cookie takes Content-Type: application/json",
+            )),
         )
             .into_response();
     }

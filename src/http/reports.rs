@@ -221,7 +221,7 @@ async fn start(
             Ok(Some(chunk)) => Some((Ok::<_, std::io::Error>(chunk), cursor)),
             Ok(None) => None,
             Err(err) => {
-                tracing::error!(code = err.code(), "visit export stopped");
+                tracing::error!(code = err.code().as_str(), "visit export stopped");
                 Some((
                     Err(std::io::Error::other("export failed")),
                     Cursor {

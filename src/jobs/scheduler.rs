@@ -334,13 +334,17 @@ async fn tick(ctx: &Domain, job: Job, period: Duration) {
             if let Err(err) = run_leased_detached(ctx, job).await {
                 tracing::warn!(
                     job = job.as_str(),
-                    code = err.code(),
+                    code = err.code().as_str(),
                     "scheduled run failed"
                 );
             }
         }
         Ok(false) => tracing::debug!(job = job.as_str(), "held elsewhere or not due; skipped"),
-        Err(err) => tracing::warn!(job = job.as_str(), code = err.code(), "lease not taken"),
+        Err(err) => tracing::warn!(
+            job = job.as_str(),
+            code = err.code().as_str(),
+            "lease not taken"
+        ),
     }
 }
 

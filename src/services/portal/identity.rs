@@ -269,7 +269,10 @@ pub async fn request_reset(ctx: &Domain, tenant_id: &str, email: &str) -> AppRes
     let ctx = ctx.clone();
     tokio::spawn(async move {
         if let Err(err) = send_reset(&ctx, &tenant_id, &email).await {
-            tracing::warn!(code = err.code(), "password reset request not processed");
+            tracing::warn!(
+                code = err.code().as_str(),
+                "password reset request not processed"
+            );
         }
     });
     Ok(true)

@@ -73,7 +73,7 @@ pub fn spawn(db: DatabaseConnection) {
                     );
                 }
                 Ok(_) => {}
-                Err(err) => tracing::warn!(code = err.code(), "housekeeping failed"),
+                Err(err) => tracing::warn!(code = err.code().as_str(), "housekeeping failed"),
             }
         }
     });
