@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Portal tickets through the public surface, synced both ways with a fake PSA that speaks
 // real HTTP: a ticket and its comments reach PSA exactly once, PSA's status changes and
 // technician comments come back once, refusals are FAILED with onegraph's own syncError and
@@ -13,32 +9,33 @@ use std::time::Duration;
 use onegraph::jobs::{Job, run_now};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
-use support::psa::{FakePsa, LEAK, Mode};
-use support::*;
+
+use crate::support::psa::{FakePsa, LEAK, Mode};
+use crate::support::*;
 
 /// Like `on_every_backend!`, with a fake PSA started first and `PSA_API_URL` pointing at it.
 macro_rules! with_psa {
     ($name:ident, env = [$($env:expr),* $(,)?], |$app:ident, $psa:ident| $body:block) => {
         mod $name {
             use super::*;
-            async fn body(backend: support::Backend) {
+            async fn body(backend: $crate::support::Backend) {
                 let $psa = FakePsa::start().await;
                 let base = $psa.base.clone();
                 let env: Vec<(&str, &str)> = vec![$($env,)* ("PSA_API_URL", base.as_str())];
-                let $app = support::TestApp::spawn_on(backend, &env).await;
+                let $app = $crate::support::TestApp::spawn_on(backend, &env).await;
                 $body
             }
             #[tokio::test]
             async fn sqlite() {
-                body(support::Backend::Sqlite).await;
+                body($crate::support::Backend::Sqlite).await;
             }
             #[tokio::test]
             async fn postgres() {
-                if !support::TestApp::postgres_enabled() {
+                if !$crate::support::TestApp::postgres_enabled() {
                     eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
                     return;
                 }
-                body(support::Backend::Postgres).await;
+                body($crate::support::Backend::Postgres).await;
             }
         }
     };

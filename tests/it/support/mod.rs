@@ -1,10 +1,10 @@
 //! The test harness: a real onegraph server on a random loopback port, on a fresh SQLite
 //! file or (when `TEST_DATABASE_URL` is set) a fresh PostgreSQL database, and helpers that
 //! speak to it over HTTP the way clients do.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod books;
 pub mod bus;
+#[macro_use]
 pub mod fake;
 pub mod legal;
 pub mod psa;
@@ -652,17 +652,17 @@ macro_rules! on_every_backend {
             #[tokio::test]
             async fn sqlite() $($ret)* {
                 let $app =
-                    support::TestApp::spawn_on(support::Backend::Sqlite, &[$($env),*]).await;
+                    $crate::support::TestApp::spawn_on($crate::support::Backend::Sqlite, &[$($env),*]).await;
                 $body
             }
             #[tokio::test]
             async fn postgres() $($ret)* {
-                if !support::TestApp::postgres_enabled() {
+                if !$crate::support::TestApp::postgres_enabled() {
                     eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
                     return $($skip)*;
                 }
                 let $app =
-                    support::TestApp::spawn_on(support::Backend::Postgres, &[$($env),*]).await;
+                    $crate::support::TestApp::spawn_on($crate::support::Backend::Postgres, &[$($env),*]).await;
                 $body
             }
         }

@@ -288,16 +288,16 @@ macro_rules! on_every_backend_with_fakes {
             use super::*;
             #[tokio::test]
             async fn sqlite() {
-                let $backend = support::Backend::Sqlite;
+                let $backend = $crate::support::Backend::Sqlite;
                 $body
             }
             #[tokio::test]
             async fn postgres() {
-                if !support::TestApp::postgres_enabled() {
+                if !$crate::support::TestApp::postgres_enabled() {
                     eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
                     return;
                 }
-                let $backend = support::Backend::Postgres;
+                let $backend = $crate::support::Backend::Postgres;
                 $body
             }
         }

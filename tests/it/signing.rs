@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Signing through the public surface: Legal's push becomes one signing request per active
 // client user of the listed companies (a replay creates nothing, bad keys and malformed
 // bodies change nothing); a client user signs their own request, which records the
@@ -13,7 +9,8 @@ use std::time::Duration;
 use entities::{acknowledgements, outbox};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use support::{fake::*, *};
+
+use crate::support::{self, fake::*, *};
 
 const WAIT: Duration = Duration::from_secs(15);
 const SHA: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";

@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Outbox delivery through the public surface: a check-in's Bus event reaches a fake Bus
 // exactly once with the bearer key; a failing, hanging or unreachable Bus gets it later
 // (retries with backoff), a Bus that keeps failing makes the row dead, an unconfigured Bus
@@ -16,7 +12,8 @@ use chrono::Utc;
 use entities::outbox::{Column, Entity as Outbox, Model};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use support::{fake::*, *};
+
+use crate::support::{fake::*, *};
 
 /// Fast delivery settings for tests.
 const FAST: &[(&str, &str)] = &[
