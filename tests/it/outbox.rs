@@ -66,9 +66,9 @@ async fn wait_row(app: &TestApp, event_type: &str, done: impl Fn(&Model) -> bool
     }
 }
 
-on_every_backend_with_fakes!(
+on_every_backend!(
     check_in_event_reaches_the_bus_once_with_the_key,
-    |backend| {
+    |backend: Backend| {
         let bus = bus::start().await;
         let app = server(backend, &bus::env(&bus)).await;
         let visit = checked_in(&app, "Grace Hopper").await;
@@ -104,109 +104,118 @@ on_every_backend_with_fakes!(
     }
 );
 
-on_every_backend_with_fakes!(failing_bus_gets_the_event_after_it_recovers, |backend| {
-    let bus = bus::start().await;
-    bus.set_mode(Mode::Status(500));
-    let app = server(backend, &bus::env(&bus)).await;
-    let visit = checked_in(&app, "Ada Lovelace").await;
+on_every_backend!(
+    failing_bus_gets_the_event_after_it_recovers,
+    |backend: Backend| {
+        let bus = bus::start().await;
+        bus.set_mode(Mode::Status(500));
+        let app = server(backend, &bus::env(&bus)).await;
+        let visit = checked_in(&app, "Ada Lovelace").await;
 
-    // Retried with growing waits: 200 ms (±20%) after the first failure, 400 ms after the
-    // second.
-    let tries = |r: &[Received]| {
-        r.iter()
-            .filter(|r| r.json()["type"] == "visitor.checked_in")
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    let received = bus
-        .wait_until("three failed attempts", WAIT, |r| tries(r).len() >= 3)
+        // Retried with growing waits: 200 ms (±20%) after the first failure, 400 ms after the
+        // second.
+        let tries = |r: &[Received]| {
+            r.iter()
+                .filter(|r| r.json()["type"] == "visitor.checked_in")
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let received = bus
+            .wait_until("three failed attempts", WAIT, |r| tries(r).len() >= 3)
+            .await;
+        let attempts = tries(&received);
+        let first_gap = attempts[1].at - attempts[0].at;
+        let second_gap = attempts[2].at - attempts[1].at;
+        assert!(first_gap >= Duration::from_millis(150), "{first_gap:?}");
+        assert!(second_gap >= Duration::from_millis(300), "{second_gap:?}");
+        let row = wait_row(&app, "visitor.checked_in", |r| r.attempts >= 2).await;
+        assert!(row.delivered_at.is_none() && !row.dead);
+        let error = row.last_error.clone().unwrap();
+        assert_eq!(error, "bus: POST /api/events answered HTTP 500");
+        assert!(!error.contains("UPSTREAM-SECRET"));
+
+        bus.set_mode(Mode::Ok);
+        let row = wait_row(&app, "visitor.checked_in", |r| r.delivered_at.is_some()).await;
+        let delivered = bus::events(&bus, "visitor.checked_in");
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(delivered[0].json()["data"]["visit_id"], visit);
+        assert!(row.attempts >= 2, "{row:?}");
+    }
+);
+
+on_every_backend!(
+    hanging_and_unreachable_bus_are_retried,
+    |backend: Backend| {
+        let bus = bus::start().await;
+        bus.set_mode(Mode::Hang);
+        let app = server(
+            backend,
+            &[
+                bus::env(&bus),
+                vec![("UPSTREAM_TIMEOUT".into(), "300ms".into())],
+            ]
+            .concat(),
+        )
         .await;
-    let attempts = tries(&received);
-    let first_gap = attempts[1].at - attempts[0].at;
-    let second_gap = attempts[2].at - attempts[1].at;
-    assert!(first_gap >= Duration::from_millis(150), "{first_gap:?}");
-    assert!(second_gap >= Duration::from_millis(300), "{second_gap:?}");
-    let row = wait_row(&app, "visitor.checked_in", |r| r.attempts >= 2).await;
-    assert!(row.delivered_at.is_none() && !row.dead);
-    let error = row.last_error.clone().unwrap();
-    assert_eq!(error, "bus: POST /api/events answered HTTP 500");
-    assert!(!error.contains("UPSTREAM-SECRET"));
+        checked_in(&app, "Hedy Lamarr").await;
+        let row = wait_row(&app, "visitor.checked_in", |r| r.attempts >= 1).await;
+        assert_eq!(
+            row.last_error.as_deref(),
+            Some("bus: POST /api/events timed out")
+        );
 
-    bus.set_mode(Mode::Ok);
-    let row = wait_row(&app, "visitor.checked_in", |r| r.delivered_at.is_some()).await;
-    let delivered = bus::events(&bus, "visitor.checked_in");
-    assert_eq!(delivered.len(), 1);
-    assert_eq!(delivered[0].json()["data"]["visit_id"], visit);
-    assert!(row.attempts >= 2, "{row:?}");
-});
+        bus.down();
+        let row = wait_row(&app, "visitor.checked_in", |r| {
+            r.last_error.as_deref() == Some("bus: POST /api/events could not connect")
+        })
+        .await;
+        assert!(row.delivered_at.is_none());
 
-on_every_backend_with_fakes!(hanging_and_unreachable_bus_are_retried, |backend| {
-    let bus = bus::start().await;
-    bus.set_mode(Mode::Hang);
-    let app = server(
-        backend,
-        &[
-            bus::env(&bus),
-            vec![("UPSTREAM_TIMEOUT".into(), "300ms".into())],
-        ]
-        .concat(),
-    )
-    .await;
-    checked_in(&app, "Hedy Lamarr").await;
-    let row = wait_row(&app, "visitor.checked_in", |r| r.attempts >= 1).await;
-    assert_eq!(
-        row.last_error.as_deref(),
-        Some("bus: POST /api/events timed out")
-    );
+        bus.set_mode(Mode::Ok);
+        bus.up().await;
+        wait_row(&app, "visitor.checked_in", |r| r.delivered_at.is_some()).await;
+        assert_eq!(bus::events(&bus, "visitor.checked_in").len(), 1);
+    }
+);
 
-    bus.down();
-    let row = wait_row(&app, "visitor.checked_in", |r| {
-        r.last_error.as_deref() == Some("bus: POST /api/events could not connect")
-    })
-    .await;
-    assert!(row.delivered_at.is_none());
+on_every_backend!(
+    a_bus_that_keeps_failing_makes_the_row_dead,
+    |backend: Backend| {
+        let bus = bus::start().await;
+        bus.set_mode(Mode::Status(503));
+        let app = server(
+            backend,
+            &[
+                bus::env(&bus),
+                vec![
+                    ("OUTBOX_MAX_ATTEMPTS".into(), "3".into()),
+                    ("OUTBOX_RETRY_BASE".into(), "50ms".into()),
+                ],
+            ]
+            .concat(),
+        )
+        .await;
+        checked_in(&app, "Dead Letter").await;
+        let row = wait_row(&app, "visitor.checked_in", |r| r.dead).await;
+        assert_eq!(row.attempts, 3);
+        assert_eq!(
+            row.last_error.as_deref(),
+            Some("bus: POST /api/events answered HTTP 503")
+        );
+        // No further attempts once dead.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let tries = bus
+            .received()
+            .iter()
+            .filter(|r| r.json()["type"] == "visitor.checked_in")
+            .count();
+        assert_eq!(tries, 3);
+    }
+);
 
-    bus.set_mode(Mode::Ok);
-    bus.up().await;
-    wait_row(&app, "visitor.checked_in", |r| r.delivered_at.is_some()).await;
-    assert_eq!(bus::events(&bus, "visitor.checked_in").len(), 1);
-});
-
-on_every_backend_with_fakes!(a_bus_that_keeps_failing_makes_the_row_dead, |backend| {
-    let bus = bus::start().await;
-    bus.set_mode(Mode::Status(503));
-    let app = server(
-        backend,
-        &[
-            bus::env(&bus),
-            vec![
-                ("OUTBOX_MAX_ATTEMPTS".into(), "3".into()),
-                ("OUTBOX_RETRY_BASE".into(), "50ms".into()),
-            ],
-        ]
-        .concat(),
-    )
-    .await;
-    checked_in(&app, "Dead Letter").await;
-    let row = wait_row(&app, "visitor.checked_in", |r| r.dead).await;
-    assert_eq!(row.attempts, 3);
-    assert_eq!(
-        row.last_error.as_deref(),
-        Some("bus: POST /api/events answered HTTP 503")
-    );
-    // No further attempts once dead.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let tries = bus
-        .received()
-        .iter()
-        .filter(|r| r.json()["type"] == "visitor.checked_in")
-        .count();
-    assert_eq!(tries, 3);
-});
-
-on_every_backend_with_fakes!(
+on_every_backend!(
     unconfigured_bus_leaves_rows_untried_until_a_configured_server_starts,
-    |backend| {
+    |backend: Backend| {
         // No BUS_API_URL: the event waits, untried and without an error.
         let app = server(backend, &[]).await;
         checked_in(&app, "Patient Visitor").await;
@@ -247,9 +256,9 @@ on_every_backend_with_fakes!(
     }
 );
 
-on_every_backend_with_fakes!(
+on_every_backend!(
     two_servers_on_one_database_never_send_a_row_twice,
-    |backend| {
+    |backend: Backend| {
         let bus = bus::start().await;
         // A slow Bus keeps every delivery in flight across several polls of both servers.
         bus.set_delay(Duration::from_millis(150));
@@ -315,164 +324,174 @@ on_every_backend_with_fakes!(
     }
 );
 
-on_every_backend_with_fakes!(signing_notification_is_written_to_mail_dir, |backend| {
-    let legal = legal::start().await;
-    let dir = mail_dir();
-    let app = server(
-        backend,
-        &[
-            legal::env(&legal),
-            vec![("MAIL_DIR".into(), dir.display().to_string())],
-        ]
-        .concat(),
-    )
-    .await;
-    // The directory is created at start-up.
-    assert!(dir.is_dir());
-    app.provision_client("acme", "co-1", "cleo@example.com", "client_user")
+on_every_backend!(
+    signing_notification_is_written_to_mail_dir,
+    |backend: Backend| {
+        let legal = legal::start().await;
+        let dir = mail_dir();
+        let app = server(
+            backend,
+            &[
+                legal::env(&legal),
+                vec![("MAIL_DIR".into(), dir.display().to_string())],
+            ]
+            .concat(),
+        )
         .await;
-    let (status, body) = legal::push(
-        &app,
-        Some(legal::PORTAL_KEY),
-        &json!({
-            "tenant_id": tenant_id("acme"),
-            "policy_id": "aup",
-            "version": 2,
-            "title": "Acceptable Use Policy",
-            "document_url": "https://legal.example.com/aup-v2.pdf",
-            "content_sha256": "ab".repeat(32),
-            "company_ids": ["co-1"],
-            "due_at": null,
-        }),
-    )
-    .await;
-    assert_eq!(status, 202, "{body}");
-    let mails = wait_for_mail(&dir, 1, WAIT).await;
-    assert_eq!(mails.len(), 1);
-    let mail = &mails[0];
-    assert!(mail.contains("To: cleo@example.com"), "{mail}");
-    assert!(mail.contains("From: onegraph@localhost"), "{mail}");
-    assert!(
-        mail.contains("Subject: Please sign: Acceptable Use Policy"),
-        "{mail}"
-    );
-    assert!(mail.contains("http://localhost:4000/signing"), "{mail}");
-    assert!(
-        mail.contains("https://legal.example.com/aup-v2.pdf"),
-        "{mail}"
-    );
-    let row = wait_row(&app, "mail.signing_request", |r| r.delivered_at.is_some()).await;
-    assert_eq!(row.kind, "mail");
-    // Delivered: the row keeps who and what, not the body.
-    let payload: Value = serde_json::from_str(&row.payload).unwrap();
-    assert_eq!(
-        payload,
-        json!({
-            "to": "cleo@example.com",
-            "subject": "Please sign: Acceptable Use Policy",
-            "redacted": true,
-        })
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-});
-
-on_every_backend_with_fakes!(undeliverable_mail_is_dead_and_keeps_no_link, |backend| {
-    let app = server(backend, &[]).await;
-    let link = "https://portal.example.com/set-password?token=ogp_secret-token";
-    let id = onegraph::services::outbox::mail(
-        &app.state.db,
-        &tenant_id("acme"),
-        "mail.invitation",
-        &onegraph::services::outbox::Mail {
-            to: "not an address".into(),
-            subject: "You are invited to the client portal".into(),
-            text: format!("Choose your password here: {link}"),
-        },
-    )
-    .await
-    .unwrap();
-    // A bad recipient cannot succeed: dead at the first attempt, and its link is gone.
-    let row = wait_row(&app, "mail.invitation", |r| r.dead).await;
-    assert_eq!(row.id, id);
-    assert_eq!(row.attempts, 1);
-    assert!(row.delivered_at.is_none());
-    assert_eq!(
-        row.last_error.as_deref(),
-        Some("mail: invalid message (recipient address)")
-    );
-    assert!(!row.payload.contains("ogp_secret-token"), "{}", row.payload);
-    let payload: Value = serde_json::from_str(&row.payload).unwrap();
-    assert_eq!(
-        payload,
-        json!({
-            "to": "not an address",
-            "subject": "You are invited to the client portal",
-            "redacted": true,
-        })
-    );
-});
-
-on_every_backend_with_fakes!(sweep_deletes_rows_delivered_over_a_week_ago, |backend| {
-    // A database of its own, without a server, so no other sweep runs on it.
-    let url = fresh_database_url(backend).await;
-    let db = onegraph::db::connect(&url, 2, std::sync::Arc::default())
-        .await
-        .unwrap();
-    onegraph::db::migrate(&db).await.unwrap();
-    let now = Utc::now();
-    let ago =
-        |days: i64, hours: i64| now - chrono::Duration::days(days) - chrono::Duration::hours(hours);
-    // (id, kind, created, delivered, dead)
-    let rows = [
-        ("old-bus", "bus", ago(9, 0), Some(ago(8, 0)), false),
-        ("old-mail", "mail", ago(9, 0), Some(ago(7, 1)), false),
-        (
-            "recent",
-            "legal_webhook",
-            ago(7, 0),
-            Some(ago(6, 23)),
-            false,
-        ),
-        ("pending", "bus", ago(30, 0), None, false),
-        ("dead", "mail", ago(30, 0), None, true),
-    ];
-    for (id, kind, created, delivered, dead) in rows {
-        Outbox::insert(entities::outbox::ActiveModel {
-            id: Set(id.to_owned()),
-            tenant_id: Set(Some(tenant_id("acme"))),
-            kind: Set(kind.to_owned()),
-            event_type: Set(format!("test.{id}")),
-            payload: Set("{}".to_owned()),
-            created_at: Set(created),
-            attempts: Set(if dead { 20 } else { 0 }),
-            next_attempt_at: Set(created),
-            locked_until: Set(None),
-            delivered_at: Set(delivered),
-            last_error: Set(None),
-            dead: Set(dead),
-        })
-        .exec_without_returning(&db)
-        .await
-        .unwrap();
+        // The directory is created at start-up.
+        assert!(dir.is_dir());
+        app.provision_client("acme", "co-1", "cleo@example.com", "client_user")
+            .await;
+        let (status, body) = legal::push(
+            &app,
+            Some(legal::PORTAL_KEY),
+            &json!({
+                "tenant_id": tenant_id("acme"),
+                "policy_id": "aup",
+                "version": 2,
+                "title": "Acceptable Use Policy",
+                "document_url": "https://legal.example.com/aup-v2.pdf",
+                "content_sha256": "ab".repeat(32),
+                "company_ids": ["co-1"],
+                "due_at": null,
+            }),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+        let mails = wait_for_mail(&dir, 1, WAIT).await;
+        assert_eq!(mails.len(), 1);
+        let mail = &mails[0];
+        assert!(mail.contains("To: cleo@example.com"), "{mail}");
+        assert!(mail.contains("From: onegraph@localhost"), "{mail}");
+        assert!(
+            mail.contains("Subject: Please sign: Acceptable Use Policy"),
+            "{mail}"
+        );
+        assert!(mail.contains("http://localhost:4000/signing"), "{mail}");
+        assert!(
+            mail.contains("https://legal.example.com/aup-v2.pdf"),
+            "{mail}"
+        );
+        let row = wait_row(&app, "mail.signing_request", |r| r.delivered_at.is_some()).await;
+        assert_eq!(row.kind, "mail");
+        // Delivered: the row keeps who and what, not the body.
+        let payload: Value = serde_json::from_str(&row.payload).unwrap();
+        assert_eq!(
+            payload,
+            json!({
+                "to": "cleo@example.com",
+                "subject": "Please sign: Acceptable Use Policy",
+                "redacted": true,
+            })
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    let swept = onegraph::services::housekeeping::sweep(&db).await.unwrap();
-    assert_eq!(swept.outbox, 2, "{swept:?}");
-    let mut left: Vec<String> = Outbox::find()
-        .all(&db)
+);
+
+on_every_backend!(
+    undeliverable_mail_is_dead_and_keeps_no_link,
+    |backend: Backend| {
+        let app = server(backend, &[]).await;
+        let link = "https://portal.example.com/set-password?token=ogp_secret-token";
+        let id = onegraph::services::outbox::mail(
+            &app.state.db,
+            &tenant_id("acme"),
+            "mail.invitation",
+            &onegraph::services::outbox::Mail {
+                to: "not an address".into(),
+                subject: "You are invited to the client portal".into(),
+                text: format!("Choose your password here: {link}"),
+            },
+        )
         .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    left.sort();
-    // Undelivered and dead rows stay whatever their age; delivered ones for 7 days.
-    assert_eq!(left, ["dead", "pending", "recent"]);
-    assert_eq!(
-        onegraph::services::housekeeping::sweep(&db)
+        .unwrap();
+        // A bad recipient cannot succeed: dead at the first attempt, and its link is gone.
+        let row = wait_row(&app, "mail.invitation", |r| r.dead).await;
+        assert_eq!(row.id, id);
+        assert_eq!(row.attempts, 1);
+        assert!(row.delivered_at.is_none());
+        assert_eq!(
+            row.last_error.as_deref(),
+            Some("mail: invalid message (recipient address)")
+        );
+        assert!(!row.payload.contains("ogp_secret-token"), "{}", row.payload);
+        let payload: Value = serde_json::from_str(&row.payload).unwrap();
+        assert_eq!(
+            payload,
+            json!({
+                "to": "not an address",
+                "subject": "You are invited to the client portal",
+                "redacted": true,
+            })
+        );
+    }
+);
+
+on_every_backend!(
+    sweep_deletes_rows_delivered_over_a_week_ago,
+    |backend: Backend| {
+        // A database of its own, without a server, so no other sweep runs on it.
+        let url = fresh_database_url(backend).await;
+        let db = onegraph::db::connect(&url, 2, std::sync::Arc::default())
+            .await
+            .unwrap();
+        onegraph::db::migrate(&db).await.unwrap();
+        let now = Utc::now();
+        let ago = |days: i64, hours: i64| {
+            now - chrono::Duration::days(days) - chrono::Duration::hours(hours)
+        };
+        // (id, kind, created, delivered, dead)
+        let rows = [
+            ("old-bus", "bus", ago(9, 0), Some(ago(8, 0)), false),
+            ("old-mail", "mail", ago(9, 0), Some(ago(7, 1)), false),
+            (
+                "recent",
+                "legal_webhook",
+                ago(7, 0),
+                Some(ago(6, 23)),
+                false,
+            ),
+            ("pending", "bus", ago(30, 0), None, false),
+            ("dead", "mail", ago(30, 0), None, true),
+        ];
+        for (id, kind, created, delivered, dead) in rows {
+            Outbox::insert(entities::outbox::ActiveModel {
+                id: Set(id.to_owned()),
+                tenant_id: Set(Some(tenant_id("acme"))),
+                kind: Set(kind.to_owned()),
+                event_type: Set(format!("test.{id}")),
+                payload: Set("{}".to_owned()),
+                created_at: Set(created),
+                attempts: Set(if dead { 20 } else { 0 }),
+                next_attempt_at: Set(created),
+                locked_until: Set(None),
+                delivered_at: Set(delivered),
+                last_error: Set(None),
+                dead: Set(dead),
+            })
+            .exec_without_returning(&db)
+            .await
+            .unwrap();
+        }
+        let swept = onegraph::services::housekeeping::sweep(&db).await.unwrap();
+        assert_eq!(swept.outbox, 2, "{swept:?}");
+        let mut left: Vec<String> = Outbox::find()
+            .all(&db)
             .await
             .unwrap()
-            .outbox,
-        0
-    );
-    let _ = db.close().await;
-});
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        left.sort();
+        // Undelivered and dead rows stay whatever their age; delivered ones for 7 days.
+        assert_eq!(left, ["dead", "pending", "recent"]);
+        assert_eq!(
+            onegraph::services::housekeeping::sweep(&db)
+                .await
+                .unwrap()
+                .outbox,
+            0
+        );
+        let _ = db.close().await;
+    }
+);

@@ -276,30 +276,3 @@ pub async fn replica(app: &TestApp, env: &[(&str, &str)]) -> TestApp {
     replica.database_url = app.database_url.clone();
     replica
 }
-
-/// Runs a test body on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set, binding
-/// `$backend` to the `Backend` so the body can start fakes before its server (whose
-/// settings name the fakes' URLs). The tests are named `sqlite` and `postgres` in module
-/// `$name`, as with `on_every_backend!`.
-#[macro_export]
-macro_rules! on_every_backend_with_fakes {
-    ($name:ident, |$backend:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                let $backend = $crate::support::Backend::Sqlite;
-                $body
-            }
-            #[tokio::test]
-            async fn postgres() {
-                if !$crate::support::TestApp::postgres_enabled() {
-                    eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
-                    return;
-                }
-                let $backend = $crate::support::Backend::Postgres;
-                $body
-            }
-        }
-    };
-}
