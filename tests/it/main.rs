@@ -8,6 +8,7 @@
 mod support;
 
 mod auth;
+mod harness;
 mod housekeeping;
 mod http;
 mod invoices;
