@@ -13,6 +13,7 @@ mod housekeeping;
 mod http;
 mod invoices;
 mod limits;
+mod operations;
 mod outbox;
 mod permissions;
 mod portal_identity;
