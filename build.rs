@@ -11,9 +11,13 @@
 //! assets, and the page served in place of GraphiQL explains how to get the assets.
 //!
 //! Setting `ONEGRAPH_GRAPHIQL_SKIP=1` skips the fetch (for offline builds that should not wait
-//! on npm's network timeouts). The script reruns only when this file or that variable changes:
-//! after installing npm, `cargo clean -p onegraph` (or touching `build.rs`) and a rebuild
-//! bundles the assets.
+//! on npm's network timeouts). The script reruns only when this file, that variable or
+//! `TEST_DATABASE_URL` changes: after installing npm, `cargo clean -p onegraph` (or touching
+//! `build.rs`) and a rebuild bundles the assets.
+//!
+//! It also sets `cfg(pg_tests)` when `TEST_DATABASE_URL` is set and not empty. The
+//! integration tests' PostgreSQL variants are compiled as ignored without it, so a test run
+//! without a PostgreSQL server reports them as ignored instead of passing them.
 
 use std::env;
 use std::fmt::Write as _;
@@ -89,9 +93,13 @@ const TAR_TIMEOUT: Duration = Duration::from_secs(60);
 
 const SKIP_VAR: &str = "ONEGRAPH_GRAPHIQL_SKIP";
 
+/// The PostgreSQL server the integration tests create their databases on.
+const TEST_DATABASE_VAR: &str = "TEST_DATABASE_URL";
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed={SKIP_VAR}");
+    pg_tests_cfg();
 
     let Some(out_dir) = env::var_os("OUT_DIR").map(PathBuf::from) else {
         // Cargo always sets OUT_DIR for build scripts; without it nothing can be generated.
@@ -123,6 +131,17 @@ fn main() {
     if let Err(e) = fs::write(&target, generated) {
         println!("cargo:warning=cannot write {}: {e}", target.display());
         std::process::exit(1);
+    }
+}
+
+/// Declares `cfg(pg_tests)` and sets it when `TEST_DATABASE_URL` is set and not empty, so
+/// the integration tests run their PostgreSQL variants only then (and show them as ignored
+/// otherwise). Cargo reruns this script, and rebuilds, when the variable changes.
+fn pg_tests_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(pg_tests)");
+    println!("cargo::rerun-if-env-changed={TEST_DATABASE_VAR}");
+    if env::var_os(TEST_DATABASE_VAR).is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=pg_tests");
     }
 }
 

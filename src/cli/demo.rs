@@ -281,28 +281,18 @@ async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
     Ok(session)
 }
 
-/// The query printed after seeding.
-pub const EXAMPLE_QUERY: &str = r#"query Today {
-  me { kind tenant { name } permissions }
-  locations { id name timezone currentVisits { visitor { name company } checkedInAt } }
-  visits(first: 5) {
-    totalCount
-    edges { node { id status checkedInAt visitor { name company } location { name } host { name } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}"#;
+/// The query printed after seeding (run by the operations test, like every document in
+/// `schema/operations/`).
+pub const EXAMPLE_QUERY: &str = include_str!("../../schema/operations/Today.graphql");
 
-/// The Portal query printed after seeding (with the client token).
-pub const EXAMPLE_CLIENT_QUERY: &str = r#"mutation Open {
-  createTicket(input: { subject: "Printer on fire", description: "Third floor", priority: HIGH }) {
-    id status syncState
-  }
-}
-query Mine {
-  me { kind user { name email } permissions }
-  tickets(first: 5) { totalCount nodes { subject status syncState comments { author body } } }
-  clientUsers { name email role }
-}"#;
+/// The Portal operations printed after seeding (with the client token).
+pub const EXAMPLE_CLIENT_OPERATIONS: [&str; 2] = [
+    include_str!("../../schema/operations/Open.graphql"),
+    include_str!("../../schema/operations/Mine.graphql"),
+];
+
+/// The subscription printed for a second tab.
+pub const EXAMPLE_SUBSCRIPTION: &str = include_str!("../../schema/operations/LiveCheckIns.graphql");
 
 /// A random 48-character secret for a demo run without `PORTAL_CLIENT_SSO_SECRET`.
 pub fn random_secret() -> String {
@@ -316,13 +306,17 @@ pub fn print_banner(public_url: &str, sessions: &DemoSessions) {
         "Paste this staff token into GraphiQL's token field (or send it as `Authorization: Bearer …`):\n"
     );
     println!("    {}\n", sessions.staff.token);
-    println!("Example query:\n\n{EXAMPLE_QUERY}\n");
+    println!("Example query:\n\n{}\n", EXAMPLE_QUERY.trim_end());
     println!(
         "Portal: the client admin client@demo.example of company {CLIENT_COMPANY}, with this token:\n\n    {}\n",
         sessions.client.token
     );
-    println!("Example Portal operations:\n\n{EXAMPLE_CLIENT_QUERY}\n");
     println!(
-        "Live check-ins (second tab):\n\n    subscription {{ visitorCheckedIn {{ id visitor {{ name }} location {{ name }} checkedInAt }} }}\n"
+        "Example Portal operations:\n\n{}\n",
+        EXAMPLE_CLIENT_OPERATIONS.map(str::trim_end).join("\n")
+    );
+    println!(
+        "Live check-ins (second tab):\n\n    {}\n",
+        EXAMPLE_SUBSCRIPTION.trim_end()
     );
 }

@@ -1,13 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Portal client users through the public surface: PSA's contact push provisions, updates and
 // deactivates them; Hub SSO with `aud: "portal"` signs them in by tenant and e-mail, binds
 // Hub's `sub`, narrows permissions to the claim; deactivation ends their sessions.
 
 use serde_json::{Value, json};
-use support::*;
+
+use crate::support::*;
 
 const ME: &str = "{ me { kind permissions user { id name email } tenant { id } } }";
 

@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Portal tickets through the public surface, synced both ways with a fake PSA that speaks
 // real HTTP: a ticket and its comments reach PSA exactly once, PSA's status changes and
 // technician comments come back once, refusals are FAILED with onegraph's own syncError and
@@ -13,39 +9,9 @@ use std::time::Duration;
 use onegraph::jobs::{Job, run_now};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
-use support::psa::{FakePsa, LEAK, Mode};
-use support::*;
 
-/// Like `on_every_backend!`, with a fake PSA started first and `PSA_API_URL` pointing at it.
-macro_rules! with_psa {
-    ($name:ident, env = [$($env:expr),* $(,)?], |$app:ident, $psa:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            async fn body(backend: support::Backend) {
-                let $psa = FakePsa::start().await;
-                let base = $psa.base.clone();
-                let env: Vec<(&str, &str)> = vec![$($env,)* ("PSA_API_URL", base.as_str())];
-                let $app = support::TestApp::spawn_on(backend, &env).await;
-                $body
-            }
-            #[tokio::test]
-            async fn sqlite() {
-                body(support::Backend::Sqlite).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                if !support::TestApp::postgres_enabled() {
-                    eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
-                    return;
-                }
-                body(support::Backend::Postgres).await;
-            }
-        }
-    };
-    ($name:ident, |$app:ident, $psa:ident| $body:block) => {
-        with_psa!($name, env = [], |$app, $psa| $body);
-    };
-}
+use crate::support::psa::{LEAK, Mode};
+use crate::support::*;
 
 const TICKET: &str = "query($id: ID!){ ticket(id: $id){ id psaTicketId subject description status
     priority syncState syncError createdAt updatedAt
@@ -354,9 +320,9 @@ on_every_backend!(ticket_pages_cost_a_constant_number_of_statements, |app| {
     );
 });
 
-with_psa!(
+on_every_backend!(
     ticket_reaches_psa_exactly_once_even_when_psa_was_down,
-    |app, psa| {
+    |app, psa: FakePsa| {
         psa.down().await;
         let client = app
             .client_session("acme", "co-1", "cleo@example.com", false)
@@ -409,10 +375,10 @@ with_psa!(
     }
 );
 
-with_psa!(
+on_every_backend!(
     timed_out_push_is_retried_with_the_same_key_and_lands_once,
     env = [("UPSTREAM_TIMEOUT", "1s"), ("TICKET_SYNC_BACKOFF", "0")],
-    |app, psa| {
+    |app, psa: FakePsa| {
         let client = app
             .client_session("acme", "co-1", "cleo@example.com", false)
             .await;
@@ -443,10 +409,10 @@ with_psa!(
     }
 );
 
-with_psa!(
+on_every_backend!(
     refused_ticket_is_failed_then_synced_and_its_comment_waits_for_its_id,
     env = [("TICKET_SYNC_BACKOFF", "0")],
-    |app, psa| {
+    |app, psa: FakePsa| {
         let client = app
             .client_session("acme", "co-1", "cleo@example.com", false)
             .await;
@@ -497,67 +463,70 @@ with_psa!(
     }
 );
 
-with_psa!(refused_ticket_backs_off_and_is_never_dropped, |app, psa| {
-    let client = app
-        .client_session("acme", "co-1", "cleo@example.com", false)
-        .await;
-    let id = create_ticket(&app, &client, "Backoff").await;
-    psa.set_mode(Mode::Malformed);
-    let record = run_now(&app.state, Job::Tickets).await.unwrap();
-    assert_eq!(record.ok, Some(false));
-    let t = ticket(&app, &client, &id).await;
-    assert_eq!(t["syncState"], "FAILED");
-    assert_eq!(t["syncError"], "push ticket: PSA answered malformed JSON");
-    let row = entities::tickets::Entity::find_by_id(id.clone())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.sync_attempts, 1);
-    let wait = row.next_sync_at.unwrap() - chrono::Utc::now();
-    assert!(
-        wait > chrono::Duration::seconds(50) && wait <= chrono::Duration::seconds(60),
-        "{wait}"
-    );
-    // Within the backoff (TICKET_SYNC_BACKOFF, 1m by default) it is not tried again...
-    psa.set_mode(Mode::Ok);
-    run_now(&app.state, Job::Tickets).await.unwrap();
-    assert_eq!(psa.posts("/api/tickets").len(), 1);
-    // ...and it is still there, still failed, waiting for its retry.
-    let t = ticket(&app, &client, &id).await;
-    assert_eq!(t["syncState"], "FAILED");
-    // A second refusal doubles the wait.
-    psa.set_mode(Mode::Error500);
-    entities::tickets::Entity::update_many()
-        .col_expr(
-            entities::tickets::Column::NextSyncAt,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
-        )
-        .exec(&app.state.db)
-        .await
-        .unwrap();
-    run_now(&app.state, Job::Tickets).await.unwrap();
-    let row = entities::tickets::Entity::find_by_id(id.clone())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.sync_attempts, 2);
-    assert_eq!(
-        row.sync_error.as_deref(),
-        Some("push ticket: PSA answered HTTP 500")
-    );
-    let wait = row.next_sync_at.unwrap() - chrono::Utc::now();
-    assert!(wait > chrono::Duration::seconds(110), "{wait}");
-    let data = app
-        .ok(&client, "{ tickets(status: NEW){ totalCount } }", json!({}))
-        .await;
-    assert_eq!(data["tickets"]["totalCount"], 1);
-});
+on_every_backend!(
+    refused_ticket_backs_off_and_is_never_dropped,
+    |app, psa: FakePsa| {
+        let client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let id = create_ticket(&app, &client, "Backoff").await;
+        psa.set_mode(Mode::Malformed);
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(false));
+        let t = ticket(&app, &client, &id).await;
+        assert_eq!(t["syncState"], "FAILED");
+        assert_eq!(t["syncError"], "push ticket: PSA answered malformed JSON");
+        let row = entities::tickets::Entity::find_by_id(id.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.sync_attempts, 1);
+        let wait = row.next_sync_at.unwrap() - chrono::Utc::now();
+        assert!(
+            wait > chrono::Duration::seconds(50) && wait <= chrono::Duration::seconds(60),
+            "{wait}"
+        );
+        // Within the backoff (TICKET_SYNC_BACKOFF, 1m by default) it is not tried again...
+        psa.set_mode(Mode::Ok);
+        run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(psa.posts("/api/tickets").len(), 1);
+        // ...and it is still there, still failed, waiting for its retry.
+        let t = ticket(&app, &client, &id).await;
+        assert_eq!(t["syncState"], "FAILED");
+        // A second refusal doubles the wait.
+        psa.set_mode(Mode::Error500);
+        entities::tickets::Entity::update_many()
+            .col_expr(
+                entities::tickets::Column::NextSyncAt,
+                sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+            )
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+        run_now(&app.state, Job::Tickets).await.unwrap();
+        let row = entities::tickets::Entity::find_by_id(id.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.sync_attempts, 2);
+        assert_eq!(
+            row.sync_error.as_deref(),
+            Some("push ticket: PSA answered HTTP 500")
+        );
+        let wait = row.next_sync_at.unwrap() - chrono::Utc::now();
+        assert!(wait > chrono::Duration::seconds(110), "{wait}");
+        let data = app
+            .ok(&client, "{ tickets(status: NEW){ totalCount } }", json!({}))
+            .await;
+        assert_eq!(data["tickets"]["totalCount"], 1);
+    }
+);
 
-with_psa!(
+on_every_backend!(
     psa_status_and_technician_comment_reach_the_client_once,
-    |app, psa| {
+    |app, psa: FakePsa| {
         let client = app
             .client_session("acme", "co-1", "cleo@example.com", false)
             .await;
@@ -655,29 +624,32 @@ with_psa!(
     }
 );
 
-with_psa!(run_sync_reports_only_the_callers_tenant, |app, psa| {
-    let acme = app
-        .client_session("acme", "co-1", "cleo@example.com", false)
-        .await;
-    let other = app
-        .client_session("other", "co-9", "olga@example.com", false)
-        .await;
-    create_ticket(&app, &acme, "A1").await;
-    create_ticket(&app, &other, "O1").await;
-    create_ticket(&app, &other, "O2").await;
-    let admin = app.admin("acme").await;
-    let run = run_sync(&app, &admin).await;
-    // The run pushed all three; acme's admin sees acme's one.
-    assert_eq!(run["summary"], "pushed=1", "{run}");
-    assert_eq!(psa.ticket_count(), 3);
-    let third = app.admin("third").await;
-    let run = run_sync(&app, &third).await;
-    assert_eq!(run["summary"], "nothing to do");
-});
+on_every_backend!(
+    run_sync_reports_only_the_callers_tenant,
+    |app, psa: FakePsa| {
+        let acme = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let other = app
+            .client_session("other", "co-9", "olga@example.com", false)
+            .await;
+        create_ticket(&app, &acme, "A1").await;
+        create_ticket(&app, &other, "O1").await;
+        create_ticket(&app, &other, "O2").await;
+        let admin = app.admin("acme").await;
+        let run = run_sync(&app, &admin).await;
+        // The run pushed all three; acme's admin sees acme's one.
+        assert_eq!(run["summary"], "pushed=1", "{run}");
+        assert_eq!(psa.ticket_count(), 3);
+        let third = app.admin("third").await;
+        let run = run_sync(&app, &third).await;
+        assert_eq!(run["summary"], "nothing to do");
+    }
+);
 
-with_psa!(
+on_every_backend!(
     two_concurrent_runs_one_runs_the_other_conflicts,
-    |app, psa| {
+    |app, psa: FakePsa| {
         let client = app
             .client_session("acme", "co-1", "cleo@example.com", false)
             .await;
@@ -707,10 +679,10 @@ with_psa!(
     }
 );
 
-with_psa!(
+on_every_backend!(
     the_scheduler_runs_the_sync_by_itself,
     env = [("TICKET_SYNC_INTERVAL", "300ms")],
-    |app, psa| {
+    |app, psa: FakePsa| {
         let client = app
             .client_session("acme", "co-1", "cleo@example.com", false)
             .await;
@@ -790,9 +762,9 @@ async fn jobs_run(app: &TestApp, psa_url: Option<&str>) -> (i32, String, String)
     )
 }
 
-with_psa!(
+on_every_backend!(
     jobs_run_command_runs_the_sync_and_exits_1_on_failure,
-    |app, psa| {
+    |app, psa: FakePsa| {
         let client = app
             .client_session("acme", "co-1", "cleo@example.com", false)
             .await;

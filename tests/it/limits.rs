@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // The query limits of CONTRACT section 3 against documents built to defeat them: fragments
 // that expand exponentially or cyclically, aliases and brute-force fields hidden in
 // fragments, and `first` over 100 that must stay `BAD_USER_INPUT`.
@@ -9,7 +5,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::*;
+
+use crate::support::*;
 
 /// Well under what a blocked worker would take; generous for a debug build on a busy CI.
 const QUICK: Duration = Duration::from_secs(2);

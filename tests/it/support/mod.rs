@@ -1,7 +1,7 @@
 //! The test harness: a real onegraph server on a random loopback port, on a fresh SQLite
 //! file or (when `TEST_DATABASE_URL` is set) a fresh PostgreSQL database, and helpers that
-//! speak to it over HTTP the way clients do.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! speak to it over HTTP the way clients do. Each server has a directory of its own (its
+//! mail and its SQLite file), removed when its [`TestApp`] is dropped.
 
 pub mod books;
 pub mod bus;
@@ -9,7 +9,12 @@ pub mod fake;
 pub mod legal;
 pub mod psa;
 
-use std::{collections::HashMap, net::SocketAddr, sync::Arc};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use onegraph::{app, auth::sso, config::Settings, db};
 use serde_json::{Value, json};
@@ -46,7 +51,42 @@ pub struct TestApp {
     pub state: app::AppState,
     /// The `.eml` files [`TestApp::next_mail`] has returned already.
     seen_mail: std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// The server's own directory (`onegraph-test-<uuid>` in the temp dir): its `MAIL_DIR`
+    /// (`mail/`) unless the test gives one, and on SQLite its database (`onegraph.db`).
+    pub dir: PathBuf,
+    /// Removes [`TestApp::dir`] on drop.
+    _dir: OwnedDir,
+    /// A `MAIL_DIR` the test gave from [`fake::mail_dir`]: this server removes it too.
+    _given_mail_dir: Option<OwnedDir>,
+    /// Stops the server: sent on drop.
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    /// Stops the server, then (through the `OwnedDir` fields, dropped after this) removes
+    /// its directory. The server's tasks may still hold the SQLite file for a moment: it is
+    /// removed all the same (an open file stays usable until closed), and a removal that
+    /// fails is ignored.
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A directory removed, with everything in it, when this is dropped; errors are ignored.
+struct OwnedDir(PathBuf);
+
+impl Drop for OwnedDir {
+    fn drop(&mut self) {
+        // A file written while the directory is being removed makes the removal fail with
+        // "directory not empty"; trying again removes that file too.
+        for _ in 0..3 {
+            if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+        }
+    }
 }
 
 /// A deterministic tenant UUID for a test's tenant label.
@@ -66,21 +106,30 @@ fn free_port() -> u16 {
         .expect("no free port")
 }
 
-/// The URL of a fresh database on `backend`: a new SQLite file, or a new database on the
-/// PostgreSQL server of `TEST_DATABASE_URL`. Not migrated yet.
+/// The URL of a fresh database on `backend`: a new SQLite file in the temp dir, or a new
+/// database on the PostgreSQL server of `TEST_DATABASE_URL`. Not migrated yet. (A
+/// [`TestApp`] keeps its SQLite file in its own directory instead.)
 pub async fn fresh_database_url(backend: Backend) -> String {
     match backend {
-        Backend::Sqlite => {
-            let path =
-                std::env::temp_dir().join(format!("onegraph-test-{}.db", uuid::Uuid::new_v4()));
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
+        Backend::Sqlite => sqlite_url(
+            &std::env::temp_dir().join(format!("onegraph-test-{}.db", uuid::Uuid::new_v4())),
+        ),
         Backend::Postgres => postgres_url().await,
     }
 }
 
+/// The URL that opens (and creates) the SQLite file at `path`.
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
 async fn postgres_url() -> String {
-    let base = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+    // A PostgreSQL variant runs when the build saw TEST_DATABASE_URL (`cfg(pg_tests)`) or
+    // when it is run with `--ignored`; either way it needs the variable now.
+    let base = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .expect("the PostgreSQL variants need TEST_DATABASE_URL (postgres://…/<database>)");
     let admin = sea_orm::Database::connect(&base).await.unwrap_or_else(|e| {
         panic!("TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
     });
@@ -138,11 +187,6 @@ impl TestApp {
         Self::spawn_on(Backend::Sqlite, env).await
     }
 
-    /// Whether PostgreSQL tests should run (TEST_DATABASE_URL set).
-    pub fn postgres_enabled() -> bool {
-        std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
-    }
-
     /// A server on `backend` with extra settings.
     pub async fn spawn_on(backend: Backend, env: &[(&str, &str)]) -> TestApp {
         let _ = tracing_subscriber::fmt()
@@ -152,7 +196,14 @@ impl TestApp {
             )
             .with_test_writer()
             .try_init();
-        let database_url = fresh_database_url(backend).await;
+        let dir = std::env::temp_dir().join(format!("onegraph-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).expect("create the test server's directory");
+        let owned_dir = OwnedDir(dir.clone());
+        let database_url = match backend {
+            Backend::Sqlite => sqlite_url(&dir.join("onegraph.db")),
+            Backend::Postgres => postgres_url().await,
+        };
+        let mail_dir = dir.join("mail").display().to_string();
         let metrics_port = free_port();
         let mut vars: HashMap<String, String> = [
             ("DATABASE_URL", database_url.as_str()),
@@ -160,7 +211,7 @@ impl TestApp {
             ("AUTH_RATE_BURST", "100000"),
             ("AUTH_RATE_PER_MINUTE", "100000"),
             ("DATALOADER_DELAY", "1ms"),
-            ("MAIL_DIR", "/tmp/onegraph-test-mail"),
+            ("MAIL_DIR", mail_dir.as_str()),
             ("PSA_SERVICE_KEY", PSA_KEY),
         ]
         .into_iter()
@@ -170,6 +221,10 @@ impl TestApp {
         for (k, v) in env {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
+        let given_mail_dir = (vars["MAIL_DIR"] != mail_dir)
+            .then(|| PathBuf::from(&vars["MAIL_DIR"]))
+            .filter(|path| fake::is_mail_dir(path))
+            .map(OwnedDir);
         let settings = Settings::from_source(&vars).expect("test settings");
         let stats = Arc::new(db::DbStats::default());
         let conn = db::connect(
@@ -205,7 +260,10 @@ impl TestApp {
             database_url,
             state,
             seen_mail: Default::default(),
-            _shutdown: tx,
+            dir,
+            _dir: owned_dir,
+            _given_mail_dir: given_mail_dir,
+            shutdown: Some(tx),
         };
         for _ in 0..100 {
             if app
@@ -624,9 +682,9 @@ pub fn code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
 
-/// Runs a test body on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set: generates
-/// a module `$name` with the tests `sqlite` and `postgres`, each binding a fresh server to
-/// `$app` (its backend is `$app.backend`).
+/// Runs a test body on SQLite and on PostgreSQL: generates a module `$name` with the tests
+/// `sqlite` and `postgres`, each on a fresh database of its backend. The only macro that
+/// makes per-backend tests.
 ///
 /// ```ignore
 /// on_every_backend!(name, |app| { ... });
@@ -634,35 +692,57 @@ pub fn code(body: &Value) -> Option<&str> {
 /// on_every_backend!(name, env = [("WS_INIT_TIMEOUT", "300ms")], |app| { ... });
 /// // A body that uses `?`: the tests return this `Result<(), _>`.
 /// on_every_backend!(name, |app| -> TestResult { ...; Ok(()) });
+/// // Only the `Backend`, for a body that starts fakes before its server (whose settings
+/// // name the fakes' URLs):
+/// on_every_backend!(name, |backend: Backend| { ... });
+/// // A fake PSA started first and the server pointed at it (`PSA_API_URL`):
+/// on_every_backend!(name, env = [...], |app, psa: FakePsa| { ... });
 /// ```
 ///
-/// Without `TEST_DATABASE_URL` the `postgres` test prints a note and passes; with it set and
-/// PostgreSQL unreachable it fails.
+/// The `postgres` test is compiled as ignored ("TEST_DATABASE_URL is not set") unless the
+/// build had `TEST_DATABASE_URL` set and non-empty: `build.rs` then sets `cfg(pg_tests)`
+/// (and Cargo rebuilds when the variable changes). So without it libtest reports the
+/// PostgreSQL variants as ignored, not passed; with it set and PostgreSQL unreachable they
+/// fail.
 #[macro_export]
 macro_rules! on_every_backend {
+    ($name:ident, |$backend:ident : Backend| $body:block) => {
+        $crate::on_every_backend!(@tests $name, $backend, [], $body);
+    };
+    ($name:ident, $(env = [$($env:expr),* $(,)?],)? |$app:ident, $psa:ident : FakePsa| $body:block) => {
+        $crate::on_every_backend!(@tests $name, backend, [], {
+            let $psa = $crate::support::psa::FakePsa::start().await;
+            let psa_url = $psa.base.clone();
+            let env: Vec<(&str, &str)> =
+                vec![$($($env,)*)? ("PSA_API_URL", psa_url.as_str())];
+            let $app = $crate::support::TestApp::spawn_on(backend, &env).await;
+            $body
+        });
+    };
     ($name:ident, $(env = [$($env:expr),* $(,)?],)? |$app:ident| -> $ret:ty $body:block) => {
-        $crate::on_every_backend!(@tests $name, [$($($env,)*)?], $app, [-> $ret], [Ok(())], $body);
+        $crate::on_every_backend!(@tests $name, backend, [-> $ret], {
+            let $app = $crate::support::TestApp::spawn_on(backend, &[$($($env),*)?]).await;
+            $body
+        });
     };
     ($name:ident, $(env = [$($env:expr),* $(,)?],)? |$app:ident| $body:block) => {
-        $crate::on_every_backend!(@tests $name, [$($($env,)*)?], $app, [], [], $body);
+        $crate::on_every_backend!(@tests $name, backend, [], {
+            let $app = $crate::support::TestApp::spawn_on(backend, &[$($($env),*)?]).await;
+            $body
+        });
     };
-    (@tests $name:ident, [$($env:expr,)*], $app:ident, [$($ret:tt)*], [$($skip:tt)*], $body:block) => {
+    (@tests $name:ident, $backend:ident, [$($ret:tt)*], $body:block) => {
         mod $name {
             use super::*;
             #[tokio::test]
             async fn sqlite() $($ret)* {
-                let $app =
-                    support::TestApp::spawn_on(support::Backend::Sqlite, &[$($env),*]).await;
+                let $backend = $crate::support::Backend::Sqlite;
                 $body
             }
             #[tokio::test]
+            #[cfg_attr(not(pg_tests), ignore = "TEST_DATABASE_URL is not set")]
             async fn postgres() $($ret)* {
-                if !support::TestApp::postgres_enabled() {
-                    eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
-                    return $($skip)*;
-                }
-                let $app =
-                    support::TestApp::spawn_on(support::Backend::Postgres, &[$($env),*]).await;
+                let $backend = $crate::support::Backend::Postgres;
                 $body
             }
         }

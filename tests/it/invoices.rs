@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Invoices from Books through the public surface: the invoice sync pages them in from a fake
 // Books over real HTTP, keeps money exact, applies newer versions and ignores older ones,
 // leaves stored data alone when Books fails; clients see only their own company's invoices,
@@ -10,8 +6,9 @@ mod support;
 use chrono::{Duration, SecondsFormat, Utc};
 use onegraph::jobs::{Job, JobReport, execute};
 use serde_json::{Value, json};
-use support::books::{self, FakeBooks, Mode};
-use support::*;
+
+use crate::support::books::{self, FakeBooks, Mode};
+use crate::support::*;
 
 const LIST: &str = "query($s: InvoiceStatus, $f: Int, $a: String) {
   invoices(status: $s, first: $f, after: $a) {

@@ -2,7 +2,6 @@
 //! creation honouring `Idempotency-Key` (the same key is answered with the same id), and a
 //! change feed the test fills. It records every request it answered and can be switched to
 //! answer 500, hang, send malformed JSON, replay its feed, or be down (no listener at all).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
     collections::HashMap,

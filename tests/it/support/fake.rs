@@ -221,9 +221,22 @@ impl FakeServer {
     }
 }
 
-/// A fresh, not yet existing directory for `MAIL_DIR` (the server creates it).
+/// How the names of [`mail_dir`]'s directories begin.
+const MAIL_DIR_PREFIX: &str = "onegraph-mail-";
+
+/// A fresh, not yet existing directory for `MAIL_DIR` (the server creates it). The
+/// [`TestApp`] given it as `MAIL_DIR` removes it when dropped, as it does its own directory.
 pub fn mail_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("onegraph-mail-{}", uuid::Uuid::new_v4()))
+    std::env::temp_dir().join(format!("{MAIL_DIR_PREFIX}{}", uuid::Uuid::new_v4()))
+}
+
+/// Whether `path` is a directory [`mail_dir`] made.
+pub fn is_mail_dir(path: &Path) -> bool {
+    path.parent() == Some(std::env::temp_dir().as_path())
+        && path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with(MAIL_DIR_PREFIX))
 }
 
 /// The `.eml` files in `dir`, read whole, sorted by content.
@@ -275,31 +288,4 @@ pub async fn replica(app: &TestApp, env: &[(&str, &str)]) -> TestApp {
     let mut replica = TestApp::spawn_on(app.backend, &env).await;
     replica.database_url = app.database_url.clone();
     replica
-}
-
-/// Runs a test body on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set, binding
-/// `$backend` to the `Backend` so the body can start fakes before its server (whose
-/// settings name the fakes' URLs). The tests are named `sqlite` and `postgres` in module
-/// `$name`, as with `on_every_backend!`.
-#[macro_export]
-macro_rules! on_every_backend_with_fakes {
-    ($name:ident, |$backend:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                let $backend = support::Backend::Sqlite;
-                $body
-            }
-            #[tokio::test]
-            async fn postgres() {
-                if !support::TestApp::postgres_enabled() {
-                    eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
-                    return;
-                }
-                let $backend = support::Backend::Postgres;
-                $body
-            }
-        }
-    };
 }

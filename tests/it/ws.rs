@@ -1,5 +1,3 @@
-mod support;
-
 // The `graphql-transport-ws` protocol on `/graphql`: close codes, the operation limit,
 // ping/pong, and delivery of check-in events to the right subscribers only.
 
@@ -7,12 +5,13 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use support::TestApp;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
+
+use crate::support::TestApp;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type TestResult = Result<(), Box<dyn std::error::Error>>;

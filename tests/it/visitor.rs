@@ -1,16 +1,14 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The Visitor product end to end over HTTP: locations, hosts, check-in and check-out,
 //! settings, badges, pre-registration, kiosks, pagination, tenant isolation, the audit log
 //! and the visit report. The important flows run on SQLite and, with `TEST_DATABASE_URL`,
 //! on PostgreSQL.
 
-mod support;
-
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
-use support::{TestApp, code};
+
+use crate::support::{self, TestApp, code};
 
 // ---------------------------------------------------------------------------------------
 // Helpers

@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Signing through the public surface: Legal's push becomes one signing request per active
 // client user of the listed companies (a replay creates nothing, bad keys and malformed
 // bodies change nothing); a client user signs their own request, which records the
@@ -13,7 +9,8 @@ use std::time::Duration;
 use entities::{acknowledgements, outbox};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use support::{fake::*, *};
+
+use crate::support::{self, fake::*, *};
 
 const WAIT: Duration = Duration::from_secs(15);
 const SHA: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -64,9 +61,9 @@ async fn mail_rows(app: &TestApp) -> u64 {
         .unwrap()
 }
 
-on_every_backend_with_fakes!(
+on_every_backend!(
     push_requests_each_active_user_of_the_listed_companies_once,
-    |backend| {
+    |backend: Backend| {
         let legal = legal::start().await;
         let (app, dir) = server(backend, &legal).await;
         let a1 = app
@@ -169,70 +166,73 @@ on_every_backend_with_fakes!(
     }
 );
 
-on_every_backend_with_fakes!(push_refuses_bad_keys_and_malformed_bodies, |backend| {
-    let legal = legal::start().await;
-    let (app, dir) = server(backend, &legal).await;
-    let a1 = app
-        .client_session("acme", "co-a", "a1@example.com", false)
-        .await;
-    let good = policy("acme", &["co-a"]);
+on_every_backend!(
+    push_refuses_bad_keys_and_malformed_bodies,
+    |backend: Backend| {
+        let legal = legal::start().await;
+        let (app, dir) = server(backend, &legal).await;
+        let a1 = app
+            .client_session("acme", "co-a", "a1@example.com", false)
+            .await;
+        let good = policy("acme", &["co-a"]);
 
-    for key in [None, Some("wrong-key"), Some(support::PSA_KEY)] {
-        let (status, body) = legal::push(&app, key, &good).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (401, Some("UNAUTHENTICATED")),
-            "{key:?}: {body}"
-        );
-    }
-    assert!(requests(&app, &a1).await.is_empty());
-
-    let cases: Vec<(&str, Value)> = vec![
-        ("title", json!(null)),
-        ("version", json!("3")),
-        ("version", json!(0)),
-        ("content_sha256", json!("abc")),
-        ("content_sha256", json!("z".repeat(64))),
-        ("document_url", json!("ftp://legal.example.com/x.pdf")),
-        ("document_url", json!("javascript:alert(1)")),
-        ("company_ids", json!("co-a")),
-        ("company_ids", json!([])),
-        ("company_ids", json!([1])),
-        ("due_at", json!("next tuesday")),
-        ("tenant_id", json!("not-a-uuid")),
-        ("title", json!("x".repeat(501))),
-        ("policy_id", json!("  ")),
-    ];
-    for (field, value) in cases {
-        let mut body = good.clone();
-        if value.is_null() {
-            body.as_object_mut().unwrap().remove(field);
-        } else {
-            body[field] = value.clone();
+        for key in [None, Some("wrong-key"), Some(support::PSA_KEY)] {
+            let (status, body) = legal::push(&app, key, &good).await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (401, Some("UNAUTHENTICATED")),
+                "{key:?}: {body}"
+            );
         }
-        let (status, answer) = legal::push(&app, Some(legal::PORTAL_KEY), &body).await;
-        assert_eq!(status, 400, "{field}={value}: {answer}");
-        assert_eq!(answer["error"]["code"], "BAD_USER_INPUT");
-        let message = answer["error"]["message"].as_str().unwrap();
-        assert!(message.contains(field), "{field}={value}: {message}");
+        assert!(requests(&app, &a1).await.is_empty());
+
+        let cases: Vec<(&str, Value)> = vec![
+            ("title", json!(null)),
+            ("version", json!("3")),
+            ("version", json!(0)),
+            ("content_sha256", json!("abc")),
+            ("content_sha256", json!("z".repeat(64))),
+            ("document_url", json!("ftp://legal.example.com/x.pdf")),
+            ("document_url", json!("javascript:alert(1)")),
+            ("company_ids", json!("co-a")),
+            ("company_ids", json!([])),
+            ("company_ids", json!([1])),
+            ("due_at", json!("next tuesday")),
+            ("tenant_id", json!("not-a-uuid")),
+            ("title", json!("x".repeat(501))),
+            ("policy_id", json!("  ")),
+        ];
+        for (field, value) in cases {
+            let mut body = good.clone();
+            if value.is_null() {
+                body.as_object_mut().unwrap().remove(field);
+            } else {
+                body[field] = value.clone();
+            }
+            let (status, answer) = legal::push(&app, Some(legal::PORTAL_KEY), &body).await;
+            assert_eq!(status, 400, "{field}={value}: {answer}");
+            assert_eq!(answer["error"]["code"], "BAD_USER_INPUT");
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.contains(field), "{field}={value}: {message}");
+        }
+        let (status, answer) =
+            legal::push_raw(&app, Some(legal::PORTAL_KEY), "{\"tenant_id\":".into()).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("BAD_USER_INPUT"))
+        );
+        let (status, _) = legal::push_raw(&app, Some(legal::PORTAL_KEY), "[1,2]".into()).await;
+        assert_eq!(status, 400);
+
+        assert!(requests(&app, &a1).await.is_empty());
+        assert_eq!(mail_rows(&app).await, 0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    let (status, answer) =
-        legal::push_raw(&app, Some(legal::PORTAL_KEY), "{\"tenant_id\":".into()).await;
-    assert_eq!(
-        (status, answer["error"]["code"].as_str()),
-        (400, Some("BAD_USER_INPUT"))
-    );
-    let (status, _) = legal::push_raw(&app, Some(legal::PORTAL_KEY), "[1,2]".into()).await;
-    assert_eq!(status, 400);
+);
 
-    assert!(requests(&app, &a1).await.is_empty());
-    assert_eq!(mail_rows(&app).await, 0);
-    let _ = std::fs::remove_dir_all(&dir);
-});
-
-on_every_backend_with_fakes!(
+on_every_backend!(
     signing_records_the_acknowledgement_and_notifies_legal_once,
-    |backend| {
+    |backend: Backend| {
         let legal = legal::start().await;
         // Legal fails first: the webhook is retried until it gets through.
         legal.set_mode(Mode::Status(500));
@@ -328,7 +328,7 @@ on_every_backend_with_fakes!(
     }
 );
 
-on_every_backend_with_fakes!(nobody_else_sees_or_signs_a_request, |backend| {
+on_every_backend!(nobody_else_sees_or_signs_a_request, |backend: Backend| {
     let legal = legal::start().await;
     let (app, dir) = server(backend, &legal).await;
     let a1 = app
@@ -400,45 +400,48 @@ on_every_backend_with_fakes!(nobody_else_sees_or_signs_a_request, |backend| {
     let _ = std::fs::remove_dir_all(&dir);
 });
 
-on_every_backend_with_fakes!(a_request_past_its_due_date_is_expired, |backend| {
-    let legal = legal::start().await;
-    let (app, dir) = server(backend, &legal).await;
-    let a1 = app
-        .client_session("acme", "co-a", "a1@example.com", false)
-        .await;
-    let mut late = policy("acme", &["co-a"]);
-    late["due_at"] = json!("2020-01-01T00:00:00Z");
-    let (status, _) = legal::push(&app, Some(legal::PORTAL_KEY), &late).await;
-    assert_eq!(status, 202);
-    let mut open = policy("acme", &["co-a"]);
-    open["policy_id"] = json!("terms");
-    open["due_at"] = json!(null);
-    let (status, _) = legal::push(&app, Some(legal::PORTAL_KEY), &open).await;
-    assert_eq!(status, 202);
+on_every_backend!(
+    a_request_past_its_due_date_is_expired,
+    |backend: Backend| {
+        let legal = legal::start().await;
+        let (app, dir) = server(backend, &legal).await;
+        let a1 = app
+            .client_session("acme", "co-a", "a1@example.com", false)
+            .await;
+        let mut late = policy("acme", &["co-a"]);
+        late["due_at"] = json!("2020-01-01T00:00:00Z");
+        let (status, _) = legal::push(&app, Some(legal::PORTAL_KEY), &late).await;
+        assert_eq!(status, 202);
+        let mut open = policy("acme", &["co-a"]);
+        open["policy_id"] = json!("terms");
+        open["due_at"] = json!(null);
+        let (status, _) = legal::push(&app, Some(legal::PORTAL_KEY), &open).await;
+        assert_eq!(status, 202);
 
-    let expired = app.ok(&a1, LIST, json!({"s": "EXPIRED"})).await["signingRequests"].clone();
-    assert_eq!(expired.as_array().unwrap().len(), 1, "{expired}");
-    assert_eq!(expired[0]["policyId"], "privacy");
-    assert_eq!(expired[0]["status"], "EXPIRED");
-    let pending = app.ok(&a1, LIST, json!({"s": "PENDING"})).await["signingRequests"].clone();
-    assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
-    assert_eq!(pending[0]["policyId"], "terms");
-    assert!(pending[0]["dueAt"].is_null());
-    assert_eq!(requests(&app, &a1).await.len(), 2);
+        let expired = app.ok(&a1, LIST, json!({"s": "EXPIRED"})).await["signingRequests"].clone();
+        assert_eq!(expired.as_array().unwrap().len(), 1, "{expired}");
+        assert_eq!(expired[0]["policyId"], "privacy");
+        assert_eq!(expired[0]["status"], "EXPIRED");
+        let pending = app.ok(&a1, LIST, json!({"s": "PENDING"})).await["signingRequests"].clone();
+        assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
+        assert_eq!(pending[0]["policyId"], "terms");
+        assert!(pending[0]["dueAt"].is_null());
+        assert_eq!(requests(&app, &a1).await.len(), 2);
 
-    let id = expired[0]["id"].as_str().unwrap();
-    let body = app
-        .gql(Some(&a1), SIGN, json!({"id": id, "name": "Ada"}))
-        .await;
-    assert_eq!(code(&body), Some("CONFLICT"), "{body}");
-    assert_eq!(
-        app.ok(&a1, LIST, json!({"s": "EXPIRED"})).await["signingRequests"][0]["status"],
-        "EXPIRED"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-});
+        let id = expired[0]["id"].as_str().unwrap();
+        let body = app
+            .gql(Some(&a1), SIGN, json!({"id": id, "name": "Ada"}))
+            .await;
+        assert_eq!(code(&body), Some("CONFLICT"), "{body}");
+        assert_eq!(
+            app.ok(&a1, LIST, json!({"s": "EXPIRED"})).await["signingRequests"][0]["status"],
+            "EXPIRED"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+);
 
-on_every_backend_with_fakes!(concurrent_signatures_record_one, |backend| {
+on_every_backend!(concurrent_signatures_record_one, |backend: Backend| {
     let legal = legal::start().await;
     let (app, dir) = server(backend, &legal).await;
     let a1 = app

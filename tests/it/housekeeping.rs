@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Visitor housekeeping through the public surface: auto-checkout closes the visits still open
 // at a location's local `autoCheckoutAt` through the ordinary check-out (badge freed, audit
 // entry, Bus event), and retention anonymises visitors older than `retentionDays` while
@@ -11,10 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 use onegraph::jobs::{Job, JobReport, execute};
 use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
-use support::*;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+use crate::support::*;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -1,14 +1,11 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // The `/graphql` endpoint over HTTP (CONTRACT section 3): media types, batches, body size,
 // GraphQL-over-HTTP status codes, GET, GraphiQL and its assets, the query limits, and the
 // health and metrics endpoints (section 4).
 
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use support::*;
+
+use crate::support::*;
 
 const VIEW: &str = "visitor.visitors.view";
 

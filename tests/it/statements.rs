@@ -1,13 +1,12 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! No N+1: a page of visits with every relation selected costs the same number of SQL
 //! statements for 5 visits as for 100 (each relation is one batched `IN (…)` statement).
-
-mod support;
 
 use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
+
+use crate::support;
 
 /// Visits created; more than one page of 100.
 const VISITS: usize = 110;

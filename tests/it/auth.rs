@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Hub SSO sign-on over HTTP (CONTRACT section 1): the REST exchange and its redirect flow,
 // `loginWithHubSso`, sessions as bearer token and cookie, logout, every refusal with its code,
 // the outbox events a login writes, and the per-IP limiter.
@@ -13,7 +9,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{StatusCode, header};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
-use support::*;
+
+use crate::support::*;
 
 const EXCHANGE: &str = "/api/auth/client-hub-sso";
 const ME: &str = "{ me { kind tenant { id name } permissions user { name } } }";

@@ -3,7 +3,6 @@
 //! first, `updated_at >= updated_since`), records every request with its bearer key, and can
 //! be told to answer 500, hang past the timeout, send malformed JSON, point `next_page` back
 //! at itself or on for ever, or replay every invoice whatever `updated_since` says.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
     collections::HashMap,

@@ -1,15 +1,13 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! CONTRACT section 2, field by field: every guarded field of the Visitor surface, reached
 //! through every path the schema offers (root fields, nested fields, mutation results), once
 //! allowed and once denied. A denial is `null` plus an `Access Denied` error with
 //! `extensions.code = "FORBIDDEN"` and `extensions.permission`, and the rest of the response
 //! is still served; without a principal the code is `UNAUTHENTICATED`.
 
-mod support;
-
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use support::{ALL_VISITOR, TestApp};
+
+use crate::support::{ALL_VISITOR, TestApp};
 
 const VIEW: &str = "visitor.visitors.view";
 const CHECKIN: &str = "visitor.visitors.checkin";

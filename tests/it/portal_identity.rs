@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // Portal client identity through the public surface: a client admin invites a user, the
 // invitation e-mail (delivered by the outbox dispatcher as an `.eml` file into the server's
 // own MAIL_DIR, read from there) carries a single-use link, `setPassword` consumes it,
@@ -10,7 +6,8 @@ mod support;
 // limiter, and delivered mail rows that keep no link.
 
 use serde_json::{Value, json};
-use support::*;
+
+use crate::support::*;
 
 const PUBLIC_URL: &str = "https://portal.example.com";
 const PASSWORD: &str = "correct horse battery staple";

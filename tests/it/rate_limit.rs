@@ -1,7 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 // The per-IP limiter on the brute-force surfaces (CONTRACT section 1): the client address
 // behind `TRUSTED_PROXIES`, IPv6 keyed by /64, successes refunded while failures are
 // charged, and the global WebSocket connection cap.
@@ -10,11 +6,12 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use support::*;
 use tokio_tungstenite::{
     connect_async,
     tungstenite::{self, client::IntoClientRequest, http::HeaderValue},
 };
+
+use crate::support::*;
 
 const EXCHANGE: &str = "/api/auth/client-hub-sso";
 const LOGIN: &str = "mutation($t: String!){ loginWithHubSso(token: $t){ token } }";
