@@ -4,7 +4,6 @@
 //! statements.
 
 use std::{
-    collections::HashMap,
     sync::{
         Arc, OnceLock,
         atomic::{AtomicU64, Ordering},
@@ -15,10 +14,9 @@ use std::{
 use async_graphql::{
     Context, ID, InputObject, Object, Result,
     connection::{Connection, EmptyFields},
-    dataloader::{DataLoader, Loader},
+    dataloader::DataLoader,
 };
 use chrono::{DateTime, Utc};
-use sea_orm::Order;
 
 use crate::{
     app::AppState,
@@ -26,48 +24,22 @@ use crate::{
     error::AppError,
     graphql::enums::{TicketPriority, TicketStatus, TicketSyncState},
     graphql::guard::{Need, principal},
-    graphql::visitor::{
-        loaders::{Scope, first_per_key, make},
-        query::state,
-        types::load_err,
+    graphql::visitor::{loaders::make, query::state, types::load_err},
+    services::{
+        self,
+        portal::{batch as ticket_batch, tickets as ticket_rules},
+        shared::{batch::TenantScope, page},
     },
-    services::{self, portal::tickets as ticket_rules, shared::page},
 };
 
-/// How many comments `Ticket.comments` shows: the latest ones, oldest first.
-pub const TICKET_COMMENTS: usize = page::MAX_LIST;
-
-/// A ticket's latest [`TICKET_COMMENTS`] comments, one statement per batch of tickets.
-pub struct CommentsByTicket(Scope);
-
-impl Loader<String> for CommentsByTicket {
-    type Value = Vec<entities::ticket_comments::Model>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
-        use entities::ticket_comments::{Column, Entity};
-        let rows = first_per_key::<Entity>(
-            &self.0,
-            Column::TenantId,
-            Column::TicketId,
-            keys,
-            sea_orm::Condition::all(),
-            &[(Column::CreatedAt, Order::Desc), (Column::Id, Order::Desc)],
-            TICKET_COMMENTS,
-        )
-        .await?;
-        let mut map: HashMap<String, Self::Value> = HashMap::new();
-        // Newest first from the database (so the cut keeps the latest); shown oldest first.
-        for row in rows.into_iter().rev() {
-            map.entry(row.ticket_id.clone()).or_default().push(row);
-        }
-        Ok(map)
-    }
-}
+crate::graphql::visitor::loaders::loader!(
+    /// A ticket's latest comments, oldest first; one statement per batch of tickets.
+    CommentsByTicket, Vec<entities::ticket_comments::Model>, ticket_batch::comments_by_ticket
+);
 
 /// The request's ticket loaders, created on first use.
 pub struct TicketLoaders {
-    scope: Scope,
+    scope: TenantScope,
     delay: Duration,
     activity: Arc<AtomicU64>,
     comments: OnceLock<DataLoader<CommentsByTicket>>,
@@ -77,7 +49,7 @@ impl TicketLoaders {
     /// Loaders for one request of `principal`.
     pub fn new(state: &AppState, principal: Option<&Principal>) -> Self {
         TicketLoaders {
-            scope: Scope::new(state, principal),
+            scope: TenantScope::new(&state.db, principal),
             delay: state.settings.dataloader_delay,
             activity: Arc::new(AtomicU64::new(0)),
             comments: OnceLock::new(),

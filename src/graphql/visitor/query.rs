@@ -9,7 +9,6 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use super::loaders::VisitRelationsWanted;
 use super::types::{
     AuditEntry, Badge, Host, Kiosk, Location, PreRegistration, Visit, VisitReport, Visitor,
     VisitorSettings, loaders,
@@ -20,7 +19,7 @@ use crate::{
     error::AppError,
     graphql::enums::{BadgeStatus, VisitStatus},
     graphql::guard::{Need, principal},
-    services::{self, shared::page},
+    services::{self, shared::page, visitor::batch::VisitRelationsWanted},
 };
 
 /// The application state of the request.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::loaders::{Loaders, VisitRelations};
+use super::loaders::Loaders;
 use crate::{
     auth::Permission,
     error::AppError,
@@ -15,7 +15,7 @@ use crate::{
         BadgeStatus, CheckInSource, LocationType, PreRegistrationStatus, VisitStatus,
     },
     graphql::guard::Need,
-    services::visitor::{badges, locations, pre_registrations, visits},
+    services::visitor::{badges, batch::VisitRelations, locations, pre_registrations, visits},
 };
 
 /// The request's DataLoaders.
