@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     auth::{Principal, RequestMeta},
+    graphql::context::{ip, state},
     graphql::guard::{Need, principal},
-    graphql::visitor::query::state,
     services::{self, shared::viewer},
 };
 
@@ -127,7 +127,7 @@ impl AuthMutation {
         let state = state(ctx)?;
         // A token is taken before the attempt and given back when it succeeds: failed
         // guesses are limited, successful logins are not.
-        let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
+        let ip = ip(ctx);
         state.limiter.check(ip)?;
         let outcome = services::shared::sessions::login_with_hub_sso(state, &token).await?;
         state.limiter.refund(ip);

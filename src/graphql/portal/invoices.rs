@@ -12,7 +12,7 @@ use crate::{
     auth::{Permission, Principal},
     graphql::enums::InvoiceStatus,
     graphql::guard::{Need, principal},
-    graphql::{scalars::Money, visitor::query::state},
+    graphql::{connection, context::state, scalars::Money},
     services::{self, shared::page},
 };
 
@@ -107,7 +107,7 @@ impl InvoiceQuery {
             after.as_deref(),
         )
         .await?;
-        Ok(Some(crate::graphql::connection(
+        Ok(Some(connection::from_page(
             page,
             InvoiceTotal {
                 principal: p,

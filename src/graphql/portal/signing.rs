@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     auth::{Permission, RequestMeta},
+    graphql::context::{ip, state},
     graphql::enums::SigningStatus,
     graphql::guard::{Need, principal},
-    graphql::visitor::query::state,
     services::portal::signing,
 };
 
@@ -127,10 +127,11 @@ impl SigningMutation {
         signature_name: String,
     ) -> Result<Option<Acknowledgement>> {
         let p = principal(ctx)?;
-        let meta = ctx.data_opt::<RequestMeta>();
         let origin = signing::SignatureOrigin {
-            ip: meta.and_then(|m| m.ip).map(|ip| ip.to_string()),
-            user_agent: meta.and_then(|m| m.user_agent.clone()),
+            ip: ip(ctx).map(|ip| ip.to_string()),
+            user_agent: ctx
+                .data_opt::<RequestMeta>()
+                .and_then(|m| m.user_agent.clone()),
         };
         let ack = signing::sign(
             state(ctx)?,

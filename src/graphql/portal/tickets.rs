@@ -3,71 +3,25 @@
 //! through a per-request DataLoader so a page of tickets costs a constant number of
 //! statements.
 
-use std::{
-    sync::{
-        Arc, OnceLock,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::sync::Arc;
 
 use async_graphql::{
     Context, ID, InputObject, Object, Result,
     connection::{Connection, EmptyFields},
-    dataloader::DataLoader,
 };
 use chrono::{DateTime, Utc};
 
 use crate::{
-    app::AppState,
     auth::{Permission, Principal},
-    error::AppError,
     graphql::enums::{TicketPriority, TicketStatus, TicketSyncState},
     graphql::guard::{Need, principal},
-    graphql::visitor::{loaders::make, query::state, types::load_err},
-    services::{
-        self,
-        portal::{batch as ticket_batch, tickets as ticket_rules},
-        shared::{batch::TenantScope, page},
+    graphql::{
+        connection,
+        context::{loaders, state},
+        loaders::load_err,
     },
+    services::{self, portal::tickets as ticket_rules, shared::page},
 };
-
-crate::graphql::visitor::loaders::loader!(
-    /// A ticket's latest comments, oldest first; one statement per batch of tickets.
-    CommentsByTicket, Vec<entities::ticket_comments::Model>, ticket_batch::comments_by_ticket
-);
-
-/// The request's ticket loaders, created on first use.
-pub struct TicketLoaders {
-    scope: TenantScope,
-    delay: Duration,
-    activity: Arc<AtomicU64>,
-    comments: OnceLock<DataLoader<CommentsByTicket>>,
-}
-
-impl TicketLoaders {
-    /// Loaders for one request of `principal`.
-    pub fn new(state: &AppState, principal: Option<&Principal>) -> Self {
-        TicketLoaders {
-            scope: TenantScope::new(&state.db, principal),
-            delay: state.settings.dataloader_delay,
-            activity: Arc::new(AtomicU64::new(0)),
-            comments: OnceLock::new(),
-        }
-    }
-
-    /// The comments loader; every call counts as activity, so the batch waits for the page.
-    pub fn comments(&self) -> &DataLoader<CommentsByTicket> {
-        self.activity.fetch_add(1, Ordering::AcqRel);
-        self.comments.get_or_init(|| {
-            make(
-                CommentsByTicket(self.scope.clone()),
-                self.delay,
-                self.activity.clone(),
-            )
-        })
-    }
-}
 
 /// A support ticket, synced with PSA.
 pub struct Ticket(pub entities::tickets::Model);
@@ -104,11 +58,8 @@ impl Ticket {
     }
     /// The latest 500 comments, oldest first: the client's own and PSA technicians'.
     async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<TicketComment>> {
-        let loaders = ctx
-            .data::<TicketLoaders>()
-            .map_err(|_| AppError::internal("ticket loaders missing from request"))?;
-        let rows = loaders
-            .comments()
+        let rows = loaders(ctx)?
+            .comments_by_ticket()
             .load_one(self.0.id.clone())
             .await
             .map_err(load_err)?;
@@ -197,7 +148,7 @@ impl TicketsQuery {
             after.as_deref(),
         )
         .await?;
-        Ok(Some(crate::graphql::connection(
+        Ok(Some(connection::from_page(
             page,
             TicketTotal {
                 principal: p,

@@ -4,9 +4,12 @@
 use async_graphql::{Context, Enum, ID, Object, Result};
 
 use crate::{
-    auth::{Permission, RequestMeta},
+    auth::Permission,
     graphql::guard::{Need, principal},
-    graphql::{viewer::Session, visitor::query::state},
+    graphql::{
+        context::{ip, state},
+        viewer::Session,
+    },
     services::{self, portal::client_users},
 };
 
@@ -84,10 +87,6 @@ impl UsersQuery {
 /// Client sign-in by password, invitations and password changes.
 #[derive(Default)]
 pub struct UsersMutation;
-
-fn ip(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
-    ctx.data_opt::<RequestMeta>().and_then(|m| m.ip)
-}
 
 #[Object]
 impl UsersMutation {

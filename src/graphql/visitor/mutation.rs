@@ -4,15 +4,13 @@
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::{
-    query::state,
-    types::{
-        Badge, Host, Kiosk, KioskPairingCode, KioskSession, Location, PreRegistration, Visit,
-        VisitorSettings,
-    },
+use super::types::{
+    Badge, Host, Kiosk, KioskPairingCode, KioskSession, Location, PreRegistration, Visit,
+    VisitorSettings,
 };
 use crate::{
-    auth::{Permission, RequestMeta},
+    auth::Permission,
+    graphql::context::{ip, state},
     graphql::enums::LocationType,
     graphql::guard::{Need, principal},
     services,
@@ -115,16 +113,14 @@ pub struct VisitorSettingsInput {
 
 /// Takes a rate-limiter token for the caller's address before a guessable attempt.
 fn rate_limit(ctx: &Context<'_>) -> Result<()> {
-    let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
-    state(ctx)?.limiter.check(ip).map_err(Into::into)
+    state(ctx)?.limiter.check(ip(ctx)).map_err(Into::into)
 }
 
 /// Gives the token back once the attempt succeeded: only failures are limited, so a kiosk
 /// checking in a queue of pre-registered visitors behind one NAT is not slowed down.
 fn refund(ctx: &Context<'_>) {
-    let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
     if let Ok(state) = state(ctx) {
-        state.limiter.refund(ip);
+        state.limiter.refund(ip(ctx));
     }
 }
 

@@ -11,22 +11,18 @@ use chrono::{DateTime, Utc};
 
 use super::types::{
     AuditEntry, Badge, Host, Kiosk, Location, PreRegistration, Visit, VisitReport, Visitor,
-    VisitorSettings, loaders,
+    VisitorSettings,
 };
 use crate::{
-    app::AppState,
     auth::{Permission, Principal},
-    error::AppError,
     graphql::enums::{BadgeStatus, VisitStatus},
     graphql::guard::{Need, principal},
+    graphql::{
+        connection,
+        context::{loaders, state},
+    },
     services::{self, shared::page, visitor::batch::VisitRelationsWanted},
 };
-
-/// The application state of the request.
-pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState> {
-    ctx.data::<AppState>()
-        .map_err(|_| AppError::internal("state missing from request").into())
-}
 
 /// Filters of the visit log.
 #[derive(InputObject, Default, Clone)]
@@ -149,7 +145,7 @@ impl VisitorQuery {
         let page =
             services::visitor::hosts::list(&state(ctx)?.db, &p, &filter, first, after.as_deref())
                 .await?;
-        Ok(Some(crate::graphql::connection(
+        Ok(Some(connection::from_page(
             page,
             HostTotal {
                 principal: p,
@@ -192,7 +188,7 @@ impl VisitorQuery {
         } else {
             None
         };
-        Ok(Some(crate::graphql::connection(
+        Ok(Some(connection::from_page(
             page,
             VisitTotal {
                 principal: p,
@@ -318,7 +314,7 @@ impl VisitorQuery {
         let first = page::first(first)?;
         let page =
             services::shared::audit::list(&state(ctx)?.db, &p, first, after.as_deref()).await?;
-        Ok(Some(crate::graphql::connection(
+        Ok(Some(connection::from_page(
             page,
             AuditTotal { principal: p },
             AuditEntry,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::loaders::Loaders;
 use crate::{
     auth::Permission,
     error::AppError,
@@ -15,19 +14,9 @@ use crate::{
         BadgeStatus, CheckInSource, LocationType, PreRegistrationStatus, VisitStatus,
     },
     graphql::guard::Need,
+    graphql::{context::loaders, loaders::load_err},
     services::visitor::{badges, batch::VisitRelations, locations, pre_registrations, visits},
 };
-
-/// The request's DataLoaders.
-pub fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
-    ctx.data::<Loaders>()
-        .map_err(|_| AppError::internal("loaders missing from request").into())
-}
-
-/// Turns a loader failure (already logged) into the generic internal error.
-pub fn load_err(_: Arc<AppError>) -> async_graphql::Error {
-    AppError::Internal(String::new()).into()
-}
 
 /// A place visitors come to.
 pub struct Location(pub entities::locations::Model);

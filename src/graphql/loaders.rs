@@ -1,6 +1,7 @@
-//! DataLoaders for every Visitor relation field, made fresh for each request and confined to
-//! the caller's tenant. Each loader turns N lookups into one statement of
-//! `services::visitor::batch`.
+//! The request's DataLoaders, one registry for every product: made fresh for each request,
+//! confined to the caller's tenant, each loader created on first use. A loader's batch is
+//! one statement of a service (`services::visitor::batch`, `services::portal::batch`) for
+//! however many keys the request's fields asked for.
 //!
 //! A batch is sent once the request has asked its loaders for nothing new for
 //! `DATALOADER_DELAY`, not a fixed delay after its first key: the items of a long list
@@ -9,6 +10,7 @@
 //! that a page of 100 cost more statements than a page of 5.
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc, OnceLock,
         atomic::{AtomicU64, Ordering},
@@ -21,71 +23,112 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use crate::{
     app::AppState,
     auth::Principal,
+    error::AppError,
     services::{
+        portal,
         shared::{batch::TenantScope, page},
-        visitor::batch::{self, VisitRelations, VisitRelationsWanted},
+        visitor::{
+            self,
+            batch::{VisitRelations, VisitRelationsWanted},
+        },
     },
 };
+
+/// Turns a loader failure (already logged) into the generic internal error.
+pub fn load_err(_: Arc<AppError>) -> async_graphql::Error {
+    AppError::Internal(String::new()).into()
+}
 
 /// Declares a loader whose batch is the service function `$batch`.
 macro_rules! loader {
     ($(#[$doc:meta])* $name:ident, $value:ty, $batch:path) => {
         $(#[$doc])*
-        pub struct $name($crate::services::shared::batch::TenantScope);
+        pub struct $name(TenantScope);
 
-        impl ::async_graphql::dataloader::Loader<String> for $name {
+        impl Loader<String> for $name {
             type Value = $value;
-            type Error = ::std::sync::Arc<$crate::error::AppError>;
+            type Error = Arc<AppError>;
 
-            async fn load(
-                &self,
-                keys: &[String],
-            ) -> Result<::std::collections::HashMap<String, $value>, Self::Error> {
-                $batch(&self.0, keys).await.map_err(::std::sync::Arc::new)
+            async fn load(&self, keys: &[String]) -> Result<HashMap<String, $value>, Self::Error> {
+                $batch(&self.0, keys).await.map_err(Arc::new)
             }
         }
     };
 }
-pub(crate) use loader;
 
 loader!(
-    /// Loads `locations` rows by id.
-    LocationLoader, entities::locations::Model, batch::locations_by_id
+    /// Locations by id.
+    LocationLoader, entities::locations::Model, visitor::batch::locations_by_id
 );
 loader!(
-    /// Loads `hosts` rows by id.
-    HostLoader, entities::hosts::Model, batch::hosts_by_id
+    /// Hosts by id.
+    HostLoader, entities::hosts::Model, visitor::batch::hosts_by_id
 );
 loader!(
-    /// Loads `visitors` rows by id.
-    VisitorLoader, entities::visitors::Model, batch::visitors_by_id
+    /// Visitors by id.
+    VisitorLoader, entities::visitors::Model, visitor::batch::visitors_by_id
 );
 loader!(
-    /// Loads `badges` rows by id.
-    BadgeLoader, entities::badges::Model, batch::badges_by_id
+    /// Badges by id.
+    BadgeLoader, entities::badges::Model, visitor::batch::badges_by_id
 );
 loader!(
-    /// Loads `visits` rows by id.
-    VisitLoader, entities::visits::Model, batch::visits_by_id
+    /// Visits by id.
+    VisitLoader, entities::visits::Model, visitor::batch::visits_by_id
 );
 loader!(
-    /// Loads `pre_registrations` rows by id.
-    PreRegistrationLoader, entities::pre_registrations::Model, batch::pre_registrations_by_id
+    /// Pre-registrations by id.
+    PreRegistrationLoader, entities::pre_registrations::Model,
+    visitor::batch::pre_registrations_by_id
 );
 loader!(
-    /// A location's kiosks, newest first; one past the bound of a list, so that the field
-    /// can refuse a list past it.
-    KiosksByLocation, Vec<entities::kiosks::Model>, batch::kiosks_by_location
+    /// A location's kiosks, newest first; at most [`page::MAX_LIST`] + 1, so that the field
+    /// can refuse a list past its bound.
+    KiosksByLocation, Vec<entities::kiosks::Model>, visitor::batch::kiosks_by_location
 );
 loader!(
-    /// A location's open visits, newest first; one past the bound of a list, so that the
-    /// field can refuse a list past it.
-    CurrentVisitsByLocation, Vec<entities::visits::Model>, batch::current_visits_by_location
+    /// A location's open visits, newest first; at most [`page::MAX_LIST`] + 1, so that the
+    /// field can refuse a list past its bound.
+    CurrentVisitsByLocation, Vec<entities::visits::Model>,
+    visitor::batch::current_visits_by_location
 );
 loader!(
     /// A visitor's last visits, newest first.
-    VisitsByVisitor, Vec<entities::visits::Model>, batch::visits_by_visitor
+    VisitsByVisitor, Vec<entities::visits::Model>, visitor::batch::visits_by_visitor
 );
+loader!(
+    /// A ticket's latest comments, oldest first.
+    CommentsByTicket, Vec<entities::ticket_comments::Model>, portal::batch::comments_by_ticket
+);
+
+/// Waits until `activity` has not moved for `delay`.
+async fn quiet(activity: &AtomicU64, delay: Duration) {
+    let mut seen = activity.load(Ordering::Acquire);
+    loop {
+        tokio::time::sleep(delay).await;
+        let now = activity.load(Ordering::Acquire);
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
+}
+
+/// A DataLoader for `loader` whose batches wait for the request's `activity` to go quiet.
+fn make<T: Loader<String>>(loader: T, delay: Duration, activity: Arc<AtomicU64>) -> DataLoader<T> {
+    // The loader's own delay is zero: the spawned batch first waits for the request's loads
+    // to go quiet, then takes every key registered so far.
+    let spawner = move |batch: futures_util::future::BoxFuture<'static, ()>| {
+        let activity = activity.clone();
+        tokio::spawn(async move {
+            quiet(&activity, delay).await;
+            batch.await;
+        })
+    };
+    DataLoader::new(loader, spawner)
+        .delay(Duration::ZERO)
+        .max_batch_size(page::MAX_LIST)
+}
 
 /// The request's loaders, each created on first use.
 pub struct Loaders {
@@ -102,38 +145,7 @@ pub struct Loaders {
     kiosks_by_location: OnceLock<DataLoader<KiosksByLocation>>,
     current_visits: OnceLock<DataLoader<CurrentVisitsByLocation>>,
     visits_by_visitor: OnceLock<DataLoader<VisitsByVisitor>>,
-}
-
-/// Waits until `activity` has not moved for `delay`.
-async fn quiet(activity: &AtomicU64, delay: Duration) {
-    let mut seen = activity.load(Ordering::Acquire);
-    loop {
-        tokio::time::sleep(delay).await;
-        let now = activity.load(Ordering::Acquire);
-        if now == seen {
-            return;
-        }
-        seen = now;
-    }
-}
-
-pub(crate) fn make<T: Loader<String>>(
-    loader: T,
-    delay: Duration,
-    activity: Arc<AtomicU64>,
-) -> DataLoader<T> {
-    // The loader's own delay is zero: the spawned batch first waits for the request's loads
-    // to go quiet, then takes every key registered so far.
-    let spawner = move |batch: futures_util::future::BoxFuture<'static, ()>| {
-        let activity = activity.clone();
-        tokio::spawn(async move {
-            quiet(&activity, delay).await;
-            batch.await;
-        })
-    };
-    DataLoader::new(loader, spawner)
-        .delay(Duration::ZERO)
-        .max_batch_size(page::MAX_LIST)
+    comments_by_ticket: OnceLock<DataLoader<CommentsByTicket>>,
 }
 
 macro_rules! accessor {
@@ -163,6 +175,7 @@ impl Loaders {
             kiosks_by_location: OnceLock::new(),
             current_visits: OnceLock::new(),
             visits_by_visitor: OnceLock::new(),
+            comments_by_ticket: OnceLock::new(),
         }
     }
 
@@ -173,7 +186,7 @@ impl Loaders {
         visits: &[&entities::visits::Model],
         wanted: VisitRelationsWanted,
     ) -> VisitRelations {
-        batch::visit_relations(&self.scope, visits, wanted).await
+        visitor::batch::visit_relations(&self.scope, visits, wanted).await
     }
 
     accessor!(location, LocationLoader);
@@ -185,4 +198,5 @@ impl Loaders {
     accessor!(kiosks_by_location, KiosksByLocation);
     accessor!(current_visits, CurrentVisitsByLocation);
     accessor!(visits_by_visitor, VisitsByVisitor);
+    accessor!(comments_by_ticket, CommentsByTicket);
 }
