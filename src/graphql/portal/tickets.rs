@@ -179,6 +179,16 @@ pub struct CreateTicketInput {
     priority: TicketPriority,
 }
 
+impl From<CreateTicketInput> for services::portal::tickets::NewTicket {
+    fn from(input: CreateTicketInput) -> Self {
+        services::portal::tickets::NewTicket {
+            subject: input.subject,
+            description: input.description,
+            priority: input.priority.into(),
+        }
+    }
+}
+
 /// Ticket mutations: both store locally (`syncState: PENDING`); the ticket sync pushes.
 #[derive(Default)]
 pub struct TicketsMutation;
@@ -193,16 +203,7 @@ impl TicketsMutation {
         input: CreateTicketInput,
     ) -> Result<Option<Ticket>> {
         let p = principal(ctx)?;
-        let model = services::portal::tickets::create(
-            state(ctx)?,
-            &p,
-            services::portal::tickets::NewTicket {
-                subject: input.subject,
-                description: input.description,
-                priority: input.priority.into(),
-            },
-        )
-        .await?;
+        let model = services::portal::tickets::create(state(ctx)?, &p, input.into()).await?;
         Ok(Some(Ticket(model)))
     }
 

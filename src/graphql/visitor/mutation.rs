@@ -47,6 +47,19 @@ pub struct CheckInInput {
     purpose: Option<String>,
 }
 
+impl From<CheckInInput> for services::visitor::visits::CheckIn {
+    fn from(input: CheckInInput) -> Self {
+        services::visitor::visits::CheckIn {
+            location_id: input.location_id.0,
+            host_id: input.host_id.map(|i| i.0),
+            visitor: input.visitor.map(Into::into),
+            badge_id: input.badge_id.map(|i| i.0),
+            pre_registration_code: input.pre_registration_code,
+            purpose: input.purpose,
+        }
+    }
+}
+
 /// An expected visit.
 #[derive(InputObject)]
 pub struct PreRegisterInput {
@@ -54,6 +67,17 @@ pub struct PreRegisterInput {
     host_id: Option<ID>,
     visitor: VisitorInput,
     expected_at: DateTime<Utc>,
+}
+
+impl From<PreRegisterInput> for services::visitor::pre_registrations::NewPreRegistration {
+    fn from(input: PreRegisterInput) -> Self {
+        services::visitor::pre_registrations::NewPreRegistration {
+            location_id: input.location_id.0,
+            host_id: input.host_id.map(|i| i.0),
+            visitor: input.visitor.into(),
+            expected_at: input.expected_at,
+        }
+    }
 }
 
 /// A new location.
@@ -68,6 +92,17 @@ pub struct CreateLocationInput {
     timezone: String,
 }
 
+impl From<CreateLocationInput> for services::visitor::locations::NewLocation {
+    fn from(input: CreateLocationInput) -> Self {
+        services::visitor::locations::NewLocation {
+            name: input.name,
+            address: input.address,
+            location_type: input.location_type.into(),
+            timezone: input.timezone,
+        }
+    }
+}
+
 /// Changes to a location.
 #[derive(InputObject)]
 pub struct UpdateLocationInput {
@@ -76,6 +111,17 @@ pub struct UpdateLocationInput {
     #[graphql(name = "type")]
     location_type: Option<LocationType>,
     timezone: Option<String>,
+}
+
+impl From<UpdateLocationInput> for services::visitor::locations::LocationChanges {
+    fn from(input: UpdateLocationInput) -> Self {
+        services::visitor::locations::LocationChanges {
+            name: input.name,
+            address: input.address,
+            location_type: input.location_type.map(Into::into),
+            timezone: input.timezone,
+        }
+    }
 }
 
 /// A new host.
@@ -90,6 +136,19 @@ pub struct CreateHostInput {
     visible_in_directory: bool,
 }
 
+impl From<CreateHostInput> for services::visitor::hosts::NewHost {
+    fn from(input: CreateHostInput) -> Self {
+        services::visitor::hosts::NewHost {
+            name: input.name,
+            email: input.email,
+            phone: input.phone,
+            department: input.department,
+            location_id: input.location_id.map(|i| i.0),
+            visible_in_directory: input.visible_in_directory,
+        }
+    }
+}
+
 /// Changes to a host; blank text clears a field.
 #[derive(InputObject)]
 pub struct UpdateHostInput {
@@ -101,6 +160,19 @@ pub struct UpdateHostInput {
     visible_in_directory: Option<bool>,
 }
 
+impl From<UpdateHostInput> for services::visitor::hosts::HostChanges {
+    fn from(input: UpdateHostInput) -> Self {
+        services::visitor::hosts::HostChanges {
+            name: input.name,
+            email: input.email,
+            phone: input.phone,
+            department: input.department,
+            location_id: input.location_id.map(|i| i.0),
+            visible_in_directory: input.visible_in_directory,
+        }
+    }
+}
+
 /// Changes to the Visitor settings.
 #[derive(InputObject)]
 pub struct VisitorSettingsInput {
@@ -109,6 +181,17 @@ pub struct VisitorSettingsInput {
     require_badge: Option<bool>,
     /// `HH:MM`; blank turns auto-checkout off.
     auto_checkout_at: Option<String>,
+}
+
+impl From<VisitorSettingsInput> for services::visitor::settings::SettingsChanges {
+    fn from(input: VisitorSettingsInput) -> Self {
+        services::visitor::settings::SettingsChanges {
+            retention_days: input.retention_days,
+            require_host: input.require_host,
+            require_badge: input.require_badge,
+            auto_checkout_at: input.auto_checkout_at,
+        }
+    }
 }
 
 /// Takes a rate-limiter token for the caller's address before a guessable attempt.
@@ -138,18 +221,11 @@ impl VisitorMutation {
         input: CheckInInput,
     ) -> Result<Option<Visit>> {
         let p = principal(ctx)?;
-        let by_code = input.pre_registration_code.is_some();
+        let request: services::visitor::visits::CheckIn = input.into();
+        let by_code = request.pre_registration_code.is_some();
         if by_code {
             rate_limit(ctx)?;
         }
-        let request = services::visitor::visits::CheckIn {
-            location_id: input.location_id.0,
-            host_id: input.host_id.map(|i| i.0),
-            visitor: input.visitor.map(Into::into),
-            badge_id: input.badge_id.map(|i| i.0),
-            pre_registration_code: input.pre_registration_code,
-            purpose: input.purpose,
-        };
         let bundle = services::visitor::visits::check_in(state(ctx)?, &p, request).await?;
         if by_code {
             refund(ctx);
@@ -173,17 +249,8 @@ impl VisitorMutation {
         input: PreRegisterInput,
     ) -> Result<Option<PreRegistration>> {
         let p = principal(ctx)?;
-        let (model, code) = services::visitor::pre_registrations::create(
-            &state(ctx)?.db,
-            &p,
-            services::visitor::pre_registrations::NewPreRegistration {
-                location_id: input.location_id.0,
-                host_id: input.host_id.map(|i| i.0),
-                visitor: input.visitor.into(),
-                expected_at: input.expected_at,
-            },
-        )
-        .await?;
+        let (model, code) =
+            services::visitor::pre_registrations::create(&state(ctx)?.db, &p, input.into()).await?;
         Ok(Some(PreRegistration::with_code(model, code)))
     }
 
@@ -207,17 +274,7 @@ impl VisitorMutation {
         input: CreateLocationInput,
     ) -> Result<Option<Location>> {
         let p = principal(ctx)?;
-        let model = services::visitor::locations::create(
-            &state(ctx)?.db,
-            &p,
-            services::visitor::locations::NewLocation {
-                name: input.name,
-                address: input.address,
-                location_type: input.location_type.into(),
-                timezone: input.timezone,
-            },
-        )
-        .await?;
+        let model = services::visitor::locations::create(&state(ctx)?.db, &p, input.into()).await?;
         Ok(Some(Location(model)))
     }
 
@@ -230,18 +287,8 @@ impl VisitorMutation {
         input: UpdateLocationInput,
     ) -> Result<Option<Location>> {
         let p = principal(ctx)?;
-        let model = services::visitor::locations::update(
-            &state(ctx)?.db,
-            &p,
-            &id,
-            services::visitor::locations::LocationChanges {
-                name: input.name,
-                address: input.address,
-                location_type: input.location_type.map(Into::into),
-                timezone: input.timezone,
-            },
-        )
-        .await?;
+        let model =
+            services::visitor::locations::update(&state(ctx)?.db, &p, &id, input.into()).await?;
         Ok(Some(Location(model)))
     }
 
@@ -258,19 +305,7 @@ impl VisitorMutation {
     #[graphql(guard = "Need::Perm(Permission::HostsManage)")]
     async fn create_host(&self, ctx: &Context<'_>, input: CreateHostInput) -> Result<Option<Host>> {
         let p = principal(ctx)?;
-        let model = services::visitor::hosts::create(
-            &state(ctx)?.db,
-            &p,
-            services::visitor::hosts::NewHost {
-                name: input.name,
-                email: input.email,
-                phone: input.phone,
-                department: input.department,
-                location_id: input.location_id.map(|i| i.0),
-                visible_in_directory: input.visible_in_directory,
-            },
-        )
-        .await?;
+        let model = services::visitor::hosts::create(&state(ctx)?.db, &p, input.into()).await?;
         Ok(Some(Host(model)))
     }
 
@@ -283,20 +318,8 @@ impl VisitorMutation {
         input: UpdateHostInput,
     ) -> Result<Option<Host>> {
         let p = principal(ctx)?;
-        let model = services::visitor::hosts::update(
-            &state(ctx)?.db,
-            &p,
-            &id,
-            services::visitor::hosts::HostChanges {
-                name: input.name,
-                email: input.email,
-                phone: input.phone,
-                department: input.department,
-                location_id: input.location_id.map(|i| i.0),
-                visible_in_directory: input.visible_in_directory,
-            },
-        )
-        .await?;
+        let model =
+            services::visitor::hosts::update(&state(ctx)?.db, &p, &id, input.into()).await?;
         Ok(Some(Host(model)))
     }
 
@@ -409,17 +432,7 @@ impl VisitorMutation {
         input: VisitorSettingsInput,
     ) -> Result<Option<VisitorSettings>> {
         let p = principal(ctx)?;
-        let model = services::visitor::settings::update(
-            &state(ctx)?.db,
-            &p,
-            services::visitor::settings::SettingsChanges {
-                retention_days: input.retention_days,
-                require_host: input.require_host,
-                require_badge: input.require_badge,
-                auto_checkout_at: input.auto_checkout_at,
-            },
-        )
-        .await?;
+        let model = services::visitor::settings::update(&state(ctx)?.db, &p, input.into()).await?;
         Ok(Some(VisitorSettings(model)))
     }
 }
