@@ -31,10 +31,10 @@ use crate::{app::AppState, auth::RequestMeta, config::Settings};
 pub struct Query(
     viewer::ViewerQuery,
     visitor::query::VisitorQuery,
-    portal::users::UsersQuery,
-    portal::invoices::InvoiceQuery,
-    portal::tickets::TicketsQuery,
-    portal::signing::SigningQuery,
+    portal::query::UsersQuery,
+    portal::query::InvoiceQuery,
+    portal::query::TicketsQuery,
+    portal::query::SigningQuery,
 );
 
 /// Every mutation field.
@@ -42,10 +42,10 @@ pub struct Query(
 pub struct Mutation(
     viewer::AuthMutation,
     visitor::mutation::VisitorMutation,
-    portal::users::UsersMutation,
-    portal::tickets::TicketsMutation,
+    portal::mutation::UsersMutation,
+    portal::mutation::TicketsMutation,
     jobs::JobsMutation,
-    portal::signing::SigningMutation,
+    portal::mutation::SigningMutation,
 );
 
 /// Every subscription field.

@@ -1,5 +1,6 @@
-//! Visitor GraphQL object types, built from entity models. Relation fields go through the
-//! request's DataLoaders, or through the shared payload of a subscription event.
+//! Visitor GraphQL object types, built from entity models, and the `totalCount` of the
+//! Visitor connections. Relation fields go through the request's DataLoaders, or through the
+//! shared payload of a subscription event.
 
 use std::sync::Arc;
 
@@ -7,15 +8,21 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    auth::Permission,
+    auth::{Permission, Principal},
     error::AppError,
     events::VisitBundle,
     graphql::enums::{
         BadgeStatus, CheckInSource, LocationType, PreRegistrationStatus, VisitStatus,
     },
     graphql::guard::Need,
-    graphql::{context::loaders, loaders::load_err},
-    services::visitor::{badges, batch::VisitRelations, locations, pre_registrations, visits},
+    graphql::{
+        context::{loaders, state},
+        loaders::load_err,
+    },
+    services::{
+        self,
+        visitor::{badges, batch::VisitRelations, locations, pre_registrations, visits},
+    },
 };
 
 /// A place visitors come to.
@@ -577,5 +584,49 @@ impl AuditEntry {
     }
     async fn details(&self) -> Option<&str> {
         self.0.details.as_deref()
+    }
+}
+
+/// `totalCount` of a visit connection, counted only when asked for.
+pub struct VisitTotal {
+    pub(super) principal: Arc<Principal>,
+    pub(super) filter: services::visitor::visits::VisitFilter,
+}
+
+#[Object]
+impl VisitTotal {
+    /// Visits matching the filter, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(
+            services::visitor::visits::count(&state(ctx)?.db, &self.principal, &self.filter)
+                .await?,
+        )
+    }
+}
+
+/// `totalCount` of a host connection.
+pub struct HostTotal {
+    pub(super) principal: Arc<Principal>,
+    pub(super) filter: services::visitor::hosts::HostFilter,
+}
+
+#[Object]
+impl HostTotal {
+    /// Hosts matching the filter, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::visitor::hosts::count(&state(ctx)?.db, &self.principal, &self.filter).await?)
+    }
+}
+
+/// `totalCount` of the audit log.
+pub struct AuditTotal {
+    pub(super) principal: Arc<Principal>,
+}
+
+#[Object]
+impl AuditTotal {
+    /// Audit entries of the tenant.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::shared::audit::count(&state(ctx)?.db, &self.principal).await?)
     }
 }
