@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     auth::Permission,
+    graphql::context::state,
     graphql::guard::{Need, principal},
-    graphql::visitor::query::state,
     jobs::{self, Job, RunRecord},
     services::shared::audit,
 };

@@ -1,6 +1,11 @@
 //! The GraphQL schema: assembly, limits, per-request data (principal and DataLoaders), and
-//! the `/graphql` endpoint (HTTP, WebSocket, GraphiQL).
+//! the `/graphql` endpoint (HTTP, WebSocket, GraphiQL). The plumbing every product shares
+//! lives here (`context`, `loaders`, `connection`, `guard`, `scalars`, `enums`); each product
+//! (`visitor`, `portal`) has its own folder, laid out by role, importing nothing from the
+//! other.
 
+pub mod connection;
+pub mod context;
 pub mod enums;
 pub mod error;
 pub mod field_errors;
@@ -9,16 +14,14 @@ pub mod guard;
 pub mod http;
 pub mod jobs;
 pub mod limits;
+pub mod loaders;
 pub mod portal;
 pub mod scalars;
 pub mod viewer;
 pub mod visitor;
 pub mod ws;
 
-use async_graphql::{
-    MergedObject, MergedSubscription, Schema,
-    connection::{Connection, Edge, EmptyFields},
-};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 use axum::{Router, routing::get};
 
 use crate::{app::AppState, auth::RequestMeta, config::Settings};
@@ -28,10 +31,10 @@ use crate::{app::AppState, auth::RequestMeta, config::Settings};
 pub struct Query(
     viewer::ViewerQuery,
     visitor::query::VisitorQuery,
-    portal::users::UsersQuery,
-    portal::invoices::InvoiceQuery,
-    portal::tickets::TicketsQuery,
-    portal::signing::SigningQuery,
+    portal::query::UsersQuery,
+    portal::query::InvoiceQuery,
+    portal::query::TicketsQuery,
+    portal::query::SigningQuery,
 );
 
 /// Every mutation field.
@@ -39,10 +42,10 @@ pub struct Query(
 pub struct Mutation(
     viewer::AuthMutation,
     visitor::mutation::VisitorMutation,
-    portal::users::UsersMutation,
-    portal::tickets::TicketsMutation,
+    portal::mutation::UsersMutation,
+    portal::mutation::TicketsMutation,
     jobs::JobsMutation,
-    portal::signing::SigningMutation,
+    portal::mutation::SigningMutation,
 );
 
 /// Every subscription field.
@@ -90,13 +93,8 @@ pub fn prepare(
     request: async_graphql::Request,
     meta: RequestMeta,
 ) -> async_graphql::Request {
-    let loaders = visitor::loaders::Loaders::new(state, meta.principal.as_deref());
-    let ticket_loaders = portal::tickets::TicketLoaders::new(state, meta.principal.as_deref());
-    request
-        .data(state.clone())
-        .data(meta)
-        .data(loaders)
-        .data(ticket_loaders)
+    let loaders = loaders::Loaders::new(state, meta.principal.as_deref());
+    request.data(state.clone()).data(meta).data(loaders)
 }
 
 /// Executes `request` for the caller in `meta`: the operation limits first (a refusal is
@@ -171,23 +169,4 @@ pub fn router(state: AppState) -> Router {
         router = router.route("/graphql/assets/{file}", get(graphiql::asset));
     }
     router.with_state(state)
-}
-
-/// Builds a Relay connection from a service's page: each row's cursor and its node, with
-/// `extra` (the connection's `totalCount`) beside the edges.
-pub(crate) fn connection<T, N, F: async_graphql::ObjectType>(
-    page: crate::services::shared::page::Page<T>,
-    extra: F,
-    node: impl Fn(T) -> N,
-) -> Connection<String, N, F, EmptyFields>
-where
-    N: async_graphql::OutputType,
-{
-    let mut conn = Connection::with_additional_fields(false, page.has_next, extra);
-    conn.edges.extend(
-        page.rows
-            .into_iter()
-            .map(|(cursor, row)| Edge::new(cursor.encode(), node(row))),
-    );
-    conn
 }

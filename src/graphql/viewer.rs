@@ -2,20 +2,19 @@
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use sea_orm::EntityTrait;
 
 use crate::{
-    auth::{Principal, PrincipalKind, RequestMeta},
+    auth::{Principal, RequestMeta},
+    graphql::context::{ip, state},
     graphql::guard::{Need, principal},
-    graphql::visitor::query::state,
-    services,
+    services::{self, shared::viewer},
 };
 
 /// Who is calling, and what they may do.
 pub struct Viewer(pub std::sync::Arc<Principal>);
 
 /// A tenant.
-pub struct Tenant(entities::tenants::Model);
+pub struct Tenant(viewer::ViewerTenant);
 
 #[Object]
 impl Tenant {
@@ -28,22 +27,18 @@ impl Tenant {
 }
 
 /// A signed-in person.
-pub struct User {
-    id: String,
-    name: String,
-    email: Option<String>,
-}
+pub struct User(viewer::ViewerUser);
 
 #[Object]
 impl User {
     async fn id(&self) -> ID {
-        ID(self.id.clone())
+        ID(self.0.id.clone())
     }
     async fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
     async fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+        self.0.email.as_deref()
     }
 }
 
@@ -54,47 +49,10 @@ impl Viewer {
     }
     /// The staff or client user (null for kiosks and integrations).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(user_id) = &self.0.user_id else {
-            return Ok(None);
-        };
-        let db = &state(ctx)?.db;
-        match self.0.kind {
-            PrincipalKind::Staff => {
-                let user = entities::users::Entity::find_by_id(user_id.clone())
-                    .one(db)
-                    .await
-                    .map_err(crate::error::AppError::from)?;
-                Ok(user.map(|u| User {
-                    id: u.id,
-                    name: u.name,
-                    email: u.email,
-                }))
-            }
-            PrincipalKind::Client => {
-                let user = entities::client_users::Entity::find_by_id(user_id.clone())
-                    .one(db)
-                    .await
-                    .map_err(crate::error::AppError::from)?;
-                Ok(user.map(|u| User {
-                    id: u.id,
-                    name: u.name,
-                    email: Some(u.email),
-                }))
-            }
-            PrincipalKind::Kiosk | PrincipalKind::Integration => Ok(None),
-        }
+        Ok(viewer::user(&state(ctx)?.db, &self.0).await?.map(User))
     }
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
-        let tenant = entities::tenants::Entity::find_by_id(self.0.tenant_id.clone())
-            .one(&state(ctx)?.db)
-            .await
-            .map_err(crate::error::AppError::from)?;
-        Ok(Tenant(tenant.unwrap_or_else(|| entities::tenants::Model {
-            id: self.0.tenant_id.clone(),
-            name: self.0.tenant_id.clone(),
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        })))
+        Ok(Tenant(viewer::tenant(&state(ctx)?.db, &self.0).await?))
     }
     /// Effective permissions.
     async fn permissions(&self) -> Vec<String> {
@@ -169,7 +127,7 @@ impl AuthMutation {
         let state = state(ctx)?;
         // A token is taken before the attempt and given back when it succeeds: failed
         // guesses are limited, successful logins are not.
-        let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
+        let ip = ip(ctx);
         state.limiter.check(ip)?;
         let outcome = services::shared::sessions::login_with_hub_sso(state, &token).await?;
         state.limiter.refund(ip);

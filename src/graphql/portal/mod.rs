@@ -2,7 +2,7 @@
 //! guarded by a `portal.*` permission and confined by the services to the caller's tenant
 //! and company.
 
-pub mod invoices;
-pub mod signing;
-pub mod tickets;
-pub mod users;
+pub mod inputs;
+pub mod mutation;
+pub mod query;
+pub mod types;

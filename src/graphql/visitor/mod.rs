@@ -1,7 +1,7 @@
 //! The Visitor product's GraphQL fields: locations, hosts, visits, badges,
 //! pre-registrations, kiosks, settings, reports and the live check-in subscriptions.
 
-pub mod loaders;
+pub mod inputs;
 pub mod mutation;
 pub mod query;
 pub mod subscription;

@@ -1,130 +1,35 @@
 //! Visitor mutations. Each returns the changed object (nullable); refusals are errors with
 //! stable codes and change nothing.
 
-use async_graphql::{Context, ID, InputObject, Object, Result};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, ID, Object, Result};
 
 use super::{
-    query::state,
+    inputs::{
+        CheckInInput, CreateHostInput, CreateLocationInput, PreRegisterInput, UpdateHostInput,
+        UpdateLocationInput, VisitorSettingsInput,
+    },
     types::{
         Badge, Host, Kiosk, KioskPairingCode, KioskSession, Location, PreRegistration, Visit,
         VisitorSettings,
     },
 };
 use crate::{
-    auth::{Permission, RequestMeta},
-    graphql::enums::LocationType,
+    auth::Permission,
+    graphql::context::{ip, state},
     graphql::guard::{Need, principal},
     services,
 };
 
-/// Who is arriving.
-#[derive(InputObject, Clone)]
-pub struct VisitorInput {
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    company: Option<String>,
-}
-
-impl From<VisitorInput> for services::visitor::visits::VisitorDetails {
-    fn from(v: VisitorInput) -> Self {
-        services::visitor::visits::VisitorDetails {
-            name: v.name,
-            email: v.email,
-            phone: v.phone,
-            company: v.company,
-        }
-    }
-}
-
-/// A check-in; `visitor` may be omitted when `preRegistrationCode` is given.
-#[derive(InputObject)]
-pub struct CheckInInput {
-    location_id: ID,
-    host_id: Option<ID>,
-    visitor: Option<VisitorInput>,
-    badge_id: Option<ID>,
-    pre_registration_code: Option<String>,
-    purpose: Option<String>,
-}
-
-/// An expected visit.
-#[derive(InputObject)]
-pub struct PreRegisterInput {
-    location_id: ID,
-    host_id: Option<ID>,
-    visitor: VisitorInput,
-    expected_at: DateTime<Utc>,
-}
-
-/// A new location.
-#[derive(InputObject)]
-pub struct CreateLocationInput {
-    name: String,
-    address: Option<String>,
-    #[graphql(name = "type", default_with = "LocationType::Office")]
-    location_type: LocationType,
-    /// IANA time zone name.
-    #[graphql(default_with = "String::from(\"UTC\")")]
-    timezone: String,
-}
-
-/// Changes to a location.
-#[derive(InputObject)]
-pub struct UpdateLocationInput {
-    name: Option<String>,
-    address: Option<String>,
-    #[graphql(name = "type")]
-    location_type: Option<LocationType>,
-    timezone: Option<String>,
-}
-
-/// A new host.
-#[derive(InputObject)]
-pub struct CreateHostInput {
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    department: Option<String>,
-    location_id: Option<ID>,
-    #[graphql(default = true)]
-    visible_in_directory: bool,
-}
-
-/// Changes to a host; blank text clears a field.
-#[derive(InputObject)]
-pub struct UpdateHostInput {
-    name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    department: Option<String>,
-    location_id: Option<ID>,
-    visible_in_directory: Option<bool>,
-}
-
-/// Changes to the Visitor settings.
-#[derive(InputObject)]
-pub struct VisitorSettingsInput {
-    retention_days: Option<i32>,
-    require_host: Option<bool>,
-    require_badge: Option<bool>,
-    /// `HH:MM`; blank turns auto-checkout off.
-    auto_checkout_at: Option<String>,
-}
-
 /// Takes a rate-limiter token for the caller's address before a guessable attempt.
 fn rate_limit(ctx: &Context<'_>) -> Result<()> {
-    let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
-    state(ctx)?.limiter.check(ip).map_err(Into::into)
+    state(ctx)?.limiter.check(ip(ctx)).map_err(Into::into)
 }
 
 /// Gives the token back once the attempt succeeded: only failures are limited, so a kiosk
 /// checking in a queue of pre-registered visitors behind one NAT is not slowed down.
 fn refund(ctx: &Context<'_>) {
-    let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
     if let Ok(state) = state(ctx) {
-        state.limiter.refund(ip);
+        state.limiter.refund(ip(ctx));
     }
 }
 
@@ -142,18 +47,11 @@ impl VisitorMutation {
         input: CheckInInput,
     ) -> Result<Option<Visit>> {
         let p = principal(ctx)?;
-        let by_code = input.pre_registration_code.is_some();
+        let request: services::visitor::visits::CheckIn = input.into();
+        let by_code = request.pre_registration_code.is_some();
         if by_code {
             rate_limit(ctx)?;
         }
-        let request = services::visitor::visits::CheckIn {
-            location_id: input.location_id.0,
-            host_id: input.host_id.map(|i| i.0),
-            visitor: input.visitor.map(Into::into),
-            badge_id: input.badge_id.map(|i| i.0),
-            pre_registration_code: input.pre_registration_code,
-            purpose: input.purpose,
-        };
         let bundle = services::visitor::visits::check_in(state(ctx)?, &p, request).await?;
         if by_code {
             refund(ctx);
@@ -177,17 +75,8 @@ impl VisitorMutation {
         input: PreRegisterInput,
     ) -> Result<Option<PreRegistration>> {
         let p = principal(ctx)?;
-        let (model, code) = services::visitor::pre_registrations::create(
-            &state(ctx)?.db,
-            &p,
-            services::visitor::pre_registrations::NewPreRegistration {
-                location_id: input.location_id.0,
-                host_id: input.host_id.map(|i| i.0),
-                visitor: input.visitor.into(),
-                expected_at: input.expected_at,
-            },
-        )
-        .await?;
+        let (model, code) =
+            services::visitor::pre_registrations::create(&state(ctx)?.db, &p, input.into()).await?;
         Ok(Some(PreRegistration::with_code(model, code)))
     }
 
@@ -211,17 +100,7 @@ impl VisitorMutation {
         input: CreateLocationInput,
     ) -> Result<Option<Location>> {
         let p = principal(ctx)?;
-        let model = services::visitor::locations::create(
-            &state(ctx)?.db,
-            &p,
-            services::visitor::locations::NewLocation {
-                name: input.name,
-                address: input.address,
-                location_type: input.location_type.into(),
-                timezone: input.timezone,
-            },
-        )
-        .await?;
+        let model = services::visitor::locations::create(&state(ctx)?.db, &p, input.into()).await?;
         Ok(Some(Location(model)))
     }
 
@@ -234,18 +113,8 @@ impl VisitorMutation {
         input: UpdateLocationInput,
     ) -> Result<Option<Location>> {
         let p = principal(ctx)?;
-        let model = services::visitor::locations::update(
-            &state(ctx)?.db,
-            &p,
-            &id,
-            services::visitor::locations::LocationChanges {
-                name: input.name,
-                address: input.address,
-                location_type: input.location_type.map(Into::into),
-                timezone: input.timezone,
-            },
-        )
-        .await?;
+        let model =
+            services::visitor::locations::update(&state(ctx)?.db, &p, &id, input.into()).await?;
         Ok(Some(Location(model)))
     }
 
@@ -262,19 +131,7 @@ impl VisitorMutation {
     #[graphql(guard = "Need::Perm(Permission::HostsManage)")]
     async fn create_host(&self, ctx: &Context<'_>, input: CreateHostInput) -> Result<Option<Host>> {
         let p = principal(ctx)?;
-        let model = services::visitor::hosts::create(
-            &state(ctx)?.db,
-            &p,
-            services::visitor::hosts::NewHost {
-                name: input.name,
-                email: input.email,
-                phone: input.phone,
-                department: input.department,
-                location_id: input.location_id.map(|i| i.0),
-                visible_in_directory: input.visible_in_directory,
-            },
-        )
-        .await?;
+        let model = services::visitor::hosts::create(&state(ctx)?.db, &p, input.into()).await?;
         Ok(Some(Host(model)))
     }
 
@@ -287,20 +144,8 @@ impl VisitorMutation {
         input: UpdateHostInput,
     ) -> Result<Option<Host>> {
         let p = principal(ctx)?;
-        let model = services::visitor::hosts::update(
-            &state(ctx)?.db,
-            &p,
-            &id,
-            services::visitor::hosts::HostChanges {
-                name: input.name,
-                email: input.email,
-                phone: input.phone,
-                department: input.department,
-                location_id: input.location_id.map(|i| i.0),
-                visible_in_directory: input.visible_in_directory,
-            },
-        )
-        .await?;
+        let model =
+            services::visitor::hosts::update(&state(ctx)?.db, &p, &id, input.into()).await?;
         Ok(Some(Host(model)))
     }
 
@@ -413,17 +258,7 @@ impl VisitorMutation {
         input: VisitorSettingsInput,
     ) -> Result<Option<VisitorSettings>> {
         let p = principal(ctx)?;
-        let model = services::visitor::settings::update(
-            &state(ctx)?.db,
-            &p,
-            services::visitor::settings::SettingsChanges {
-                retention_days: input.retention_days,
-                require_host: input.require_host,
-                require_badge: input.require_badge,
-                auto_checkout_at: input.auto_checkout_at,
-            },
-        )
-        .await?;
+        let model = services::visitor::settings::update(&state(ctx)?.db, &p, input.into()).await?;
         Ok(Some(VisitorSettings(model)))
     }
 }

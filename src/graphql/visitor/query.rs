@@ -4,101 +4,28 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, ID, InputObject, Object, Result,
+    Context, ID, Object, Result,
     connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Utc};
 
-use super::loaders::VisitRelationsWanted;
-use super::types::{
-    AuditEntry, Badge, Host, Kiosk, Location, PreRegistration, Visit, VisitReport, Visitor,
-    VisitorSettings, loaders,
+use super::{
+    inputs::VisitFilter,
+    types::{
+        AuditEntry, AuditTotal, Badge, Host, HostTotal, Kiosk, Location, PreRegistration, Visit,
+        VisitReport, VisitTotal, Visitor, VisitorSettings,
+    },
 };
 use crate::{
-    app::AppState,
-    auth::{Permission, Principal},
-    error::AppError,
-    graphql::enums::{BadgeStatus, VisitStatus},
+    auth::Permission,
+    graphql::enums::BadgeStatus,
     graphql::guard::{Need, principal},
-    services::{self, shared::page},
+    graphql::{
+        connection,
+        context::{loaders, state},
+    },
+    services::{self, shared::page, visitor::batch::VisitRelationsWanted},
 };
-
-/// The application state of the request.
-pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState> {
-    ctx.data::<AppState>()
-        .map_err(|_| AppError::internal("state missing from request").into())
-}
-
-/// Filters of the visit log.
-#[derive(InputObject, Default, Clone)]
-pub struct VisitFilter {
-    location_id: Option<ID>,
-    host_id: Option<ID>,
-    status: Option<VisitStatus>,
-    /// Checked in at or after.
-    from: Option<DateTime<Utc>>,
-    /// Checked in before.
-    to: Option<DateTime<Utc>>,
-    /// Matches the visitor's name, e-mail or company.
-    search: Option<String>,
-}
-
-impl From<VisitFilter> for services::visitor::visits::VisitFilter {
-    fn from(f: VisitFilter) -> Self {
-        services::visitor::visits::VisitFilter {
-            location_id: f.location_id.map(|i| i.0),
-            host_id: f.host_id.map(|i| i.0),
-            status: f.status.map(Into::into),
-            from: f.from,
-            to: f.to,
-            search: f.search,
-        }
-    }
-}
-
-/// `totalCount` of a visit connection, counted only when asked for.
-pub struct VisitTotal {
-    principal: std::sync::Arc<Principal>,
-    filter: services::visitor::visits::VisitFilter,
-}
-
-#[Object]
-impl VisitTotal {
-    /// Visits matching the filter, on every page.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(
-            services::visitor::visits::count(&state(ctx)?.db, &self.principal, &self.filter)
-                .await?,
-        )
-    }
-}
-
-/// `totalCount` of a host connection.
-pub struct HostTotal {
-    principal: std::sync::Arc<Principal>,
-    filter: services::visitor::hosts::HostFilter,
-}
-
-#[Object]
-impl HostTotal {
-    /// Hosts matching the filter, on every page.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(services::visitor::hosts::count(&state(ctx)?.db, &self.principal, &self.filter).await?)
-    }
-}
-
-/// `totalCount` of the audit log.
-pub struct AuditTotal {
-    principal: std::sync::Arc<Principal>,
-}
-
-#[Object]
-impl AuditTotal {
-    /// Audit entries of the tenant.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(services::shared::audit::count(&state(ctx)?.db, &self.principal).await?)
-    }
-}
 
 /// Visitor query fields.
 #[derive(Default)]
@@ -150,7 +77,7 @@ impl VisitorQuery {
         let page =
             services::visitor::hosts::list(&state(ctx)?.db, &p, &filter, first, after.as_deref())
                 .await?;
-        Ok(Some(crate::graphql::connection(
+        Ok(Some(connection::from_page(
             page,
             HostTotal {
                 principal: p,
@@ -193,7 +120,7 @@ impl VisitorQuery {
         } else {
             None
         };
-        Ok(Some(crate::graphql::connection(
+        Ok(Some(connection::from_page(
             page,
             VisitTotal {
                 principal: p,
@@ -319,7 +246,7 @@ impl VisitorQuery {
         let first = page::first(first)?;
         let page =
             services::shared::audit::list(&state(ctx)?.db, &p, first, after.as_deref()).await?;
-        Ok(Some(crate::graphql::connection(
+        Ok(Some(connection::from_page(
             page,
             AuditTotal { principal: p },
             AuditEntry,

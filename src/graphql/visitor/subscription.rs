@@ -5,10 +5,11 @@ use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::{Stream, StreamExt, future, stream};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{query::state, types::Visit};
+use super::types::Visit;
 use crate::{
     auth::Permission,
     events::VisitEventKind,
+    graphql::context::state,
     graphql::guard::{Need, principal},
 };
 

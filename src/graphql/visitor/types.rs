@@ -1,33 +1,29 @@
-//! Visitor GraphQL object types, built from entity models. Relation fields go through the
-//! request's DataLoaders, or through the shared payload of a subscription event.
+//! Visitor GraphQL object types, built from entity models, and the `totalCount` of the
+//! Visitor connections. Relation fields go through the request's DataLoaders, or through the
+//! shared payload of a subscription event.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::loaders::{Loaders, VisitRelations};
 use crate::{
-    auth::Permission,
+    auth::{Permission, Principal},
     error::AppError,
     events::VisitBundle,
     graphql::enums::{
         BadgeStatus, CheckInSource, LocationType, PreRegistrationStatus, VisitStatus,
     },
     graphql::guard::Need,
-    services::visitor::{badges, locations, pre_registrations, visits},
+    graphql::{
+        context::{loaders, state},
+        loaders::load_err,
+    },
+    services::{
+        self,
+        visitor::{badges, batch::VisitRelations, locations, pre_registrations, visits},
+    },
 };
-
-/// The request's DataLoaders.
-pub fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
-    ctx.data::<Loaders>()
-        .map_err(|_| AppError::internal("loaders missing from request").into())
-}
-
-/// Turns a loader failure (already logged) into the generic internal error.
-pub fn load_err(_: Arc<AppError>) -> async_graphql::Error {
-    AppError::Internal(String::new()).into()
-}
 
 /// A place visitors come to.
 pub struct Location(pub entities::locations::Model);
@@ -588,5 +584,49 @@ impl AuditEntry {
     }
     async fn details(&self) -> Option<&str> {
         self.0.details.as_deref()
+    }
+}
+
+/// `totalCount` of a visit connection, counted only when asked for.
+pub struct VisitTotal {
+    pub(super) principal: Arc<Principal>,
+    pub(super) filter: services::visitor::visits::VisitFilter,
+}
+
+#[Object]
+impl VisitTotal {
+    /// Visits matching the filter, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(
+            services::visitor::visits::count(&state(ctx)?.db, &self.principal, &self.filter)
+                .await?,
+        )
+    }
+}
+
+/// `totalCount` of a host connection.
+pub struct HostTotal {
+    pub(super) principal: Arc<Principal>,
+    pub(super) filter: services::visitor::hosts::HostFilter,
+}
+
+#[Object]
+impl HostTotal {
+    /// Hosts matching the filter, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::visitor::hosts::count(&state(ctx)?.db, &self.principal, &self.filter).await?)
+    }
+}
+
+/// `totalCount` of the audit log.
+pub struct AuditTotal {
+    pub(super) principal: Arc<Principal>,
+}
+
+#[Object]
+impl AuditTotal {
+    /// Audit entries of the tenant.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::shared::audit::count(&state(ctx)?.db, &self.principal).await?)
     }
 }

@@ -3,6 +3,7 @@
 //! retention).
 
 pub mod badges;
+pub mod batch;
 pub mod hosts;
 pub mod housekeeping;
 pub mod kiosks;

@@ -1,93 +1,25 @@
-//! Portal GraphQL: client users and their credentials — password login, invitations, the
-//! company's user list, password resets and `setPassword`.
+//! Portal mutations: client sign-in by password, invitations and password changes; opening
+//! and commenting tickets (stored locally with `syncState: PENDING`, pushed to PSA by the
+//! ticket sync); signing. Each returns the changed object (nullable); refusals are errors
+//! with stable codes and change nothing.
 
-use async_graphql::{Context, Enum, ID, Object, Result};
+use async_graphql::{Context, ID, Object, Result};
 
+use super::{
+    inputs::CreateTicketInput,
+    types::{Acknowledgement, ClientRole, ClientUser, Ticket, TicketComment},
+};
 use crate::{
     auth::{Permission, RequestMeta},
+    graphql::context::{ip, state},
     graphql::guard::{Need, principal},
-    graphql::{viewer::Session, visitor::query::state},
-    services::{self, portal::client_users},
+    graphql::viewer::Session,
+    services::{self, portal::signing},
 };
-
-/// What a client user may do: `CLIENT_ADMIN` every `portal.*` permission, `CLIENT_USER` all
-/// but `portal.users.manage`.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ClientRole {
-    /// The company's administrator: also manages the company's client users.
-    ClientAdmin,
-    /// An ordinary client user.
-    ClientUser,
-}
-
-impl ClientRole {
-    fn as_stored(self) -> &'static str {
-        match self {
-            ClientRole::ClientAdmin => client_users::ROLE_ADMIN,
-            ClientRole::ClientUser => client_users::ROLE_USER,
-        }
-    }
-
-    fn from_stored(role: &str) -> ClientRole {
-        if role == client_users::ROLE_ADMIN {
-            ClientRole::ClientAdmin
-        } else {
-            ClientRole::ClientUser
-        }
-    }
-}
-
-/// A Portal client user of the caller's company.
-pub struct ClientUser(entities::client_users::Model);
-
-impl From<entities::client_users::Model> for ClientUser {
-    fn from(model: entities::client_users::Model) -> Self {
-        ClientUser(model)
-    }
-}
-
-#[Object]
-impl ClientUser {
-    async fn id(&self) -> ID {
-        ID(self.0.id.clone())
-    }
-    /// Lower-cased.
-    async fn email(&self) -> &str {
-        &self.0.email
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    async fn role(&self) -> ClientRole {
-        ClientRole::from_stored(&self.0.role)
-    }
-    /// Whether the user may sign in (PSA turns portal access on and off).
-    async fn active(&self) -> bool {
-        self.0.active
-    }
-}
-
-/// Client-user queries.
-#[derive(Default)]
-pub struct UsersQuery;
-
-#[Object]
-impl UsersQuery {
-    /// The client users of the caller's company, by name (at most 500).
-    #[graphql(guard = "Need::Perm(Permission::UsersManage)")]
-    async fn client_users(&self, ctx: &Context<'_>) -> Result<Option<Vec<ClientUser>>> {
-        let rows = services::portal::identity::list(state(ctx)?, &*principal(ctx)?).await?;
-        Ok(Some(rows.into_iter().map(ClientUser::from).collect()))
-    }
-}
 
 /// Client sign-in by password, invitations and password changes.
 #[derive(Default)]
 pub struct UsersMutation;
-
-fn ip(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
-    ctx.data_opt::<RequestMeta>().and_then(|m| m.ip)
-}
 
 #[Object]
 impl UsersMutation {
@@ -162,5 +94,72 @@ impl UsersMutation {
         let done = services::portal::identity::set_password(state, &token, password).await?;
         state.limiter.refund(ip);
         Ok(Some(done))
+    }
+}
+
+/// Ticket mutations: both store locally (`syncState: PENDING`); the ticket sync pushes.
+#[derive(Default)]
+pub struct TicketsMutation;
+
+#[Object]
+impl TicketsMutation {
+    /// Opens a ticket for the caller's company.
+    #[graphql(guard = "Need::Perm(Permission::TicketsCreate)")]
+    async fn create_ticket(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTicketInput,
+    ) -> Result<Option<Ticket>> {
+        let p = principal(ctx)?;
+        let model = services::portal::tickets::create(state(ctx)?, &p, input.into()).await?;
+        Ok(Some(Ticket(model)))
+    }
+
+    /// Comments a ticket of the caller's company (body at most 10,000 characters).
+    #[graphql(guard = "Need::Perm(Permission::TicketsCreate)")]
+    async fn add_ticket_comment(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: ID,
+        body: String,
+    ) -> Result<Option<TicketComment>> {
+        let p = principal(ctx)?;
+        let model =
+            services::portal::tickets::add_comment(state(ctx)?, &p, &ticket_id, &body).await?;
+        Ok(Some(TicketComment(model)))
+    }
+}
+
+/// Signing mutation fields.
+#[derive(Default)]
+pub struct SigningMutation;
+
+#[Object]
+impl SigningMutation {
+    /// Signs one of the caller's pending requests. Signing again, or after the due date,
+    /// is `CONFLICT`; another user's request is `NOT_FOUND`.
+    #[graphql(guard = "Need::Perm(Permission::SigningSign)")]
+    async fn sign_document(
+        &self,
+        ctx: &Context<'_>,
+        signing_request_id: ID,
+        signature_name: String,
+    ) -> Result<Option<Acknowledgement>> {
+        let p = principal(ctx)?;
+        let origin = signing::SignatureOrigin {
+            ip: ip(ctx).map(|ip| ip.to_string()),
+            user_agent: ctx
+                .data_opt::<RequestMeta>()
+                .and_then(|m| m.user_agent.clone()),
+        };
+        let ack = signing::sign(
+            state(ctx)?,
+            &p,
+            &signing_request_id,
+            &signature_name,
+            origin,
+        )
+        .await?;
+        Ok(Some(ack.into()))
     }
 }

@@ -1,0 +1,319 @@
+//! Portal GraphQL object types, built from entity models: client users, tickets and their
+//! comments, invoices, signing requests and signatures, and the `totalCount` of the Portal
+//! connections. `Ticket.comments` goes through the request's DataLoaders, so a page of
+//! tickets costs a constant number of statements.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    auth::{Permission, Principal},
+    graphql::enums::{InvoiceStatus, SigningStatus, TicketPriority, TicketStatus, TicketSyncState},
+    graphql::guard::Need,
+    graphql::{
+        context::{loaders, state},
+        loaders::load_err,
+        scalars::Money,
+    },
+    services::{
+        self,
+        portal::{client_users, signing, tickets as ticket_rules},
+    },
+};
+
+/// What a client user may do: `CLIENT_ADMIN` every `portal.*` permission, `CLIENT_USER` all
+/// but `portal.users.manage`.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClientRole {
+    /// The company's administrator: also manages the company's client users.
+    ClientAdmin,
+    /// An ordinary client user.
+    ClientUser,
+}
+
+impl ClientRole {
+    pub(super) fn as_stored(self) -> &'static str {
+        match self {
+            ClientRole::ClientAdmin => client_users::ROLE_ADMIN,
+            ClientRole::ClientUser => client_users::ROLE_USER,
+        }
+    }
+
+    fn from_stored(role: &str) -> ClientRole {
+        if role == client_users::ROLE_ADMIN {
+            ClientRole::ClientAdmin
+        } else {
+            ClientRole::ClientUser
+        }
+    }
+}
+
+/// A Portal client user of the caller's company.
+pub struct ClientUser(entities::client_users::Model);
+
+impl From<entities::client_users::Model> for ClientUser {
+    fn from(model: entities::client_users::Model) -> Self {
+        ClientUser(model)
+    }
+}
+
+#[Object]
+impl ClientUser {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// Lower-cased.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn role(&self) -> ClientRole {
+        ClientRole::from_stored(&self.0.role)
+    }
+    /// Whether the user may sign in (PSA turns portal access on and off).
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+}
+
+/// A support ticket, synced with PSA.
+pub struct Ticket(pub entities::tickets::Model);
+
+#[Object]
+impl Ticket {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// PSA's id, once the ticket has reached PSA.
+    async fn psa_ticket_id(&self) -> Option<&str> {
+        self.0.psa_ticket_id.as_deref()
+    }
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// PSA's status (`NEW` until PSA says otherwise).
+    async fn status(&self) -> TicketStatus {
+        ticket_rules::TicketStatus::parse(&self.0.status).map_or(TicketStatus::New, Into::into)
+    }
+    async fn priority(&self) -> TicketPriority {
+        ticket_rules::TicketPriority::parse(&self.0.priority).into()
+    }
+    /// Whether the ticket has reached PSA; `FAILED` ones are retried with backoff.
+    async fn sync_state(&self) -> TicketSyncState {
+        ticket_rules::TicketSyncState::parse(&self.0.sync_state).into()
+    }
+    /// Why the last push failed (step and HTTP status), while `syncState` is `FAILED`.
+    async fn sync_error(&self) -> Option<&str> {
+        self.0.sync_error.as_deref()
+    }
+    /// The latest 500 comments, oldest first: the client's own and PSA technicians'.
+    async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<TicketComment>> {
+        let rows = loaders(ctx)?
+            .comments_by_ticket()
+            .load_one(self.0.id.clone())
+            .await
+            .map_err(load_err)?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(TicketComment)
+            .collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A comment on a ticket.
+pub struct TicketComment(pub entities::ticket_comments::Model);
+
+#[Object]
+impl TicketComment {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// The author's display name.
+    async fn author(&self) -> &str {
+        &self.0.author
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Written by a technician in PSA.
+    async fn from_psa(&self) -> bool {
+        self.0.from_psa
+    }
+}
+
+/// `totalCount` of a ticket connection, counted only when asked for.
+pub struct TicketTotal {
+    pub(super) principal: Arc<Principal>,
+    pub(super) status: Option<TicketStatus>,
+}
+
+#[Object]
+impl TicketTotal {
+    /// Tickets matching the filter, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::portal::tickets::count(
+            &state(ctx)?.db,
+            &self.principal,
+            self.status.map(Into::into),
+        )
+        .await?)
+    }
+}
+
+/// An invoice of the client's company, as Books last sent it.
+pub struct Invoice(pub entities::invoices::Model);
+
+impl From<entities::invoices::Model> for Invoice {
+    fn from(model: entities::invoices::Model) -> Self {
+        Invoice(model)
+    }
+}
+
+#[Object]
+impl Invoice {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// The number Books gave it.
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+    async fn status(&self) -> InvoiceStatus {
+        // Only valid statuses are stored; an unreadable one shows as open rather than failing.
+        services::portal::invoices::InvoiceStatus::parse(&self.0.status)
+            .map_or(InvoiceStatus::Open, Into::into)
+    }
+    /// The invoice total, exact.
+    async fn total(&self) -> Money {
+        Money::new(&self.0.total, &self.0.currency)
+    }
+    /// What is left to pay, exact.
+    async fn balance(&self) -> Money {
+        Money::new(&self.0.balance, &self.0.currency)
+    }
+    async fn issued_at(&self) -> DateTime<Utc> {
+        self.0.issued_at
+    }
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at
+    }
+    /// Where Books serves the PDF.
+    #[graphql(guard = "Need::Perm(Permission::InvoicesView)")]
+    async fn pdf_url(&self) -> Option<&str> {
+        self.0.pdf_url.as_deref()
+    }
+}
+
+/// `totalCount` of an invoice connection, counted only when asked for.
+pub struct InvoiceTotal {
+    pub(super) principal: Arc<Principal>,
+    pub(super) status: Option<InvoiceStatus>,
+}
+
+#[Object]
+impl InvoiceTotal {
+    /// Invoices matching the filter, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(services::portal::invoices::count(
+            &state(ctx)?.db,
+            &self.principal,
+            self.status.map(Into::into),
+        )
+        .await?)
+    }
+}
+
+/// A policy Legal asked the caller to sign.
+pub struct SigningRequest {
+    request: entities::signing_requests::Model,
+    acknowledgement: Option<entities::acknowledgements::Model>,
+    /// When the status was read, so that one response shows one consistent status.
+    at: DateTime<Utc>,
+}
+
+impl From<signing::RequestWithAck> for SigningRequest {
+    fn from((request, acknowledgement): signing::RequestWithAck) -> Self {
+        Self {
+            request,
+            acknowledgement,
+            at: Utc::now(),
+        }
+    }
+}
+
+#[Object]
+impl SigningRequest {
+    async fn id(&self) -> ID {
+        ID(self.request.id.clone())
+    }
+    /// Legal's policy id.
+    async fn policy_id(&self) -> &str {
+        &self.request.policy_id
+    }
+    async fn version(&self) -> i32 {
+        self.request.version
+    }
+    async fn title(&self) -> &str {
+        &self.request.title
+    }
+    /// Where the document is read.
+    async fn document_url(&self) -> &str {
+        &self.request.document_url
+    }
+    /// When the signature is due; past it, an unsigned request is `EXPIRED`.
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.request.due_at
+    }
+    /// `EXPIRED` for a pending request past its `dueAt`: it can no longer be signed.
+    async fn status(&self) -> SigningStatus {
+        signing::SigningStatus::of(&self.request, self.at).into()
+    }
+    /// The signature, once signed.
+    async fn acknowledgement(&self) -> Option<Acknowledgement> {
+        self.acknowledgement.clone().map(Acknowledgement)
+    }
+}
+
+/// A recorded signature.
+pub struct Acknowledgement(pub entities::acknowledgements::Model);
+
+impl From<entities::acknowledgements::Model> for Acknowledgement {
+    fn from(model: entities::acknowledgements::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Acknowledgement {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn signed_at(&self) -> DateTime<Utc> {
+        self.0.signed_at
+    }
+    /// The name the signer typed.
+    async fn signature_name(&self) -> &str {
+        &self.0.signature_name
+    }
+    /// SHA-256 (hex) of the document as signed.
+    async fn content_sha256(&self) -> &str {
+        &self.0.content_sha256
+    }
+}
