@@ -11,14 +11,19 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use futures_util::stream;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use crate::{
     app::AppState,
     auth::{Permission, Principal, need::Need},
     error::{AppError, AppResult},
-    services::{shared::page, visitor::visits},
+    services::{
+        shared::{
+            batch::{TenantScope, distinct},
+            page,
+        },
+        visitor::{batch, visits},
+    },
 };
 
 /// Rows fetched per statement batch.
@@ -95,43 +100,23 @@ async fn next_chunk(cursor: &mut Cursor) -> AppResult<Option<String>> {
         return Ok(None);
     }
     let rows: Vec<_> = page.rows.into_iter().map(|(_, v)| v).collect();
-    let tenant = cursor.principal.tenant_id.as_str();
-    let db = &cursor.state.db;
-    let ids = |f: fn(&entities::visits::Model) -> Option<String>| -> Vec<String> {
-        rows.iter().filter_map(f).collect()
-    };
-    let visitors: HashMap<_, _> = entities::visitors::Entity::find()
-        .filter(entities::visitors::Column::TenantId.eq(tenant))
-        .filter(entities::visitors::Column::Id.is_in(ids(|v| Some(v.visitor_id.clone()))))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m))
-        .collect();
-    let locations: HashMap<_, _> = entities::locations::Entity::find()
-        .filter(entities::locations::Column::TenantId.eq(tenant))
-        .filter(entities::locations::Column::Id.is_in(ids(|v| Some(v.location_id.clone()))))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m.name))
-        .collect();
-    let hosts: HashMap<_, _> = entities::hosts::Entity::find()
-        .filter(entities::hosts::Column::TenantId.eq(tenant))
-        .filter(entities::hosts::Column::Id.is_in(ids(|v| v.host_id.clone())))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m.name))
-        .collect();
-    let badges: HashMap<_, _> = entities::badges::Entity::find()
-        .filter(entities::badges::Column::TenantId.eq(tenant))
-        .filter(entities::badges::Column::Id.is_in(ids(|v| v.badge_id.clone())))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m.number))
-        .collect();
+    let scope = TenantScope::new(&cursor.state.db, Some(&cursor.principal));
+    let ids = |f: fn(&entities::visits::Model) -> Option<&str>| distinct(rows.iter().filter_map(f));
+    let (visitor_ids, location_ids, host_ids, badge_ids) = (
+        ids(|v| Some(v.visitor_id.as_str())),
+        ids(|v| Some(v.location_id.as_str())),
+        ids(|v| v.host_id.as_deref()),
+        ids(|v| v.badge_id.as_deref()),
+    );
+    let (visitors, locations, hosts, badges) = futures_util::try_join!(
+        batch::visitors_by_id(&scope, &visitor_ids),
+        batch::locations_by_id(&scope, &location_ids),
+        batch::hosts_by_id(&scope, &host_ids),
+        batch::badges_by_id(&scope, &badge_ids),
+    )?;
+    let locations: HashMap<_, _> = locations.into_iter().map(|(id, m)| (id, m.name)).collect();
+    let hosts: HashMap<_, _> = hosts.into_iter().map(|(id, m)| (id, m.name)).collect();
+    let badges: HashMap<_, _> = badges.into_iter().map(|(id, m)| (id, m.number)).collect();
     let lookup = |map: &HashMap<String, String>, id: &Option<String>| {
         id.as_ref()
             .and_then(|i| map.get(i))

@@ -12,6 +12,7 @@ mod harness;
 mod housekeeping;
 mod http;
 mod invoices;
+mod layering;
 
 mod limits;
 mod operations;

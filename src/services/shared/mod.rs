@@ -1,5 +1,6 @@
-//! What both products use: sign-on and sessions, the audit trail, the outbox, paging,
-//! input validation, money, and the housekeeping sweep of expired rows.
+//! What both products use: sign-on and sessions, the caller's own user and tenant (`me`),
+//! the audit trail, the outbox, paging and the tenant-scoped batch statements behind the
+//! DataLoaders, input validation, money, and the housekeeping sweep of expired rows.
 
 pub mod audit;
 pub mod batch;

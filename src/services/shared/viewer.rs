@@ -1,6 +1,6 @@
 //! What `me` shows of the caller beyond the principal: their user record and their tenant.
 
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::{
     auth::{Principal, PrincipalKind},
@@ -36,6 +36,7 @@ pub async fn user(db: &DatabaseConnection, principal: &Principal) -> AppResult<O
     match principal.kind {
         PrincipalKind::Staff => {
             let user = entities::users::Entity::find_by_id(user_id.clone())
+                .filter(entities::users::Column::TenantId.eq(&principal.tenant_id))
                 .one(db)
                 .await?;
             Ok(user.map(|u| ViewerUser {
@@ -46,6 +47,7 @@ pub async fn user(db: &DatabaseConnection, principal: &Principal) -> AppResult<O
         }
         PrincipalKind::Client => {
             let user = entities::client_users::Entity::find_by_id(user_id.clone())
+                .filter(entities::client_users::Column::TenantId.eq(&principal.tenant_id))
                 .one(db)
                 .await?;
             Ok(user.map(|u| ViewerUser {
