@@ -2,6 +2,11 @@
 //! visits, a Portal client admin of one company, and a session for each to explore with.
 
 use chrono::Duration;
+use entities::{
+    badges::BadgeStatus,
+    locations::LocationType,
+    visits::{CheckInSource, VisitStatus},
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
     sea_query::OnConflict,
@@ -119,14 +124,14 @@ async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
                 id(101),
                 "Head Office",
                 "1 Main Street, Springfield",
-                "office",
+                LocationType::Office,
                 "America/New_York",
             ),
             (
                 id(102),
                 "North Campus",
                 "200 College Road, Leeds",
-                "campus",
+                LocationType::Campus,
                 "Europe/London",
             ),
         ];
@@ -137,7 +142,7 @@ async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
                     tenant_id: TENANT_ID.into(),
                     name: (*name).into(),
                     address: Some((*address).into()),
-                    location_type: (*kind).into(),
+                    location_type: *kind,
                     timezone: (*tz).into(),
                     archived: false,
                     created_at: at,
@@ -199,7 +204,7 @@ async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
                     tenant_id: TENANT_ID.into(),
                     location_id: lid.clone(),
                     number: format!("B-{:03}", n + 1),
-                    status: "available".into(),
+                    status: BadgeStatus::Available,
                     current_visit_id: None,
                     created_at: at,
                     updated_at: at,
@@ -256,8 +261,12 @@ async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
                     badge_id: None,
                     pre_registration_id: None,
                     kiosk_id: None,
-                    status: if open { "checked_in" } else { "checked_out" }.into(),
-                    source: "staff".into(),
+                    status: if open {
+                        VisitStatus::CheckedIn
+                    } else {
+                        VisitStatus::CheckedOut
+                    },
+                    source: CheckInSource::Staff,
                     purpose: Some("Meeting".into()),
                     checked_in_at: checked_in,
                     checked_out_at: (!open).then(|| checked_in + Duration::minutes(45)),

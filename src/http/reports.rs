@@ -11,7 +11,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use futures_util::stream;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use crate::{
@@ -147,8 +147,8 @@ async fn next_chunk(cursor: &mut Cursor) -> AppResult<Option<String>> {
             v.checked_out_at
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default(),
-            v.status.clone(),
-            v.source.clone(),
+            v.status.to_value(),
+            v.source.to_value(),
             visitor.map(|x| x.name.clone()).unwrap_or_default(),
             visitor.and_then(|x| x.company.clone()).unwrap_or_default(),
         ];
