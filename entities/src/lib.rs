@@ -3,13 +3,14 @@
 //! One module per table, in classic `DeriveEntityModel` style. Every id is a
 //! UUID string stored as TEXT; JSON-ish values are TEXT as well and are validated
 //! by the application. Status and kind columns with a fixed set of values are
-//! `DeriveActiveEnum` types, still stored as TEXT in their lower-case form; the
-//! enum of a table lives in its module.
+//! `DeriveActiveEnum` types, still stored as TEXT in their lower-case form: the
+//! enum of a table lives in its module, one shared by several tables in [`enums`].
 
 pub mod acknowledgements;
 pub mod audit_log;
 pub mod badges;
 pub mod client_users;
+pub mod enums;
 pub mod hosts;
 pub mod invoices;
 pub mod job_leases;
@@ -105,5 +106,21 @@ mod tests {
             "checked_in",
             "cancelled",
         ]);
+        stored_forms::<super::signing_requests::StoredSigningStatus>(&[
+            "pending", "signed", "expired",
+        ]);
+        stored_forms::<super::invoices::InvoiceStatus>(&["open", "paid", "overdue", "void"]);
+        stored_forms::<super::tickets::TicketStatus>(&[
+            "new",
+            "open",
+            "in_progress",
+            "waiting_on_client",
+            "resolved",
+            "closed",
+        ]);
+        stored_forms::<super::tickets::TicketPriority>(&["low", "normal", "high", "urgent"]);
+        stored_forms::<super::enums::TicketSyncState>(&["pending", "synced", "failed"]);
+        stored_forms::<super::client_users::ClientUserRole>(&["client_admin", "client_user"]);
+        stored_forms::<super::password_tokens::PasswordTokenPurpose>(&["invite", "reset"]);
     }
 }

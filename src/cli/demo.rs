@@ -4,12 +4,13 @@
 use chrono::Duration;
 use entities::{
     badges::BadgeStatus,
+    client_users::ClientUserRole,
     locations::LocationType,
     visits::{CheckInSource, VisitStatus},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    sea_query::OnConflict,
+    ActiveEnum, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, sea_query::OnConflict,
 };
 
 use crate::services::{now, shared::sessions};
@@ -52,7 +53,7 @@ pub async fn seed(ctx: &Domain) -> AppResult<DemoSessions> {
             email: "client@demo.example".into(),
             name: "Demo Client".into(),
             portal_access: true,
-            role: Some(crate::services::portal::client_users::ROLE_ADMIN.into()),
+            role: Some(ClientUserRole::ClientAdmin.to_value()),
             mission_member_id: None,
         },
     )
@@ -69,9 +70,7 @@ pub async fn seed(ctx: &Domain) -> AppResult<DemoSessions> {
         TENANT_ID,
         PrincipalKind::Client,
         &client_id,
-        crate::services::portal::client_users::role_permissions(
-            crate::services::portal::client_users::ROLE_ADMIN,
-        ),
+        crate::services::portal::client_users::role_permissions(ClientUserRole::ClientAdmin),
     )
     .await?;
     client.principal.company_id = Some(CLIENT_COMPANY.into());

@@ -35,9 +35,7 @@ impl Invoice {
         &self.0.number
     }
     async fn status(&self) -> InvoiceStatus {
-        // Only valid statuses are stored; an unreadable one shows as open rather than failing.
-        services::portal::invoices::InvoiceStatus::parse(&self.0.status)
-            .map_or(InvoiceStatus::Open, Into::into)
+        self.0.status.into()
     }
     /// The invoice total, exact.
     async fn total(&self) -> Money {

@@ -31,7 +31,7 @@ use crate::{
         query::state,
         types::load_err,
     },
-    services::{self, portal::tickets as ticket_rules, shared::page},
+    services::{self, shared::page},
 };
 
 /// How many comments `Ticket.comments` shows: the latest ones, oldest first.
@@ -117,14 +117,14 @@ impl Ticket {
     }
     /// PSA's status (`NEW` until PSA says otherwise).
     async fn status(&self) -> TicketStatus {
-        ticket_rules::TicketStatus::parse(&self.0.status).map_or(TicketStatus::New, Into::into)
+        self.0.status.into()
     }
     async fn priority(&self) -> TicketPriority {
-        ticket_rules::TicketPriority::parse(&self.0.priority).into()
+        self.0.priority.into()
     }
     /// Whether the ticket has reached PSA; `FAILED` ones are retried with backoff.
     async fn sync_state(&self) -> TicketSyncState {
-        ticket_rules::TicketSyncState::parse(&self.0.sync_state).into()
+        self.0.sync_state.into()
     }
     /// Why the last push failed (step and HTTP status), while `syncState` is `FAILED`.
     async fn sync_error(&self) -> Option<&str> {

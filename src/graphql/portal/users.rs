@@ -21,18 +21,17 @@ pub enum ClientRole {
 }
 
 impl ClientRole {
-    fn as_stored(self) -> &'static str {
+    fn as_stored(self) -> client_users::ClientUserRole {
         match self {
-            ClientRole::ClientAdmin => client_users::ROLE_ADMIN,
-            ClientRole::ClientUser => client_users::ROLE_USER,
+            ClientRole::ClientAdmin => client_users::ClientUserRole::ClientAdmin,
+            ClientRole::ClientUser => client_users::ClientUserRole::ClientUser,
         }
     }
 
-    fn from_stored(role: &str) -> ClientRole {
-        if role == client_users::ROLE_ADMIN {
-            ClientRole::ClientAdmin
-        } else {
-            ClientRole::ClientUser
+    fn from_stored(role: client_users::ClientUserRole) -> ClientRole {
+        match role {
+            client_users::ClientUserRole::ClientAdmin => ClientRole::ClientAdmin,
+            client_users::ClientUserRole::ClientUser => ClientRole::ClientUser,
         }
     }
 }
@@ -59,7 +58,7 @@ impl ClientUser {
         &self.0.name
     }
     async fn role(&self) -> ClientRole {
-        ClientRole::from_stored(&self.0.role)
+        ClientRole::from_stored(self.0.role)
     }
     /// Whether the user may sign in (PSA turns portal access on and off).
     async fn active(&self) -> bool {
