@@ -120,6 +120,7 @@ mod tests {
         ]);
         stored_forms::<super::tickets::TicketPriority>(&["low", "normal", "high", "urgent"]);
         stored_forms::<super::enums::TicketSyncState>(&["pending", "synced", "failed"]);
+        stored_forms::<super::outbox::OutboxKind>(&["bus", "mail", "legal_webhook"]);
         stored_forms::<super::client_users::ClientUserRole>(&["client_admin", "client_user"]);
         stored_forms::<super::password_tokens::PasswordTokenPurpose>(&["invite", "reset"]);
     }

@@ -278,7 +278,7 @@ async fn seed_and_query(db: &DatabaseConnection) -> TestResult {
     outbox::ActiveModel {
         id: Set("o1".into()),
         tenant_id: Set(None),
-        kind: Set("bus".into()),
+        kind: Set(outbox::OutboxKind::Bus),
         event_type: Set("visit.checked_in".into()),
         payload: Set("{}".into()),
         created_at: Set(t0),
