@@ -347,7 +347,7 @@ pub async fn hub_login(
         "auth.hub_sso_login",
         "portal",
         at,
-        json!({"user_id": user_id, "kind": "client", "audience": "portal"}),
+        json!({"user_id": user_id, "kind": PrincipalKind::Client.as_str(), "audience": "portal"}),
     )
     .await?;
     txn.commit().await?;
