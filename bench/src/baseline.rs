@@ -288,10 +288,9 @@ async fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         edges.push(Edge {
             cursor: Cursor::at_time(visit.checked_in_at, &visit.id).encode(),
             node: Node {
-                status: if visit.status == "checked_out" {
-                    "CHECKED_OUT"
-                } else {
-                    "CHECKED_IN"
+                status: match visit.status {
+                    entities::visits::VisitStatus::CheckedIn => "CHECKED_IN",
+                    entities::visits::VisitStatus::CheckedOut => "CHECKED_OUT",
                 },
                 checked_in_at: visit.checked_in_at.to_rfc3339(),
                 visitor: Visitor {

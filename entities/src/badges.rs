@@ -15,11 +15,28 @@ pub struct Model {
     pub location_id: String,
     /// Badge number/label as printed.
     pub number: String,
-    /// Enumerated value, validated by the application.
-    pub status: String,
+    pub status: BadgeStatus,
     pub current_visit_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// Where a badge is in its lifecycle (`badges.status`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum BadgeStatus {
+    /// On the shelf.
+    #[sea_orm(string_value = "available")]
+    Available,
+    /// Worn by a visitor with an open visit.
+    #[sea_orm(string_value = "assigned")]
+    Assigned,
+    /// Out of service.
+    #[sea_orm(string_value = "retired")]
+    Retired,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,8 +18,7 @@ pub struct Model {
     /// Lower-cased.
     pub email: String,
     pub name: String,
-    /// `client_admin` or `client_user`.
-    pub role: String,
+    pub role: ClientUserRole,
     /// Portal access on (DB default true).
     pub active: bool,
     /// Hub's `sub`, bound on the first SSO login.
@@ -30,6 +29,22 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
+}
+
+/// What a client user may do in its company (`client_users.role`; PSA's contact pushes
+/// name it in this form).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum ClientUserRole {
+    /// The company's administrator: every `portal.*` permission.
+    #[sea_orm(string_value = "client_admin")]
+    ClientAdmin,
+    /// An ordinary client user: all but `portal.users.manage`.
+    #[sea_orm(string_value = "client_user")]
+    ClientUser,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

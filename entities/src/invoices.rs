@@ -15,8 +15,7 @@ pub struct Model {
     /// Books' id (unique per tenant).
     pub books_invoice_id: String,
     pub number: String,
-    /// Lower-case `InvoiceStatus`.
-    pub status: String,
+    pub status: InvoiceStatus,
     pub currency: String,
     /// Decimal string.
     pub total: String,
@@ -29,6 +28,28 @@ pub struct Model {
     pub books_updated_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// Where an invoice stands (`invoices.status`; Books' lower-case status, parsed on the way
+/// in).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Issued and not yet paid.
+    #[sea_orm(string_value = "open")]
+    Open,
+    /// Paid in full.
+    #[sea_orm(string_value = "paid")]
+    Paid,
+    /// Past its due date and not paid.
+    #[sea_orm(string_value = "overdue")]
+    Overdue,
+    /// Cancelled.
+    #[sea_orm(string_value = "void")]
+    Void,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

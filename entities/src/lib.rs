@@ -1,13 +1,16 @@
 //! sea-orm entities for the onegraph database schema.
 //!
 //! One module per table, in classic `DeriveEntityModel` style. Every id is a
-//! UUID string stored as TEXT; JSON-ish values and enumerated values are TEXT
-//! as well and are validated by the application.
+//! UUID string stored as TEXT; JSON-ish values are TEXT as well and are validated
+//! by the application. Status and kind columns with a fixed set of values are
+//! `DeriveActiveEnum` types, still stored as TEXT in their lower-case form: the
+//! enum of a table lives in its module, one shared by several tables in [`enums`].
 
 pub mod acknowledgements;
 pub mod audit_log;
 pub mod badges;
 pub mod client_users;
+pub mod enums;
 pub mod hosts;
 pub mod invoices;
 pub mod job_leases;
@@ -57,4 +60,73 @@ pub mod prelude {
     pub use super::visitor_settings::Entity as VisitorSettings;
     pub use super::visitors::Entity as Visitor;
     pub use super::visits::Entity as Visit;
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveEnum, Iterable};
+    use serde::{Serialize, de::DeserializeOwned};
+
+    /// Every variant's stored text reads back as that variant, and serde (the models'
+    /// JSON form) uses the same text.
+    fn stored_forms<E>(expected: &[&str])
+    where
+        E: ActiveEnum<Value = String> + Iterable + Serialize + DeserializeOwned + PartialEq,
+        E: std::fmt::Debug,
+    {
+        let stored: Vec<String> = E::iter().map(|v| v.to_value()).collect();
+        assert_eq!(stored, expected);
+        for variant in E::iter() {
+            let text = variant.to_value();
+            assert_eq!(E::try_from_value(&text).ok().as_ref(), Some(&variant));
+            let json = serde_json::to_value(&variant).ok();
+            assert_eq!(json, Some(serde_json::Value::String(text.clone())));
+            let back: Option<E> = serde_json::from_value(serde_json::Value::String(text)).ok();
+            assert_eq!(back.as_ref(), Some(&variant));
+        }
+        assert!(E::try_from_value(&"unknown".to_owned()).is_err());
+    }
+
+    #[test]
+    fn enumerated_columns_keep_their_stored_text() {
+        stored_forms::<super::visits::VisitStatus>(&["checked_in", "checked_out"]);
+        stored_forms::<super::visits::CheckInSource>(&["staff", "kiosk"]);
+        stored_forms::<super::badges::BadgeStatus>(&["available", "assigned", "retired"]);
+        stored_forms::<super::locations::LocationType>(&[
+            "office",
+            "warehouse",
+            "school",
+            "church",
+            "campus",
+            "site",
+            "other",
+        ]);
+        stored_forms::<super::pre_registrations::StoredPreRegistrationStatus>(&[
+            "expected",
+            "checked_in",
+            "cancelled",
+        ]);
+        stored_forms::<super::signing_requests::StoredSigningStatus>(&[
+            "pending", "signed", "expired",
+        ]);
+        stored_forms::<super::invoices::InvoiceStatus>(&["open", "paid", "overdue", "void"]);
+        stored_forms::<super::tickets::TicketStatus>(&[
+            "new",
+            "open",
+            "in_progress",
+            "waiting_on_client",
+            "resolved",
+            "closed",
+        ]);
+        stored_forms::<super::tickets::TicketPriority>(&["low", "normal", "high", "urgent"]);
+        stored_forms::<super::enums::TicketSyncState>(&["pending", "synced", "failed"]);
+        stored_forms::<super::outbox::OutboxKind>(&["bus", "mail", "legal_webhook"]);
+        stored_forms::<super::client_users::ClientUserRole>(&["client_admin", "client_user"]);
+        stored_forms::<super::password_tokens::PasswordTokenPurpose>(&["invite", "reset"]);
+    }
+}
+
+/// The text a status or kind enum is stored as (what CSV exports and events show).
+pub fn stored_text<E: sea_orm::ActiveEnum<Value = String>>(value: &E) -> String {
+    value.to_value()
 }

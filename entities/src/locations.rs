@@ -13,13 +13,42 @@ pub struct Model {
     pub tenant_id: String,
     pub name: String,
     pub address: Option<String>,
-    /// Enumerated value, validated by the application.
-    pub location_type: String,
+    pub location_type: LocationType,
     /// IANA time zone name, e.g. `"Europe/Berlin"`.
     pub timezone: String,
     pub archived: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// Kind of place (`locations.location_type`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum LocationType {
+    /// An office.
+    #[sea_orm(string_value = "office")]
+    Office,
+    /// A warehouse.
+    #[sea_orm(string_value = "warehouse")]
+    Warehouse,
+    /// A school.
+    #[sea_orm(string_value = "school")]
+    School,
+    /// A church.
+    #[sea_orm(string_value = "church")]
+    Church,
+    /// A campus.
+    #[sea_orm(string_value = "campus")]
+    Campus,
+    /// A site.
+    #[sea_orm(string_value = "site")]
+    Site,
+    /// Anything else.
+    #[sea_orm(string_value = "other")]
+    Other,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,13 +12,27 @@ pub struct Model {
     pub id: String,
     pub tenant_id: String,
     pub client_user_id: String,
-    /// `invite` or `reset`.
-    pub purpose: String,
+    pub purpose: PasswordTokenPurpose,
     /// SHA-256 of the token (unique).
     pub token_hash: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
+}
+
+/// What a password token is for (`password_tokens.purpose`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordTokenPurpose {
+    /// An invitation: the invited user's first password.
+    #[sea_orm(string_value = "invite")]
+    Invite,
+    /// A password reset.
+    #[sea_orm(string_value = "reset")]
+    Reset,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,12 +20,30 @@ pub struct Model {
     pub code_hash: String,
     pub expected_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
-    /// Enumerated value, validated by the application.
-    pub status: String,
+    pub status: StoredPreRegistrationStatus,
     pub visit_id: Option<String>,
     /// Actor description of the creator.
     pub created_by: String,
     pub created_at: DateTimeUtc,
+}
+
+/// The stored status of a pre-registration (`pre_registrations.status`). An expired code is
+/// never stored: it is an `Expected` row past its `expires_at`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum StoredPreRegistrationStatus {
+    /// The visitor is expected; the code is live until `expires_at`.
+    #[sea_orm(string_value = "expected")]
+    Expected,
+    /// The visitor checked in with the code.
+    #[sea_orm(string_value = "checked_in")]
+    CheckedIn,
+    /// Cancelled before use.
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

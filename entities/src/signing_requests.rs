@@ -19,10 +19,28 @@ pub struct Model {
     pub document_url: String,
     pub content_sha256: String,
     pub due_at: Option<DateTimeUtc>,
-    /// `pending`, `signed` or `expired`.
-    pub status: String,
+    pub status: StoredSigningStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// The stored status of a signing request (`signing_requests.status`). A `Pending` request
+/// past its `due_at` shows as expired without being stored so.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum StoredSigningStatus {
+    /// Waiting for the signature.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Signed: the acknowledgement is recorded.
+    #[sea_orm(string_value = "signed")]
+    Signed,
+    /// Expired explicitly (by Legal or a future job).
+    #[sea_orm(string_value = "expired")]
+    Expired,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

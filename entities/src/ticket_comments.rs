@@ -3,6 +3,8 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use crate::enums::TicketSyncState;
+
 /// A ticket comment.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "ticket_comments")]
@@ -21,8 +23,8 @@ pub struct Model {
     pub from_psa: bool,
     /// PSA's id (pushed or pulled).
     pub psa_comment_id: Option<String>,
-    /// `pending`, `synced` or `failed`; PSA's own comments are `synced`.
-    pub sync_state: String,
+    /// PSA's own comments are `Synced`.
+    pub sync_state: TicketSyncState,
     pub sync_error: Option<String>,
     pub sync_attempts: i32,
     pub next_sync_at: Option<DateTimeUtc>,

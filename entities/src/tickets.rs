@@ -3,7 +3,9 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// A ticket. `sync_state` is `pending`, `synced` or `failed`.
+pub use crate::enums::TicketSyncState;
+
+/// A ticket.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "tickets")]
 pub struct Model {
@@ -18,11 +20,9 @@ pub struct Model {
     pub psa_ticket_id: Option<String>,
     pub subject: String,
     pub description: String,
-    /// Lower-case `TicketStatus`.
-    pub status: String,
-    /// Lower-case `TicketPriority`.
-    pub priority: String,
-    pub sync_state: String,
+    pub status: TicketStatus,
+    pub priority: TicketPriority,
+    pub sync_state: TicketSyncState,
     /// onegraph's own short description of the last failure.
     pub sync_error: Option<String>,
     /// Failed pushes in a row (DB default 0).
@@ -31,6 +31,55 @@ pub struct Model {
     pub next_sync_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// Where a ticket stands in PSA (`tickets.status`; PSA's lower-case status, parsed on the
+/// way in).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    /// Opened, not yet looked at.
+    #[sea_orm(string_value = "new")]
+    New,
+    /// Acknowledged.
+    #[sea_orm(string_value = "open")]
+    Open,
+    /// Being worked on.
+    #[sea_orm(string_value = "in_progress")]
+    InProgress,
+    /// Waiting for the client's answer.
+    #[sea_orm(string_value = "waiting_on_client")]
+    WaitingOnClient,
+    /// Solved.
+    #[sea_orm(string_value = "resolved")]
+    Resolved,
+    /// Closed.
+    #[sea_orm(string_value = "closed")]
+    Closed,
+}
+
+/// How urgent a ticket is (`tickets.priority`; sent to PSA in this form).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum TicketPriority {
+    /// Low.
+    #[sea_orm(string_value = "low")]
+    Low,
+    /// Normal (the default).
+    #[sea_orm(string_value = "normal")]
+    Normal,
+    /// High.
+    #[sea_orm(string_value = "high")]
+    High,
+    /// Urgent.
+    #[sea_orm(string_value = "urgent")]
+    Urgent,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,15 +17,44 @@ pub struct Model {
     pub badge_id: Option<String>,
     pub pre_registration_id: Option<String>,
     pub kiosk_id: Option<String>,
-    /// Enumerated value, validated by the application.
-    pub status: String,
-    /// Enumerated value, validated by the application.
-    pub source: String,
+    pub status: VisitStatus,
+    pub source: CheckInSource,
     pub purpose: Option<String>,
     pub checked_in_at: DateTimeUtc,
     pub checked_out_at: Option<DateTimeUtc>,
     /// Actor description of whoever performed the check-in.
     pub checked_in_by: String,
+}
+
+/// Whether a visit is open (`visits.status`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum VisitStatus {
+    /// On site.
+    #[sea_orm(string_value = "checked_in")]
+    CheckedIn,
+    /// Left.
+    #[sea_orm(string_value = "checked_out")]
+    CheckedOut,
+}
+
+/// The channel a check-in came through (`visits.source`; also the `source` of the visit
+/// events on the Bus).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum CheckInSource {
+    /// A staff user.
+    #[sea_orm(string_value = "staff")]
+    Staff,
+    /// A kiosk.
+    #[sea_orm(string_value = "kiosk")]
+    Kiosk,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

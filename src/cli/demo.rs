@@ -2,9 +2,15 @@
 //! visits, a Portal client admin of one company, and a session for each to explore with.
 
 use chrono::Duration;
+use entities::{
+    badges::BadgeStatus,
+    client_users::ClientUserRole,
+    locations::LocationType,
+    visits::{CheckInSource, VisitStatus},
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    sea_query::OnConflict,
+    ActiveEnum, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, sea_query::OnConflict,
 };
 
 use crate::services::{now, shared::sessions};
@@ -47,7 +53,7 @@ pub async fn seed(ctx: &Domain) -> AppResult<DemoSessions> {
             email: "client@demo.example".into(),
             name: "Demo Client".into(),
             portal_access: true,
-            role: Some(crate::services::portal::client_users::ROLE_ADMIN.into()),
+            role: Some(ClientUserRole::ClientAdmin.to_value()),
             mission_member_id: None,
         },
     )
@@ -64,9 +70,7 @@ pub async fn seed(ctx: &Domain) -> AppResult<DemoSessions> {
         TENANT_ID,
         PrincipalKind::Client,
         &client_id,
-        crate::services::portal::client_users::role_permissions(
-            crate::services::portal::client_users::ROLE_ADMIN,
-        ),
+        crate::services::portal::client_users::role_permissions(ClientUserRole::ClientAdmin),
     )
     .await?;
     client.principal.company_id = Some(CLIENT_COMPANY.into());
@@ -119,14 +123,14 @@ async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
                 id(101),
                 "Head Office",
                 "1 Main Street, Springfield",
-                "office",
+                LocationType::Office,
                 "America/New_York",
             ),
             (
                 id(102),
                 "North Campus",
                 "200 College Road, Leeds",
-                "campus",
+                LocationType::Campus,
                 "Europe/London",
             ),
         ];
@@ -137,7 +141,7 @@ async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
                     tenant_id: TENANT_ID.into(),
                     name: (*name).into(),
                     address: Some((*address).into()),
-                    location_type: (*kind).into(),
+                    location_type: *kind,
                     timezone: (*tz).into(),
                     archived: false,
                     created_at: at,
@@ -199,7 +203,7 @@ async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
                     tenant_id: TENANT_ID.into(),
                     location_id: lid.clone(),
                     number: format!("B-{:03}", n + 1),
-                    status: "available".into(),
+                    status: BadgeStatus::Available,
                     current_visit_id: None,
                     created_at: at,
                     updated_at: at,
@@ -256,8 +260,12 @@ async fn seed_visitor(ctx: &Domain) -> AppResult<sessions::LoginOutcome> {
                     badge_id: None,
                     pre_registration_id: None,
                     kiosk_id: None,
-                    status: if open { "checked_in" } else { "checked_out" }.into(),
-                    source: "staff".into(),
+                    status: if open {
+                        VisitStatus::CheckedIn
+                    } else {
+                        VisitStatus::CheckedOut
+                    },
+                    source: CheckInSource::Staff,
                     purpose: Some("Meeting".into()),
                     checked_in_at: checked_in,
                     checked_out_at: (!open).then(|| checked_in + Duration::minutes(45)),

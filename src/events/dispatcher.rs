@@ -26,12 +26,12 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use rand::Rng;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Expr,
+    ActiveEnum, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
 };
 use tokio::{sync::watch, task::JoinHandle};
 
-use super::outbox::{KIND_BUS, KIND_LEGAL_WEBHOOK, KIND_MAIL, Mail, redacted_mail};
+use super::outbox::{Mail, OutboxKind, redacted_mail};
 use crate::{
     config::Settings,
     db::now,
@@ -141,13 +141,13 @@ impl Dispatcher {
 
     /// The kinds this dispatcher delivers: mail always (a file transport at least), Bus
     /// and Legal when configured.
-    pub fn kinds(&self) -> Vec<&'static str> {
-        let mut kinds = vec![KIND_MAIL];
+    pub fn kinds(&self) -> Vec<OutboxKind> {
+        let mut kinds = vec![OutboxKind::Mail];
         if self.bus.is_some() {
-            kinds.push(KIND_BUS);
+            kinds.push(OutboxKind::Bus);
         }
         if self.legal.is_some() {
-            kinds.push(KIND_LEGAL_WEBHOOK);
+            kinds.push(OutboxKind::LegalWebhook);
         }
         kinds
     }
@@ -213,7 +213,10 @@ impl Dispatcher {
         };
         let result = match tokio::time::timeout(self.delivery_timeout, self.deliver(&row)).await {
             Ok(result) => result,
-            Err(_) => Err(Failure::retry(format!("{}: delivery timed out", row.kind))),
+            Err(_) => Err(Failure::retry(format!(
+                "{}: delivery timed out",
+                row.kind.to_value()
+            ))),
         };
         match result {
             Ok(()) => {
@@ -223,7 +226,7 @@ impl Dispatcher {
                         Column::LockedUntil,
                         Expr::value(Option::<DateTime<Utc>>::None),
                     );
-                if row.kind == KIND_MAIL {
+                if row.kind == OutboxKind::Mail {
                     let redacted = redacted_mail(&row.payload);
                     done = done.col_expr(Column::Payload, Expr::value(redacted));
                 }
@@ -235,7 +238,7 @@ impl Dispatcher {
                 if done.rows_affected != 1 {
                     tracing::warn!(outbox_id = %id, "outbox lease lost before recording delivery");
                 }
-                tracing::debug!(outbox_id = %id, kind = %row.kind, "outbox row delivered");
+                tracing::debug!(outbox_id = %id, kind = %row.kind.to_value(), "outbox row delivered");
                 Ok(Some(true))
             }
             Err(failure) => {
@@ -267,7 +270,7 @@ impl Dispatcher {
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
             .col_expr(Column::Dead, Expr::value(dead));
-        if dead && row.kind == KIND_MAIL {
+        if dead && row.kind == OutboxKind::Mail {
             // Never sent: the link it carried must not stay either.
             let redacted = redacted_mail(&row.payload);
             recorded = recorded.col_expr(Column::Payload, Expr::value(redacted));
@@ -281,27 +284,27 @@ impl Dispatcher {
             tracing::warn!(outbox_id = %row.id, "outbox lease lost before recording a failure");
         }
         if dead {
-            tracing::error!(outbox_id = %row.id, kind = %row.kind, attempts, error = %failure.message, "outbox row is dead: no further attempts");
+            tracing::error!(outbox_id = %row.id, kind = %row.kind.to_value(), attempts, error = %failure.message, "outbox row is dead: no further attempts");
         } else {
-            tracing::warn!(outbox_id = %row.id, kind = %row.kind, attempts, error = %failure.message, "outbox delivery failed; will retry");
+            tracing::warn!(outbox_id = %row.id, kind = %row.kind.to_value(), attempts, error = %failure.message, "outbox delivery failed; will retry");
         }
         Ok(())
     }
 
     async fn deliver(&self, row: &Model) -> Result<(), Failure> {
-        match row.kind.as_str() {
-            KIND_BUS => match &self.bus {
+        match row.kind {
+            OutboxKind::Bus => match &self.bus {
                 Some(bus) => bus.publish(&row.payload).await.map_err(Failure::retry),
                 None => Err(Failure::retry("bus: not configured")),
             },
-            KIND_LEGAL_WEBHOOK => match &self.legal {
+            OutboxKind::LegalWebhook => match &self.legal {
                 Some(legal) => legal
                     .post_webhook(&row.payload)
                     .await
                     .map_err(Failure::retry),
                 None => Err(Failure::retry("legal_webhook: not configured")),
             },
-            KIND_MAIL => {
+            OutboxKind::Mail => {
                 let mail: Mail = serde_json::from_str(&row.payload)
                     .map_err(|_| Failure::permanent("mail: payload is not a message"))?;
                 self.mailer
@@ -315,7 +318,6 @@ impl Dispatcher {
                         }
                     })
             }
-            other => Err(Failure::permanent(format!("{other}: unknown outbox kind"))),
         }
     }
 
@@ -325,7 +327,12 @@ impl Dispatcher {
         let (stop, mut stopped) = watch::channel(false);
         let grace = self.delivery_timeout + Duration::from_secs(1);
         let task = tokio::spawn(async move {
-            tracing::info!(kinds = ?self.kinds(), mail = self.mailer.transport(), "outbox dispatcher started");
+            let kinds: Vec<String> = self.kinds().iter().map(ActiveEnum::to_value).collect();
+            tracing::info!(
+                ?kinds,
+                mail = self.mailer.transport(),
+                "outbox dispatcher started"
+            );
             loop {
                 let full = match self.run_once().await {
                     Ok(pass) => pass.due as u64 >= BATCH,

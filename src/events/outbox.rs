@@ -4,14 +4,10 @@
 
 use serde_json::json;
 
-/// Outbox kind of Bus events.
-pub const KIND_BUS: &str = "bus";
-
-/// Outbox kind of e-mails (payload: [`Mail`] as JSON).
-pub const KIND_MAIL: &str = "mail";
-/// Outbox kind of Legal's `signing.completed` webhook (payload: the exact JSON body to
-/// POST; the `X-Signature` is computed at delivery time, so its timestamp is fresh).
-pub const KIND_LEGAL_WEBHOOK: &str = "legal_webhook";
+/// The kind of an outbox row: Bus events, e-mails (payload: [`Mail`] as JSON) and Legal's
+/// `signing.completed` webhook (payload: the exact JSON body to POST; the `X-Signature` is
+/// computed at delivery time, so its timestamp is fresh).
+pub use entities::outbox::OutboxKind;
 
 /// An e-mail waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -132,8 +132,8 @@ async fn next_chunk(cursor: &mut Cursor) -> AppResult<Option<String>> {
             v.checked_out_at
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default(),
-            v.status.clone(),
-            v.source.clone(),
+            entities::stored_text(&v.status),
+            entities::stored_text(&v.source),
             visitor.map(|x| x.name.clone()).unwrap_or_default(),
             visitor.and_then(|x| x.company.clone()).unwrap_or_default(),
         ];

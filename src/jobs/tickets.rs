@@ -8,11 +8,13 @@
 //! `Idempotency-Key` of each push is the Portal id, so a push PSA received but whose answer
 //! was lost is answered with the same PSA id on the retry: nothing reaches PSA twice.
 
+use sea_orm::ActiveEnum;
+
 use super::JobReport;
 use crate::{
     domain::Domain,
     error::{AppError, AppResult},
-    services::portal::tickets::{self as svc, PulledChange, PulledComment, TicketStatus},
+    services::portal::tickets::{self as svc, PulledChange, PulledComment},
     upstream::psa::{HttpPsa, NewComment, NewTicket, PsaApi, PsaError},
 };
 
@@ -63,7 +65,7 @@ async fn push_tickets(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) ->
             contact_email: svc::contact_email(&ctx.db, &ticket).await?,
             subject: ticket.subject.clone(),
             description: ticket.description.clone(),
-            priority: ticket.priority.clone(),
+            priority: ticket.priority.to_value(),
         };
         match psa.create_ticket(&body).await {
             Ok(created) => {
@@ -147,7 +149,7 @@ fn to_change(change: crate::upstream::psa::TicketChange) -> PulledChange {
     let status = match change.status.as_deref() {
         None => None,
         Some(text) => {
-            let parsed = TicketStatus::parse(text);
+            let parsed = svc::status_from_psa(text);
             if parsed.is_none() {
                 tracing::warn!(psa_ticket = %change.id, status = %text.chars().take(40).collect::<String>(), "PSA sent an unknown ticket status; ignored");
             }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use entities::outbox::{Column, Entity as Outbox, Model};
+use entities::outbox::{Column, Entity as Outbox, Model, OutboxKind};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -442,23 +442,35 @@ on_every_backend!(
         };
         // (id, kind, created, delivered, dead)
         let rows = [
-            ("old-bus", "bus", ago(9, 0), Some(ago(8, 0)), false),
-            ("old-mail", "mail", ago(9, 0), Some(ago(7, 1)), false),
+            (
+                "old-bus",
+                OutboxKind::Bus,
+                ago(9, 0),
+                Some(ago(8, 0)),
+                false,
+            ),
+            (
+                "old-mail",
+                OutboxKind::Mail,
+                ago(9, 0),
+                Some(ago(7, 1)),
+                false,
+            ),
             (
                 "recent",
-                "legal_webhook",
+                OutboxKind::LegalWebhook,
                 ago(7, 0),
                 Some(ago(6, 23)),
                 false,
             ),
-            ("pending", "bus", ago(30, 0), None, false),
-            ("dead", "mail", ago(30, 0), None, true),
+            ("pending", OutboxKind::Bus, ago(30, 0), None, false),
+            ("dead", OutboxKind::Mail, ago(30, 0), None, true),
         ];
         for (id, kind, created, delivered, dead) in rows {
             Outbox::insert(entities::outbox::ActiveModel {
                 id: Set(id.to_owned()),
                 tenant_id: Set(Some(tenant_id("acme"))),
-                kind: Set(kind.to_owned()),
+                kind: Set(kind),
                 event_type: Set(format!("test.{id}")),
                 payload: Set("{}".to_owned()),
                 created_at: Set(created),

@@ -19,7 +19,7 @@ use crate::{
     },
     services::{
         self,
-        portal::{client_users, signing, tickets as ticket_rules},
+        portal::{client_users, signing},
     },
 };
 
@@ -34,18 +34,17 @@ pub enum ClientRole {
 }
 
 impl ClientRole {
-    pub(super) fn as_stored(self) -> &'static str {
+    pub(super) fn as_stored(self) -> client_users::ClientUserRole {
         match self {
-            ClientRole::ClientAdmin => client_users::ROLE_ADMIN,
-            ClientRole::ClientUser => client_users::ROLE_USER,
+            ClientRole::ClientAdmin => client_users::ClientUserRole::ClientAdmin,
+            ClientRole::ClientUser => client_users::ClientUserRole::ClientUser,
         }
     }
 
-    fn from_stored(role: &str) -> ClientRole {
-        if role == client_users::ROLE_ADMIN {
-            ClientRole::ClientAdmin
-        } else {
-            ClientRole::ClientUser
+    fn from_stored(role: client_users::ClientUserRole) -> ClientRole {
+        match role {
+            client_users::ClientUserRole::ClientAdmin => ClientRole::ClientAdmin,
+            client_users::ClientUserRole::ClientUser => ClientRole::ClientUser,
         }
     }
 }
@@ -72,7 +71,7 @@ impl ClientUser {
         &self.0.name
     }
     async fn role(&self) -> ClientRole {
-        ClientRole::from_stored(&self.0.role)
+        ClientRole::from_stored(self.0.role)
     }
     /// Whether the user may sign in (PSA turns portal access on and off).
     async fn active(&self) -> bool {
@@ -100,14 +99,14 @@ impl Ticket {
     }
     /// PSA's status (`NEW` until PSA says otherwise).
     async fn status(&self) -> TicketStatus {
-        ticket_rules::TicketStatus::parse(&self.0.status).map_or(TicketStatus::New, Into::into)
+        self.0.status.into()
     }
     async fn priority(&self) -> TicketPriority {
-        ticket_rules::TicketPriority::parse(&self.0.priority).into()
+        self.0.priority.into()
     }
     /// Whether the ticket has reached PSA; `FAILED` ones are retried with backoff.
     async fn sync_state(&self) -> TicketSyncState {
-        ticket_rules::TicketSyncState::parse(&self.0.sync_state).into()
+        self.0.sync_state.into()
     }
     /// Why the last push failed (step and HTTP status), while `syncState` is `FAILED`.
     async fn sync_error(&self) -> Option<&str> {
@@ -196,9 +195,7 @@ impl Invoice {
         &self.0.number
     }
     async fn status(&self) -> InvoiceStatus {
-        // Only valid statuses are stored; an unreadable one shows as open rather than failing.
-        services::portal::invoices::InvoiceStatus::parse(&self.0.status)
-            .map_or(InvoiceStatus::Open, Into::into)
+        self.0.status.into()
     }
     /// The invoice total, exact.
     async fn total(&self) -> Money {

@@ -21,7 +21,7 @@ use crate::{
     },
     services::{
         self,
-        visitor::{badges, batch::VisitRelations, locations, pre_registrations, visits},
+        visitor::{batch::VisitRelations, pre_registrations},
     },
 };
 
@@ -41,7 +41,7 @@ impl Location {
     }
     #[graphql(name = "type")]
     async fn location_type(&self) -> LocationType {
-        locations::LocationType::parse(&self.0.location_type).into()
+        self.0.location_type.into()
     }
     /// IANA time zone name.
     async fn timezone(&self) -> &str {
@@ -285,11 +285,11 @@ impl Visit {
             .map(Badge))
     }
     async fn status(&self) -> VisitStatus {
-        visits::VisitStatus::parse(&self.model.status).into()
+        self.model.status.into()
     }
     /// The channel: STAFF or KIOSK (a code check-in also sets `preRegistration`).
     async fn source(&self) -> CheckInSource {
-        visits::CheckInSource::parse(&self.model.source).into()
+        self.model.source.into()
     }
     async fn pre_registration(&self, ctx: &Context<'_>) -> Result<Option<PreRegistration>> {
         let Some(id) = &self.model.pre_registration_id else {
@@ -330,7 +330,7 @@ impl Badge {
             .ok_or_else(|| AppError::internal("badge without location").into())
     }
     async fn status(&self) -> BadgeStatus {
-        badges::BadgeStatus::parse(&self.0.status).into()
+        self.0.status.into()
     }
     /// The open visit wearing this badge.
     #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]

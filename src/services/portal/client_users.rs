@@ -2,7 +2,7 @@
 //! (`aud: "portal"`), and the permissions their role gives them (CONTRACT section 1).
 
 use sea_orm::{
-    ActiveModelTrait,
+    ActiveEnum, ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QuerySelect,
@@ -19,24 +19,29 @@ use crate::{
 };
 use entities::client_users::{self, Column, Entity as ClientUsers};
 
-/// Stored role of a company's client administrator.
-pub const ROLE_ADMIN: &str = "client_admin";
-/// Stored role of an ordinary client user.
-pub const ROLE_USER: &str = "client_user";
+/// A client user's role: the stored column's own type, stored in the form PSA's contact
+/// pushes name it (`client_admin`, `client_user`).
+pub use entities::client_users::ClientUserRole;
+
+/// Parses the role of a PSA contact push; `None` for anything but `client_admin` and
+/// `client_user`.
+pub fn role_from_psa(text: &str) -> Option<ClientUserRole> {
+    ClientUserRole::try_from_value(&text.to_owned()).ok()
+}
 
 /// The permissions a role gives: `client_admin` every `portal.*` permission, `client_user`
 /// all but `portal.users.manage`.
-pub fn role_permissions(role: &str) -> PermissionSet {
+pub fn role_permissions(role: ClientUserRole) -> PermissionSet {
     Permission::ALL
         .iter()
         .copied()
         .filter(|p| p.as_str().starts_with("portal."))
-        .filter(|p| role == ROLE_ADMIN || *p != Permission::UsersManage)
+        .filter(|p| role == ClientUserRole::ClientAdmin || *p != Permission::UsersManage)
         .collect()
 }
 
 /// The role's permissions narrowed to the token's `permissions` claim when it has one.
-pub fn effective_permissions(role: &str, claim: Option<&[String]>) -> PermissionSet {
+pub fn effective_permissions(role: ClientUserRole, claim: Option<&[String]>) -> PermissionSet {
     let granted = role_permissions(role);
     match claim {
         None => granted,
@@ -69,9 +74,10 @@ pub async fn ensure_tenant(db: &impl ConnectionTrait, tenant_id: &str) -> AppRes
     Ok(())
 }
 
-/// PSA's contact push (`POST /internal/psa/contacts`), validated.
+/// PSA's contact push (`POST /internal/psa/contacts`): as received, with the role as PSA's
+/// text (`R = String`), and once validated, with the role parsed (`R = ClientUserRole`).
 #[derive(Debug, Clone)]
-pub struct ContactPush {
+pub struct ContactPush<R = String> {
     /// The tenant.
     pub tenant_id: String,
     /// PSA's contact id.
@@ -85,7 +91,7 @@ pub struct ContactPush {
     /// Whether the contact may use Portal.
     pub portal_access: bool,
     /// `client_admin` or `client_user` (default).
-    pub role: Option<String>,
+    pub role: Option<R>,
     /// The contact's Mission member id, for Mission tenants.
     pub mission_member_id: Option<String>,
 }
@@ -116,7 +122,7 @@ impl ContactOutcome {
 }
 
 /// Validates the fields of a contact push (the HTTP layer has checked the JSON shape).
-pub fn validate_contact(push: ContactPush) -> AppResult<ContactPush> {
+pub fn validate_contact(push: ContactPush) -> AppResult<ContactPush<ClientUserRole>> {
     let tenant_id = validate::id(&push.tenant_id, "tenant")
         .map_err(|_| AppError::bad_input("tenant_id must be a UUID"))?;
     let contact_id = validate::required(&push.contact_id, "contact_id", validate::MAX_NAME)?;
@@ -127,12 +133,10 @@ pub fn validate_contact(push: ContactPush) -> AppResult<ContactPush> {
     let name = validate::required(&push.name, "name", validate::MAX_NAME)?;
     let role = match push.role.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(r @ (ROLE_ADMIN | ROLE_USER)) => Some(r.to_owned()),
-        Some(_) => {
-            return Err(AppError::bad_input(
-                "role must be client_admin or client_user",
-            ));
-        }
+        Some(text) => Some(
+            role_from_psa(text)
+                .ok_or_else(|| AppError::bad_input("role must be client_admin or client_user"))?,
+        ),
     };
     let mission_member_id =
         validate::optional(push.mission_member_id.as_deref(), "mission_member_id", 200)?;
@@ -184,7 +188,7 @@ pub async fn apply_contact(ctx: &Domain, push: ContactPush) -> AppResult<Contact
                 psa_contact_id: Set(Some(push.contact_id.clone())),
                 email: Set(push.email.clone()),
                 name: Set(push.name.clone()),
-                role: Set(push.role.clone().unwrap_or_else(|| ROLE_USER.to_owned())),
+                role: Set(push.role.unwrap_or(ClientUserRole::ClientUser)),
                 active: Set(true),
                 hub_sub: Set(None),
                 mission_member_id: Set(push.mission_member_id.clone()),
@@ -202,14 +206,14 @@ pub async fn apply_contact(ctx: &Domain, push: ContactPush) -> AppResult<Contact
             let id = user.id.clone();
             let was_active = user.active;
             // A session keeps the permissions of its login: a new role must sign in again.
-            let role_changed = push.role.as_ref().is_some_and(|role| *role != user.role);
+            let role_changed = push.role.is_some_and(|role| role != user.role);
             let mut model = user.into_active_model();
             model.psa_contact_id = Set(Some(push.contact_id.clone()));
             model.company_id = Set(push.company_id.clone());
             model.email = Set(push.email.clone());
             model.name = Set(push.name.clone());
-            if let Some(role) = &push.role {
-                model.role = Set(role.clone());
+            if let Some(role) = push.role {
+                model.role = Set(role);
             }
             if push.mission_member_id.is_some() {
                 model.mission_member_id = Set(push.mission_member_id.clone());
@@ -315,7 +319,7 @@ pub async fn hub_login(
         return Ok(Err(Refused("sub_mismatch")));
     }
     let at = now();
-    let permissions = effective_permissions(&user.role, claims.permissions.as_deref());
+    let permissions = effective_permissions(user.role, claims.permissions.as_deref());
     let user_id = user.id.clone();
     let company_id = user.company_id.clone();
     let mut model = user.into_active_model();
@@ -343,7 +347,7 @@ pub async fn hub_login(
         "auth.hub_sso_login",
         "portal",
         at,
-        json!({"user_id": user_id, "kind": "client", "audience": "portal"}),
+        json!({"user_id": user_id, "kind": PrincipalKind::Client.as_str(), "audience": "portal"}),
     )
     .await?;
     txn.commit().await?;

@@ -4,13 +4,13 @@
 
 use chrono::Duration;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use crate::services::{
     new_id, now,
-    portal::client_users::{self, ROLE_ADMIN, ROLE_USER},
+    portal::client_users::{self, ClientUserRole},
     shared::audit,
     shared::outbox,
     shared::page,
@@ -24,15 +24,11 @@ use crate::{
 };
 use entities::{
     client_users::{Column, Entity as ClientUsers, Model as ClientUser},
-    password_tokens::{Column as T, Entity as PasswordTokens},
+    password_tokens::{Column as T, Entity as PasswordTokens, PasswordTokenPurpose},
 };
 
 /// Prefix of invitation and reset tokens, so a token names its own kind.
 pub const TOKEN_PREFIX: &str = "ogp_";
-/// `password_tokens.purpose` of invitations.
-pub const PURPOSE_INVITE: &str = "invite";
-/// `password_tokens.purpose` of password resets.
-pub const PURPOSE_RESET: &str = "reset";
 /// Invitations are valid for 7 days.
 pub const INVITE_DAYS: i64 = 7;
 /// Reset links are valid for 1 hour.
@@ -101,7 +97,7 @@ pub async fn password_login(
         &user.tenant_id,
         PrincipalKind::Client,
         &user.id,
-        client_users::role_permissions(&user.role),
+        client_users::role_permissions(user.role),
     )
     .await?;
     outcome.principal.company_id = Some(user.company_id.clone());
@@ -124,7 +120,7 @@ async fn issue_token(
     db: &impl sea_orm::ConnectionTrait,
     tenant_id: &str,
     user_id: &str,
-    purpose: &str,
+    purpose: PasswordTokenPurpose,
     valid_for: Duration,
 ) -> AppResult<String> {
     let token = tokens::new_token(TOKEN_PREFIX);
@@ -133,7 +129,7 @@ async fn issue_token(
         id: Set(new_id()),
         tenant_id: Set(tenant_id.to_owned()),
         client_user_id: Set(user_id.to_owned()),
-        purpose: Set(purpose.to_owned()),
+        purpose: Set(purpose),
         token_hash: Set(tokens::digest(&token)),
         created_at: Set(created),
         expires_at: Set(created + valid_for),
@@ -153,18 +149,13 @@ pub async fn invite(
     principal: &Principal,
     email: &str,
     name: &str,
-    role: &str,
+    role: ClientUserRole,
 ) -> AppResult<ClientUser> {
     let company = client_company(principal)?.to_owned();
     let email = validate::email(Some(email), "email")?
         .ok_or_else(|| AppError::bad_input("email must not be empty"))?
         .to_lowercase();
     let name = validate::required(name, "name", validate::MAX_NAME)?;
-    if role != ROLE_ADMIN && role != ROLE_USER {
-        return Err(AppError::bad_input(
-            "role must be CLIENT_ADMIN or CLIENT_USER",
-        ));
-    }
     let conflict = || AppError::Conflict("A user with this e-mail address already exists".into());
     let at = now();
     let txn = crate::db::begin_write(&ctx.db).await?;
@@ -186,7 +177,7 @@ pub async fn invite(
         psa_contact_id: None,
         email,
         name,
-        role: role.to_owned(),
+        role,
         active: true,
         hub_sub: None,
         mission_member_id: None,
@@ -208,7 +199,7 @@ pub async fn invite(
         &txn,
         &user.tenant_id,
         &user.id,
-        PURPOSE_INVITE,
+        PasswordTokenPurpose::Invite,
         Duration::days(INVITE_DAYS),
     )
     .await?;
@@ -234,7 +225,7 @@ pub async fn invite(
         &principal.actor(),
         "client_user.invited",
         Some(&user.id),
-        Some(format!("role {role}")),
+        Some(format!("role {}", role.to_value())),
     )
     .await?;
     txn.commit().await?;
@@ -298,7 +289,7 @@ async fn send_reset(ctx: &Domain, tenant_id: &str, email: &str) -> AppResult<()>
     };
     let open_links = PasswordTokens::find()
         .filter(T::ClientUserId.eq(&user.id))
-        .filter(T::Purpose.eq(PURPOSE_RESET))
+        .filter(T::Purpose.eq(PasswordTokenPurpose::Reset))
         .filter(T::UsedAt.is_null())
         .filter(T::ExpiresAt.gt(now()))
         .count(&txn)
@@ -312,7 +303,7 @@ async fn send_reset(ctx: &Domain, tenant_id: &str, email: &str) -> AppResult<()>
         &txn,
         &user.tenant_id,
         &user.id,
-        PURPOSE_RESET,
+        PasswordTokenPurpose::Reset,
         Duration::hours(RESET_HOURS),
     )
     .await?;
@@ -412,7 +403,7 @@ pub async fn set_password(ctx: &Domain, token: &str, password: String) -> AppRes
         &format!("client:{user_id}"),
         "client_user.password_set",
         Some(&user_id),
-        Some(format!("by {} link", row.purpose)),
+        Some(format!("by {} link", row.purpose.to_value())),
     )
     .await?;
     txn.commit().await?;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
+    ActiveEnum,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
     QueryFilter, QuerySelect,
@@ -30,40 +31,12 @@ const MAX_REF: usize = 200;
 /// Longest PDF address kept.
 const MAX_URL: usize = 2000;
 
-/// Where an invoice stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvoiceStatus {
-    /// Issued and not yet paid.
-    Open,
-    /// Paid in full.
-    Paid,
-    /// Past its due date and not paid.
-    Overdue,
-    /// Cancelled.
-    Void,
-}
+/// Where an invoice stands: the stored column's own type.
+pub use entities::invoices::InvoiceStatus;
 
-impl InvoiceStatus {
-    /// Stored (and Books') form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvoiceStatus::Open => "open",
-            InvoiceStatus::Paid => "paid",
-            InvoiceStatus::Overdue => "overdue",
-            InvoiceStatus::Void => "void",
-        }
-    }
-
-    /// Parses Books' lower-case form; anything else is `None`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "open" => Some(InvoiceStatus::Open),
-            "paid" => Some(InvoiceStatus::Paid),
-            "overdue" => Some(InvoiceStatus::Overdue),
-            "void" => Some(InvoiceStatus::Void),
-            _ => None,
-        }
-    }
+/// Parses Books' lower-case status (stored in the same form); anything else is `None`.
+pub fn status_from_books(text: &str) -> Option<InvoiceStatus> {
+    InvoiceStatus::try_from_value(&text.to_owned()).ok()
 }
 
 /// An invoice from Books, validated and ready to store.
@@ -119,7 +92,7 @@ pub fn validate_invoice(raw: &BooksInvoice) -> Result<SyncedInvoice, Rejected> {
     }
     let tenant_id = validate::id(&raw.tenant_id, "tenant")
         .map_err(|_| Rejected::Skip(what("tenant_id is not a UUID")))?;
-    let status = InvoiceStatus::parse(raw.status.trim())
+    let status = status_from_books(raw.status.trim())
         .ok_or_else(|| Rejected::Skip(what(&format!("unknown status {:?}", raw.status))))?;
     let currency = money::currency(&raw.currency)
         .ok_or_else(|| Rejected::Skip(what("currency is not an ISO 4217 code")))?;
@@ -206,7 +179,7 @@ pub async fn store_page(db: &DatabaseConnection, page: &[SyncedInvoice]) -> AppR
                 let updated = Invoices::update_many()
                     .col_expr(Column::CompanyId, Expr::value(item.company_id.clone()))
                     .col_expr(Column::Number, Expr::value(item.number.clone()))
-                    .col_expr(Column::Status, Expr::value(item.status.as_str()))
+                    .col_expr(Column::Status, Expr::value(item.status))
                     .col_expr(Column::Currency, Expr::value(item.currency.clone()))
                     .col_expr(Column::Total, Expr::value(item.total.clone()))
                     .col_expr(Column::Balance, Expr::value(item.balance.clone()))
@@ -234,7 +207,7 @@ pub async fn store_page(db: &DatabaseConnection, page: &[SyncedInvoice]) -> AppR
                     company_id: Set(item.company_id.clone()),
                     books_invoice_id: Set(item.books_id.clone()),
                     number: Set(item.number.clone()),
-                    status: Set(item.status.as_str().to_owned()),
+                    status: Set(item.status),
                     currency: Set(item.currency.clone()),
                     total: Set(item.total.clone()),
                     balance: Set(item.balance.clone()),
@@ -315,7 +288,7 @@ fn scope(principal: &Principal, status: Option<InvoiceStatus>) -> Condition {
         _ => cond.add(Column::Id.is_null()),
     };
     if let Some(status) = status {
-        cond = cond.add(Column::Status.eq(status.as_str()));
+        cond = cond.add(Column::Status.eq(status));
     }
     cond
 }

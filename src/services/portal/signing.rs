@@ -23,7 +23,7 @@ use crate::{
 use entities::{
     acknowledgements::{self, Entity as Acknowledgements},
     client_users::{Column as U, Entity as ClientUsers},
-    signing_requests::{self, Column, Entity as SigningRequests},
+    signing_requests::{self, Column, Entity as SigningRequests, StoredSigningStatus as Stored},
 };
 
 /// Longest policy title accepted.
@@ -36,13 +36,6 @@ pub const MAX_COMPANIES: usize = 1000;
 pub const MAX_LIST: u64 = 500;
 /// Longest user agent kept on an acknowledgement.
 const MAX_USER_AGENT: usize = 500;
-
-/// Stored status of a request waiting for its signature.
-pub const STATUS_PENDING: &str = "pending";
-/// Stored status of a signed request.
-pub const STATUS_SIGNED: &str = "signed";
-/// Stored status of a request Legal (or a future job) expired explicitly.
-pub const STATUS_EXPIRED: &str = "expired";
 
 /// Where a signing request stands. A pending request past its `dueAt` reads as `EXPIRED`
 /// and can no longer be signed.
@@ -59,28 +52,32 @@ pub enum SigningStatus {
 impl SigningStatus {
     /// The status a request shows at `at`.
     pub fn of(request: &signing_requests::Model, at: DateTime<Utc>) -> Self {
-        match request.status.as_str() {
-            STATUS_SIGNED => SigningStatus::Signed,
-            STATUS_EXPIRED => SigningStatus::Expired,
-            _ if request.due_at.is_some_and(|due| due < at) => SigningStatus::Expired,
-            _ => SigningStatus::Pending,
+        match request.status {
+            Stored::Signed => SigningStatus::Signed,
+            Stored::Expired => SigningStatus::Expired,
+            Stored::Pending if request.due_at.is_some_and(|due| due < at) => SigningStatus::Expired,
+            Stored::Pending => SigningStatus::Pending,
         }
     }
 
     /// The SQL condition selecting requests that show this status at `at`.
     fn condition(self, at: DateTime<Utc>) -> Condition {
         match self {
-            SigningStatus::Signed => Condition::all().add(Column::Status.eq(STATUS_SIGNED)),
-            SigningStatus::Expired => Condition::any().add(Column::Status.eq(STATUS_EXPIRED)).add(
-                Condition::all()
-                    .add(Column::Status.eq(STATUS_PENDING))
-                    .add(Column::DueAt.lt(at)),
-            ),
-            SigningStatus::Pending => Condition::all().add(Column::Status.eq(STATUS_PENDING)).add(
-                Condition::any()
-                    .add(Column::DueAt.is_null())
-                    .add(Column::DueAt.gte(at)),
-            ),
+            SigningStatus::Signed => Condition::all().add(Column::Status.eq(Stored::Signed)),
+            SigningStatus::Expired => Condition::any()
+                .add(Column::Status.eq(Stored::Expired))
+                .add(
+                    Condition::all()
+                        .add(Column::Status.eq(Stored::Pending))
+                        .add(Column::DueAt.lt(at)),
+                ),
+            SigningStatus::Pending => Condition::all()
+                .add(Column::Status.eq(Stored::Pending))
+                .add(
+                    Condition::any()
+                        .add(Column::DueAt.is_null())
+                        .add(Column::DueAt.gte(at)),
+                ),
         }
     }
 }
@@ -225,7 +222,7 @@ pub async fn push(ctx: &Domain, push: SigningPush) -> AppResult<PushOutcome> {
             document_url: Set(push.document_url.clone()),
             content_sha256: Set(push.content_sha256.clone()),
             due_at: Set(push.due_at),
-            status: Set(STATUS_PENDING.to_owned()),
+            status: Set(Stored::Pending),
             created_at: Set(at),
             updated_at: Set(at),
         })
@@ -344,7 +341,7 @@ pub async fn list(
     }
     let signed: Vec<String> = requests
         .iter()
-        .filter(|r| r.status == STATUS_SIGNED)
+        .filter(|r| r.status == Stored::Signed)
         .map(|r| r.id.clone())
         .collect();
     let mut acks: HashMap<String, acknowledgements::Model> = if signed.is_empty() {
@@ -417,10 +414,10 @@ pub async fn sign(
     }
     // Conditional, so that of two concurrent signatures exactly one wins.
     let marked = SigningRequests::update_many()
-        .col_expr(Column::Status, Expr::value(STATUS_SIGNED))
+        .col_expr(Column::Status, Expr::value(Stored::Signed))
         .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(&request.id))
-        .filter(Column::Status.eq(STATUS_PENDING))
+        .filter(Column::Status.eq(Stored::Pending))
         .exec(&txn)
         .await?;
     if marked.rows_affected != 1 {

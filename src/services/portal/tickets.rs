@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
+    ActiveEnum,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -25,115 +26,14 @@ pub const MAX_SUBJECT: usize = 200;
 /// Longest description or comment accepted.
 pub const MAX_BODY: usize = 10_000;
 
-/// Where a ticket stands in PSA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketStatus {
-    /// Opened, not yet looked at.
-    New,
-    /// Acknowledged.
-    Open,
-    /// Being worked on.
-    InProgress,
-    /// Waiting for the client's answer.
-    WaitingOnClient,
-    /// Solved.
-    Resolved,
-    /// Closed.
-    Closed,
-}
+/// Where a ticket stands in PSA, how urgent it is, and whether it (or a comment) has reached
+/// PSA: the stored columns' own types. Status and priority are stored in PSA's lower-case
+/// form.
+pub use entities::tickets::{TicketPriority, TicketStatus, TicketSyncState};
 
-impl TicketStatus {
-    /// Stored (and PSA's) lower-case form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TicketStatus::New => "new",
-            TicketStatus::Open => "open",
-            TicketStatus::InProgress => "in_progress",
-            TicketStatus::WaitingOnClient => "waiting_on_client",
-            TicketStatus::Resolved => "resolved",
-            TicketStatus::Closed => "closed",
-        }
-    }
-
-    /// Parses the lower-case form; `None` for anything else.
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            TicketStatus::New,
-            TicketStatus::Open,
-            TicketStatus::InProgress,
-            TicketStatus::WaitingOnClient,
-            TicketStatus::Resolved,
-            TicketStatus::Closed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
-
-/// How urgent a ticket is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketPriority {
-    /// Low.
-    Low,
-    /// Normal (the default).
-    Normal,
-    /// High.
-    High,
-    /// Urgent.
-    Urgent,
-}
-
-impl TicketPriority {
-    /// Stored (and PSA's) lower-case form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TicketPriority::Low => "low",
-            TicketPriority::Normal => "normal",
-            TicketPriority::High => "high",
-            TicketPriority::Urgent => "urgent",
-        }
-    }
-
-    /// Parses the stored form (anything unknown reads as normal).
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "low" => TicketPriority::Low,
-            "high" => TicketPriority::High,
-            "urgent" => TicketPriority::Urgent,
-            _ => TicketPriority::Normal,
-        }
-    }
-}
-
-/// Whether a ticket has reached PSA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketSyncState {
-    /// Stored in Portal, waiting for the next sync.
-    Pending,
-    /// PSA has it (and its id).
-    Synced,
-    /// PSA refused it; retried later with backoff (see `syncError`).
-    Failed,
-}
-
-impl TicketSyncState {
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TicketSyncState::Pending => "pending",
-            TicketSyncState::Synced => "synced",
-            TicketSyncState::Failed => "failed",
-        }
-    }
-
-    /// Parses the stored form.
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "synced" => TicketSyncState::Synced,
-            "failed" => TicketSyncState::Failed,
-            _ => TicketSyncState::Pending,
-        }
-    }
+/// Parses PSA's lower-case ticket status; `None` for anything else.
+pub fn status_from_psa(text: &str) -> Option<TicketStatus> {
+    TicketStatus::try_from_value(&text.to_owned()).ok()
 }
 
 /// A new ticket, as the client typed it.
@@ -160,7 +60,7 @@ fn visible(principal: &Principal) -> Condition {
 fn list_condition(principal: &Principal, status: Option<TicketStatus>) -> Condition {
     let mut cond = visible(principal);
     if let Some(status) = status {
-        cond = cond.add(Column::Status.eq(status.as_str()));
+        cond = cond.add(Column::Status.eq(status));
     }
     cond
 }
@@ -279,9 +179,9 @@ pub async fn create(
         psa_ticket_id: None,
         subject,
         description,
-        status: TicketStatus::New.as_str().to_owned(),
-        priority: input.priority.as_str().to_owned(),
-        sync_state: TicketSyncState::Pending.as_str().to_owned(),
+        status: TicketStatus::New,
+        priority: input.priority,
+        sync_state: TicketSyncState::Pending,
         sync_error: None,
         sync_attempts: 0,
         next_sync_at: None,
@@ -333,7 +233,7 @@ pub async fn add_comment(
         body,
         from_psa: false,
         psa_comment_id: None,
-        sync_state: TicketSyncState::Pending.as_str().to_owned(),
+        sync_state: TicketSyncState::Pending,
         sync_error: None,
         sync_attempts: 0,
         next_sync_at: None,
@@ -367,10 +267,7 @@ pub const PUSH_BATCH: u64 = 200;
 
 fn due(state_col: impl ColumnTrait, next_col: impl ColumnTrait, at: DateTime<Utc>) -> Condition {
     Condition::all()
-        .add(state_col.is_in([
-            TicketSyncState::Pending.as_str(),
-            TicketSyncState::Failed.as_str(),
-        ]))
+        .add(state_col.is_in([TicketSyncState::Pending, TicketSyncState::Failed]))
         .add(
             Condition::any()
                 .add(next_col.is_null())
@@ -417,10 +314,7 @@ pub async fn mark_ticket_pushed(
     // the run is written back.
     let mut update = Tickets::update_many()
         .col_expr(Column::PsaTicketId, Expr::value(psa_id))
-        .col_expr(
-            Column::SyncState,
-            Expr::value(TicketSyncState::Synced.as_str()),
-        )
+        .col_expr(Column::SyncState, Expr::value(TicketSyncState::Synced))
         .col_expr(Column::SyncError, Expr::value(Option::<String>::None))
         .col_expr(Column::SyncAttempts, Expr::value(0))
         .col_expr(
@@ -428,8 +322,8 @@ pub async fn mark_ticket_pushed(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(Column::UpdatedAt, Expr::value(now()));
-    if let Some(status) = status.and_then(TicketStatus::parse) {
-        update = update.col_expr(Column::Status, Expr::value(status.as_str()));
+    if let Some(status) = status.and_then(status_from_psa) {
+        update = update.col_expr(Column::Status, Expr::value(status));
     }
     match update.filter(Column::Id.eq(&ticket.id)).exec(db).await {
         Ok(_) => Ok(true),
@@ -455,10 +349,7 @@ pub async fn mark_ticket_failed(
     let attempts = ticket.sync_attempts.saturating_add(1);
     let at = now();
     Tickets::update_many()
-        .col_expr(
-            Column::SyncState,
-            Expr::value(TicketSyncState::Failed.as_str()),
-        )
+        .col_expr(Column::SyncState, Expr::value(TicketSyncState::Failed))
         .col_expr(Column::SyncError, Expr::value(error))
         .col_expr(Column::SyncAttempts, Expr::value(attempts))
         .col_expr(
@@ -511,7 +402,7 @@ pub async fn mark_comment_pushed(
         .await?;
     Comments::update_many()
         .col_expr(C::PsaCommentId, Expr::value(psa_id))
-        .col_expr(C::SyncState, Expr::value(TicketSyncState::Synced.as_str()))
+        .col_expr(C::SyncState, Expr::value(TicketSyncState::Synced))
         .col_expr(C::SyncError, Expr::value(Option::<String>::None))
         .col_expr(C::SyncAttempts, Expr::value(0))
         .col_expr(C::NextSyncAt, Expr::value(Option::<DateTime<Utc>>::None))
@@ -531,7 +422,7 @@ pub async fn mark_comment_failed(
 ) -> AppResult<()> {
     let attempts = comment.sync_attempts.saturating_add(1);
     Comments::update_many()
-        .col_expr(C::SyncState, Expr::value(TicketSyncState::Failed.as_str()))
+        .col_expr(C::SyncState, Expr::value(TicketSyncState::Failed))
         .col_expr(C::SyncError, Expr::value(error))
         .col_expr(C::SyncAttempts, Expr::value(attempts))
         .col_expr(C::NextSyncAt, Expr::value(now() + backoff(base, attempts)))
@@ -617,10 +508,10 @@ pub async fn apply_change(db: &impl ConnectionTrait, change: &PulledChange) -> A
     let at = now();
     let mut touched = false;
     if let Some(status) = change.status
-        && status.as_str() != ticket.status
+        && status != ticket.status
     {
         Tickets::update_many()
-            .col_expr(Column::Status, Expr::value(status.as_str()))
+            .col_expr(Column::Status, Expr::value(status))
             .filter(Column::Id.eq(&ticket.id))
             .exec(db)
             .await?;
@@ -651,7 +542,7 @@ pub async fn apply_change(db: &impl ConnectionTrait, change: &PulledChange) -> A
             body: Set(comment.body.clone()),
             from_psa: Set(true),
             psa_comment_id: Set(Some(comment.psa_id.clone())),
-            sync_state: Set(TicketSyncState::Synced.as_str().to_owned()),
+            sync_state: Set(TicketSyncState::Synced),
             sync_error: Set(None),
             sync_attempts: Set(0),
             next_sync_at: Set(None),
@@ -728,10 +619,10 @@ mod tests {
             "resolved",
             "closed",
         ] {
-            assert_eq!(TicketStatus::parse(s).map(TicketStatus::as_str), Some(s));
+            assert_eq!(status_from_psa(s).map(|t| t.to_value()).as_deref(), Some(s));
         }
-        assert_eq!(TicketStatus::parse("IN_PROGRESS"), None);
-        assert_eq!(TicketStatus::parse("escalated"), None);
+        assert_eq!(status_from_psa("IN_PROGRESS"), None);
+        assert_eq!(status_from_psa("escalated"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
 use crate::error::{AppError, AppResult};
-pub use crate::events::outbox::{KIND_BUS, KIND_LEGAL_WEBHOOK, KIND_MAIL, Mail, redacted_mail};
+pub use crate::events::outbox::{Mail, OutboxKind, redacted_mail};
 use crate::services::{new_id, now};
 
 /// Writes a Bus envelope (CONTRACT section 5) to the outbox inside the caller's transaction
@@ -32,7 +32,7 @@ pub async fn bus_event(
         db,
         &id,
         Some(tenant_id),
-        KIND_BUS,
+        OutboxKind::Bus,
         event_type,
         envelope.to_string(),
     )
@@ -45,7 +45,7 @@ pub async fn bus_event(
 pub async fn enqueue(
     db: &impl ConnectionTrait,
     tenant_id: Option<&str>,
-    kind: &str,
+    kind: OutboxKind,
     event_type: &str,
     payload: String,
 ) -> AppResult<String> {
@@ -58,7 +58,7 @@ async fn insert(
     db: &impl ConnectionTrait,
     id: &str,
     tenant_id: Option<&str>,
-    kind: &str,
+    kind: OutboxKind,
     event_type: &str,
     payload: String,
 ) -> AppResult<()> {
@@ -66,7 +66,7 @@ async fn insert(
     entities::outbox::Entity::insert(entities::outbox::ActiveModel {
         id: Set(id.to_owned()),
         tenant_id: Set(tenant_id.map(str::to_owned)),
-        kind: Set(kind.to_owned()),
+        kind: Set(kind),
         event_type: Set(event_type.to_owned()),
         payload: Set(payload),
         created_at: Set(created),
@@ -91,7 +91,7 @@ pub async fn mail(
     mail: &Mail,
 ) -> AppResult<String> {
     let payload = serde_json::to_string(mail).map_err(AppError::internal)?;
-    enqueue(db, Some(tenant_id), KIND_MAIL, event_type, payload).await
+    enqueue(db, Some(tenant_id), OutboxKind::Mail, event_type, payload).await
 }
 
 /// Queues Legal's `signing.completed` webhook with its body.
@@ -103,7 +103,7 @@ pub async fn legal_webhook(
     enqueue(
         db,
         Some(tenant_id),
-        KIND_LEGAL_WEBHOOK,
+        OutboxKind::LegalWebhook,
         "signing.completed",
         body.to_string(),
     )

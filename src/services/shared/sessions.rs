@@ -240,7 +240,7 @@ async fn staff_login(ctx: &Domain, claims: &HubClaims) -> AppResult<LoginOutcome
         "auth.hub_sso_login",
         "visitor",
         at,
-        json!({"user_id": user.id, "kind": "staff", "audience": "visitor"}),
+        json!({"user_id": user.id, "kind": PrincipalKind::Staff.as_str(), "audience": "visitor"}),
     )
     .await?;
     txn.commit().await?;
@@ -305,14 +305,14 @@ pub async fn authenticate(ctx: &Domain, bearer_token: &str) -> AppResult<Option<
         if session.revoked_at.is_some() || session.expires_at <= at {
             return Ok(None);
         }
-        let kind = match session.kind.as_str() {
-            "staff" => PrincipalKind::Staff,
-            "client" => PrincipalKind::Client,
-            other => {
-                // Never written by this code: refuse rather than guess its permissions.
-                tracing::warn!(session = %session.id, kind = other, "session of unknown kind refused");
-                return Ok(None);
-            }
+        // Sessions are only ever opened for staff and client users.
+        let kind = [PrincipalKind::Staff, PrincipalKind::Client]
+            .into_iter()
+            .find(|k| k.as_str() == session.kind);
+        let Some(kind) = kind else {
+            // Never written by this code: refuse rather than guess its permissions.
+            tracing::warn!(session = %session.id, kind = session.kind.as_str(), "session of unknown kind refused");
+            return Ok(None);
         };
         // A client session holds only while its user is active; its company is read
         // fresh, so PSA moving a contact takes effect at once.

@@ -14,38 +14,11 @@ use crate::{
 };
 use entities::{
     badges::{self, Column, Entity as Badge},
-    visits,
+    visits::{self, VisitStatus},
 };
 
-/// Where a badge is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadgeStatus {
-    /// On the shelf.
-    Available,
-    /// Worn by a visitor with an open visit.
-    Assigned,
-    /// Out of service.
-    Retired,
-}
-
-impl BadgeStatus {
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BadgeStatus::Available => "available",
-            BadgeStatus::Assigned => "assigned",
-            BadgeStatus::Retired => "retired",
-        }
-    }
-    /// Parses the stored form.
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "assigned" => BadgeStatus::Assigned,
-            "retired" => BadgeStatus::Retired,
-            _ => BadgeStatus::Available,
-        }
-    }
-}
+/// Where a badge is in its lifecycle: the stored column's own type.
+pub use entities::badges::BadgeStatus;
 
 /// The tenant's badges, optionally of one location and status.
 pub async fn list(
@@ -62,7 +35,7 @@ pub async fn list(
         }
     }
     if let Some(status) = status {
-        query = query.filter(Column::Status.eq(status.as_str()));
+        query = query.filter(Column::Status.eq(status));
     }
     let rows = query
         .order_by_asc(Column::LocationId)
@@ -108,7 +81,7 @@ pub async fn add(
         tenant_id: principal.tenant_id.clone(),
         location_id: location.id,
         number,
-        status: BadgeStatus::Available.as_str().to_owned(),
+        status: BadgeStatus::Available,
         current_visit_id: None,
         created_at: at,
         updated_at: at,
@@ -158,7 +131,7 @@ async fn take(
     badge: badges::Model,
     visit_id: &str,
 ) -> AppResult<badges::Model> {
-    match BadgeStatus::parse(&badge.status) {
+    match badge.status {
         BadgeStatus::Assigned => {
             return Err(AppError::Conflict(format!(
                 "badge {} is already assigned",
@@ -175,11 +148,11 @@ async fn take(
     }
     let at = now();
     let updated = Badge::update_many()
-        .col_expr(Column::Status, Expr::value(BadgeStatus::Assigned.as_str()))
+        .col_expr(Column::Status, Expr::value(BadgeStatus::Assigned))
         .col_expr(Column::CurrentVisitId, Expr::value(visit_id.to_owned()))
         .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(&badge.id))
-        .filter(Column::Status.eq(BadgeStatus::Available.as_str()))
+        .filter(Column::Status.eq(BadgeStatus::Available))
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
@@ -189,7 +162,7 @@ async fn take(
         )));
     }
     Ok(badges::Model {
-        status: BadgeStatus::Assigned.as_str().to_owned(),
+        status: BadgeStatus::Assigned,
         current_visit_id: Some(visit_id.to_owned()),
         updated_at: at,
         ..badge
@@ -206,12 +179,12 @@ pub async fn release(
 ) -> AppResult<Option<badges::Model>> {
     let at = now();
     let updated = Badge::update_many()
-        .col_expr(Column::Status, Expr::value(BadgeStatus::Available.as_str()))
+        .col_expr(Column::Status, Expr::value(BadgeStatus::Available))
         .col_expr(Column::CurrentVisitId, Expr::value(Option::<String>::None))
         .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(badge_id))
         .filter(Column::CurrentVisitId.eq(visit_id))
-        .filter(Column::Status.eq(BadgeStatus::Assigned.as_str()))
+        .filter(Column::Status.eq(BadgeStatus::Assigned))
         .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
@@ -243,7 +216,7 @@ pub async fn assign(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound("Visit"))?;
-    if visit.status != "checked_in" {
+    if visit.status != VisitStatus::CheckedIn {
         return Err(AppError::Conflict(
             "the visit is already checked out".into(),
         ));
@@ -258,7 +231,7 @@ pub async fn assign(
         .col_expr(visits::Column::BadgeId, Expr::value(badge.id.clone()))
         .filter(visits::Column::Id.eq(&visit.id))
         .filter(visits::Column::TenantId.eq(&principal.tenant_id))
-        .filter(visits::Column::Status.eq("checked_in"))
+        .filter(visits::Column::Status.eq(VisitStatus::CheckedIn))
         .filter(visits::Column::BadgeId.is_null())
         .exec(&txn)
         .await?;
@@ -291,7 +264,7 @@ pub async fn return_badge(
     let txn = crate::db::begin_write(db).await?;
     let badge = require(&txn, &principal.tenant_id, badge_id).await?;
     let not_assigned = || AppError::Conflict(format!("badge {} is not assigned", badge.number));
-    if BadgeStatus::parse(&badge.status) != BadgeStatus::Assigned {
+    if badge.status != BadgeStatus::Assigned {
         return Err(not_assigned());
     }
     let Some(visit_id) = badge.current_visit_id.clone() else {
@@ -307,12 +280,12 @@ pub async fn return_badge(
         .await?;
     let at = now();
     let updated = Badge::update_many()
-        .col_expr(Column::Status, Expr::value(BadgeStatus::Available.as_str()))
+        .col_expr(Column::Status, Expr::value(BadgeStatus::Available))
         .col_expr(Column::CurrentVisitId, Expr::value(Option::<String>::None))
         .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(&badge.id))
         .filter(Column::TenantId.eq(&principal.tenant_id))
-        .filter(Column::Status.eq(BadgeStatus::Assigned.as_str()))
+        .filter(Column::Status.eq(BadgeStatus::Assigned))
         .filter(Column::CurrentVisitId.eq(&visit_id))
         .exec(&txn)
         .await?;
@@ -320,7 +293,7 @@ pub async fn return_badge(
         return Err(not_assigned());
     }
     let badge = badges::Model {
-        status: BadgeStatus::Available.as_str().to_owned(),
+        status: BadgeStatus::Available,
         current_visit_id: None,
         updated_at: at,
         ..badge
@@ -347,7 +320,7 @@ pub async fn retire(
 ) -> AppResult<badges::Model> {
     let txn = crate::db::begin_write(db).await?;
     let badge = require(&txn, &principal.tenant_id, badge_id).await?;
-    match BadgeStatus::parse(&badge.status) {
+    match badge.status {
         BadgeStatus::Assigned => {
             return Err(AppError::Conflict(format!(
                 "badge {} is assigned; return it first",
@@ -364,11 +337,11 @@ pub async fn retire(
     }
     let at = now();
     let updated = Badge::update_many()
-        .col_expr(Column::Status, Expr::value(BadgeStatus::Retired.as_str()))
+        .col_expr(Column::Status, Expr::value(BadgeStatus::Retired))
         .col_expr(Column::UpdatedAt, Expr::value(at))
         .filter(Column::Id.eq(&badge.id))
         .filter(Column::TenantId.eq(&principal.tenant_id))
-        .filter(Column::Status.eq(BadgeStatus::Available.as_str()))
+        .filter(Column::Status.eq(BadgeStatus::Available))
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
@@ -378,7 +351,7 @@ pub async fn retire(
         )));
     }
     let badge = badges::Model {
-        status: BadgeStatus::Retired.as_str().to_owned(),
+        status: BadgeStatus::Retired,
         updated_at: at,
         ..badge
     };

@@ -4,10 +4,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{
-    Condition, Order,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::{ColumnTrait, Condition, Order};
 
 use crate::{
     error::AppResult,
@@ -69,7 +66,7 @@ pub async fn current_visits_by_location(
         Column::TenantId,
         Column::LocationId,
         keys,
-        Condition::all().add(Expr::col((Entity, Column::Status)).eq("checked_in")),
+        Condition::all().add(Column::Status.eq(entities::visits::VisitStatus::CheckedIn)),
         &[
             (Column::CheckedInAt, Order::Desc),
             (Column::Id, Order::Desc),

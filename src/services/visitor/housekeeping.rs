@@ -103,9 +103,7 @@ pub async fn auto_checkout(ctx: &Domain, at: DateTime<Utc>) -> AppResult<Vec<Ten
                 .column(entities::visits::Column::Id)
                 .filter(entities::visits::Column::TenantId.eq(&tenant_id))
                 .filter(entities::visits::Column::LocationId.eq(&location_id))
-                .filter(
-                    entities::visits::Column::Status.eq(visits::VisitStatus::CheckedIn.as_str()),
-                )
+                .filter(entities::visits::Column::Status.eq(visits::VisitStatus::CheckedIn))
                 .filter(entities::visits::Column::CheckedInAt.lt(cutoff))
                 .order_by_asc(entities::visits::Column::CheckedInAt)
                 .into_tuple()
@@ -185,7 +183,7 @@ async fn anonymise_chunk(
             Condition::any()
                 .add(
                     Expr::col((visits::Entity, visits::Column::Status))
-                        .eq(crate::services::visitor::visits::VisitStatus::CheckedIn.as_str()),
+                        .eq(crate::services::visitor::visits::VisitStatus::CheckedIn),
                 )
                 .add(Expr::col((visits::Entity, visits::Column::CheckedInAt)).gte(cutoff)),
         )
@@ -194,7 +192,10 @@ async fn anonymise_chunk(
         .column((pre::Entity, pre::Column::VisitorId))
         .from(pre::Entity)
         .and_where(Expr::col((pre::Entity, pre::Column::TenantId)).eq(tenant_id))
-        .and_where(Expr::col((pre::Entity, pre::Column::Status)).eq("expected"))
+        .and_where(
+            Expr::col((pre::Entity, pre::Column::Status))
+                .eq(pre::StoredPreRegistrationStatus::Expected),
+        )
         .to_owned();
     let ids: Vec<String> = Visitors::find()
         .select_only()

@@ -12,51 +12,8 @@ use crate::{
 };
 use entities::locations::{self, Column, Entity as Location};
 
-/// Kind of place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LocationType {
-    /// An office.
-    Office,
-    /// A warehouse.
-    Warehouse,
-    /// A school.
-    School,
-    /// A church.
-    Church,
-    /// A campus.
-    Campus,
-    /// A site.
-    Site,
-    /// Anything else.
-    Other,
-}
-
-impl LocationType {
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LocationType::Office => "office",
-            LocationType::Warehouse => "warehouse",
-            LocationType::School => "school",
-            LocationType::Church => "church",
-            LocationType::Campus => "campus",
-            LocationType::Site => "site",
-            LocationType::Other => "other",
-        }
-    }
-    /// Parses the stored form (unknown values read as `Other`).
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "office" => LocationType::Office,
-            "warehouse" => LocationType::Warehouse,
-            "school" => LocationType::School,
-            "church" => LocationType::Church,
-            "campus" => LocationType::Campus,
-            "site" => LocationType::Site,
-            _ => LocationType::Other,
-        }
-    }
-}
+/// Kind of place: the stored column's own type.
+pub use entities::locations::LocationType;
 
 /// A new location.
 #[derive(Debug, Clone)]
@@ -157,7 +114,7 @@ pub async fn create(
         tenant_id: principal.tenant_id.clone(),
         name,
         address,
-        location_type: input.location_type.as_str().to_owned(),
+        location_type: input.location_type,
         timezone,
         archived: false,
         created_at: at,
@@ -206,7 +163,7 @@ pub async fn update(
         )?);
     }
     if let Some(kind) = changes.location_type {
-        active.location_type = Set(kind.as_str().to_owned());
+        active.location_type = Set(kind);
     }
     if let Some(tz) = &changes.timezone {
         active.timezone = Set(validate::timezone(tz)?);

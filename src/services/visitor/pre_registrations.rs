@@ -15,7 +15,9 @@ use crate::{
     auth::{Principal, tokens},
     error::{AppError, AppResult},
 };
-use entities::pre_registrations::{self, Column, Entity as PreRegistration};
+use entities::pre_registrations::{
+    self, Column, Entity as PreRegistration, StoredPreRegistrationStatus as Stored,
+};
 
 /// Length of a pre-registration code (Crockford base32 characters).
 pub const CODE_LENGTH: usize = 10;
@@ -26,14 +28,8 @@ pub const MAX_PAST_HOURS: i64 = 24;
 /// Attempts at drawing a code that is not taken yet.
 const CODE_ATTEMPTS: usize = 5;
 
-/// Stored status of an expected visitor.
-const STORED_EXPECTED: &str = "expected";
-/// Stored status once checked in.
-const STORED_CHECKED_IN: &str = "checked_in";
-/// Stored status once cancelled.
-const STORED_CANCELLED: &str = "cancelled";
-
-/// Where a pre-registration is in its life.
+/// Where a pre-registration is in its life: the stored status, and `Expired` for a stored
+/// `expected` whose code has expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreRegistrationStatus {
     /// The visitor is expected; the code is live.
@@ -46,25 +42,13 @@ pub enum PreRegistrationStatus {
     Expired,
 }
 
-impl PreRegistrationStatus {
-    /// Lower-case name; every status but `Expired` is stored in this form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PreRegistrationStatus::Expected => STORED_EXPECTED,
-            PreRegistrationStatus::CheckedIn => STORED_CHECKED_IN,
-            PreRegistrationStatus::Cancelled => STORED_CANCELLED,
-            PreRegistrationStatus::Expired => "expired",
-        }
-    }
-}
-
 /// The status of `model` at `now`: a stored "expected" whose code has expired reads `Expired`.
 pub fn status(model: &pre_registrations::Model, now: DateTime<Utc>) -> PreRegistrationStatus {
-    match model.status.as_str() {
-        STORED_CHECKED_IN => PreRegistrationStatus::CheckedIn,
-        STORED_CANCELLED => PreRegistrationStatus::Cancelled,
-        _ if model.expires_at <= now => PreRegistrationStatus::Expired,
-        _ => PreRegistrationStatus::Expected,
+    match model.status {
+        Stored::CheckedIn => PreRegistrationStatus::CheckedIn,
+        Stored::Cancelled => PreRegistrationStatus::Cancelled,
+        Stored::Expected if model.expires_at <= now => PreRegistrationStatus::Expired,
+        Stored::Expected => PreRegistrationStatus::Expected,
     }
 }
 
@@ -128,7 +112,7 @@ pub async fn create(
             code_hash: tokens::digest(&code),
             expected_at,
             expires_at,
-            status: STORED_EXPECTED.to_owned(),
+            status: Stored::Expected,
             visit_id: None,
             created_by: principal.actor(),
             created_at: now(),
@@ -181,10 +165,10 @@ pub async fn cancel(
         return Err(not_cancellable(current));
     }
     let updated = PreRegistration::update_many()
-        .col_expr(Column::Status, Expr::value(STORED_CANCELLED))
+        .col_expr(Column::Status, Expr::value(Stored::Cancelled))
         .filter(Column::Id.eq(&existing.id))
         .filter(Column::TenantId.eq(&principal.tenant_id))
-        .filter(Column::Status.eq(STORED_EXPECTED))
+        .filter(Column::Status.eq(Stored::Expected))
         .filter(Column::ExpiresAt.gt(at))
         .exec(&txn)
         .await?;
@@ -205,7 +189,7 @@ pub async fn cancel(
     .await?;
     txn.commit().await?;
     Ok(pre_registrations::Model {
-        status: STORED_CANCELLED.to_owned(),
+        status: Stored::Cancelled,
         ..existing
     })
 }
@@ -258,6 +242,7 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::ActiveEnum;
 
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(secs, 0).unwrap_or_default()
@@ -273,7 +258,7 @@ mod tests {
             code_hash: "h".into(),
             expected_at: at(0),
             expires_at,
-            status: stored.into(),
+            status: Stored::try_from_value(&stored.to_owned()).unwrap_or_else(|e| panic!("{e}")),
             visit_id: None,
             created_by: "staff:u".into(),
             created_at: at(0),
@@ -322,8 +307,8 @@ mod tests {
 
     #[test]
     fn stored_forms() {
-        assert_eq!(PreRegistrationStatus::Expected.as_str(), "expected");
-        assert_eq!(PreRegistrationStatus::CheckedIn.as_str(), "checked_in");
-        assert_eq!(PreRegistrationStatus::Cancelled.as_str(), "cancelled");
+        assert_eq!(Stored::Expected.to_value(), "expected");
+        assert_eq!(Stored::CheckedIn.to_value(), "checked_in");
+        assert_eq!(Stored::Cancelled.to_value(), "cancelled");
     }
 }

@@ -208,7 +208,7 @@ mod tests {
             tenant_id: "t".into(),
             name: name.into(),
             address: None,
-            location_type: "office".into(),
+            location_type: locations::LocationType::Office,
             timezone: timezone.into(),
             archived: false,
             created_at: at("2026-01-01T00:00:00Z"),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
+    ActiveEnum,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder,
@@ -23,61 +24,12 @@ use crate::{
     error::{AppError, AppResult},
     events::{VisitBundle, VisitEvent, VisitEventKind},
 };
+use entities::pre_registrations::StoredPreRegistrationStatus;
 use entities::visits::{self, Column, Entity as Visit};
 
-/// Whether a visit is open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VisitStatus {
-    /// On site.
-    CheckedIn,
-    /// Left.
-    CheckedOut,
-}
-
-impl VisitStatus {
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VisitStatus::CheckedIn => "checked_in",
-            VisitStatus::CheckedOut => "checked_out",
-        }
-    }
-    /// Parses the stored form.
-    pub fn parse(text: &str) -> Self {
-        if text == "checked_out" {
-            VisitStatus::CheckedOut
-        } else {
-            VisitStatus::CheckedIn
-        }
-    }
-}
-
-/// The channel a check-in came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckInSource {
-    /// A staff user.
-    Staff,
-    /// A kiosk.
-    Kiosk,
-}
-
-impl CheckInSource {
-    /// Stored (and event) form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckInSource::Staff => "staff",
-            CheckInSource::Kiosk => "kiosk",
-        }
-    }
-    /// Parses the stored form.
-    pub fn parse(text: &str) -> Self {
-        if text == "kiosk" {
-            CheckInSource::Kiosk
-        } else {
-            CheckInSource::Staff
-        }
-    }
-}
+/// Whether a visit is open, and the channel a check-in came through: the stored columns'
+/// own types.
+pub use entities::visits::{CheckInSource, VisitStatus};
 
 /// Who is arriving.
 #[derive(Debug, Clone, Default)]
@@ -203,7 +155,7 @@ pub fn event_data(bundle: &VisitBundle) -> serde_json::Value {
         "location_name": bundle.location.name,
         "host_id": visit.host_id,
         "badge_number": bundle.badge.as_ref().map(|b| b.number.clone()),
-        "source": visit.source,
+        "source": visit.source.to_value(),
         "checked_in_at": visit.checked_in_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "checked_out_at": visit.checked_out_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     })
@@ -265,7 +217,7 @@ pub async fn check_in(
                 .one(&txn)
                 .await?
                 .ok_or_else(bad_code)?;
-            if pre.status != "expected" || pre.expires_at <= at {
+            if pre.status != StoredPreRegistrationStatus::Expected || pre.expires_at <= at {
                 return Err(bad_code());
             }
             if pre.location_id != location.id {
@@ -342,8 +294,8 @@ pub async fn check_in(
         badge_id: badge.as_ref().map(|b| b.id.clone()),
         pre_registration_id: pre_registration.as_ref().map(|p| p.id.clone()),
         kiosk_id: principal.kiosk_id.clone().filter(|_| is_kiosk),
-        status: VisitStatus::CheckedIn.as_str().to_owned(),
-        source: source.as_str().to_owned(),
+        status: VisitStatus::CheckedIn,
+        source,
         purpose,
         checked_in_at: at,
         checked_out_at: None,
@@ -356,14 +308,17 @@ pub async fn check_in(
         let updated = entities::pre_registrations::Entity::update_many()
             .col_expr(
                 entities::pre_registrations::Column::Status,
-                Expr::value("checked_in"),
+                Expr::value(StoredPreRegistrationStatus::CheckedIn),
             )
             .col_expr(
                 entities::pre_registrations::Column::VisitId,
                 Expr::value(visit.id.clone()),
             )
             .filter(entities::pre_registrations::Column::Id.eq(&pre.id))
-            .filter(entities::pre_registrations::Column::Status.eq("expected"))
+            .filter(
+                entities::pre_registrations::Column::Status
+                    .eq(StoredPreRegistrationStatus::Expected),
+            )
             .exec(&txn)
             .await?;
         if updated.rows_affected != 1 {
@@ -462,13 +417,10 @@ async fn close_visit(
         .ok_or(AppError::NotFound("Visit"))?;
     let at = now();
     let updated = Visit::update_many()
-        .col_expr(
-            Column::Status,
-            Expr::value(VisitStatus::CheckedOut.as_str()),
-        )
+        .col_expr(Column::Status, Expr::value(VisitStatus::CheckedOut))
         .col_expr(Column::CheckedOutAt, Expr::value(at))
         .filter(Column::Id.eq(&visit.id))
-        .filter(Column::Status.eq(VisitStatus::CheckedIn.as_str()))
+        .filter(Column::Status.eq(VisitStatus::CheckedIn))
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
@@ -545,7 +497,7 @@ fn filter_condition(tenant_id: &str, filter: &VisitFilter) -> AppResult<Conditio
             cond.add(validate::id(h, "Host").map_or_else(|_| never(), |id| Column::HostId.eq(id)));
     }
     if let Some(status) = filter.status {
-        cond = cond.add(Column::Status.eq(status.as_str()));
+        cond = cond.add(Column::Status.eq(status));
     }
     if let Some(from) = filter.from {
         cond = cond.add(Column::CheckedInAt.gte(from));
