@@ -142,6 +142,11 @@ impl Shape {
         SHAPE.get_or_init(|| Shape::from_sdl(&super::sdl()))
     }
 
+    /// Whether no type was read (the SDL did not parse).
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
     fn root(&self, ty: OperationType) -> Option<&str> {
         let index = match ty {
             OperationType::Query => 0,
@@ -169,8 +174,12 @@ struct Cost {
     sensitive: usize,
     /// async-graphql's complexity of the set.
     complexity: usize,
-    /// The deepest field nesting in the set (a field at its top is 1).
+    /// The deepest field nesting in the set (a field at its top is 1; `__typename` does not
+    /// count, as in async-graphql).
     depth: usize,
+    /// How many levels of selection sets lie below the set, counted as async-graphql's
+    /// recursion-depth check counts them: what a cached fragment adds where it is spread.
+    nesting: usize,
 }
 
 impl Cost {
@@ -189,6 +198,7 @@ impl Cost {
         self.add(other, true);
         self.complexity = self.complexity.saturating_add(other.complexity);
         self.depth = self.depth.max(other.depth);
+        self.nesting = self.nesting.max(other.nesting.saturating_add(1));
     }
 }
 
@@ -349,16 +359,20 @@ impl<'a> Measure<'a> {
                         )?;
                         // Inside a field, brute-force names are not root fields.
                         cost.add(inner, false);
+                        cost.nesting = cost.nesting.max(inner.nesting.saturating_add(1));
                     }
-                    let own = if paged {
-                        self.first(field)
-                            .saturating_mul(inner.complexity)
-                            .saturating_add(1)
-                    } else {
-                        inner.complexity.saturating_add(1)
-                    };
-                    cost.complexity = cost.complexity.saturating_add(own);
-                    cost.depth = cost.depth.max(inner.depth.saturating_add(1));
+                    // async-graphql's complexity and depth leave `__typename` out.
+                    if name != "__typename" {
+                        let own = if paged {
+                            self.first(field)
+                                .saturating_mul(inner.complexity)
+                                .saturating_add(1)
+                        } else {
+                            inner.complexity.saturating_add(1)
+                        };
+                        cost.complexity = cost.complexity.saturating_add(own);
+                        cost.depth = cost.depth.max(inner.depth.saturating_add(1));
+                    }
                 }
                 Selection::InlineFragment(inline) => {
                     let on = inline
@@ -397,6 +411,10 @@ impl<'a> Measure<'a> {
     /// costs nothing here (validation reports it).
     fn fragment(&mut self, name: &'a str, depth: usize, pos: Pos) -> Result<Cost, Refusal> {
         match self.fragments.get(name) {
+            // Measured at its first spread; spread deeper here, it reaches deeper.
+            Some(Mark::Done(cost)) if depth.saturating_add(cost.nesting) > MAX_RECURSIVE_DEPTH => {
+                return Err(Refusal::TooDeep(pos));
+            }
             Some(Mark::Done(cost)) => return Ok(*cost),
             Some(Mark::InProgress) => return Err(Refusal::Cycle(name.to_owned(), pos)),
             None => {}
@@ -427,38 +445,45 @@ fn as_i64(value: &Value) -> Option<i64> {
 
 /// Checks every operation of `doc` against the limits; complexity is summed over the
 /// document's operations and depth is the deepest of them, as async-graphql counts them.
+/// Each operation is measured with its own variables (the request's, and its own defaults
+/// for those the request leaves out) and its own fragment memo, and the selections of all
+/// operations together are held to [`MAX_FIELDS`], so many operations cannot multiply the
+/// work of measuring.
 fn check(doc: &ExecutableDocument, shape: &Shape, variables: &Variables) -> Result<(), Refusal> {
-    // A variable the request leaves out counts with its default, as it will run.
-    let defaults: Vec<_> = doc
-        .operations
-        .iter()
-        .flat_map(|(_, op)| op.node.variable_definitions.iter())
-        .filter(|v| !variables.contains_key(&v.node.name.node))
-        .filter_map(|v| {
-            Some((
-                v.node.name.node.clone(),
-                v.node.default_value.as_ref()?.node.clone(),
-            ))
-        })
-        .collect();
-    let with_defaults;
-    let variables = if defaults.is_empty() {
-        variables
-    } else {
-        let mut all = variables.clone();
-        all.extend(defaults);
-        with_defaults = all;
-        &with_defaults
-    };
-    let mut measure = Measure::new(doc, shape, variables);
     let mut complexity = 0usize;
+    let mut selections = 0usize;
     for (_, operation) in doc.operations.iter() {
+        let defaults: Vec<_> = operation
+            .node
+            .variable_definitions
+            .iter()
+            .filter(|v| !variables.contains_key(&v.node.name.node))
+            .filter_map(|v| {
+                Some((
+                    v.node.name.node.clone(),
+                    v.node.default_value.as_ref()?.node.clone(),
+                ))
+            })
+            .collect();
+        let with_defaults;
+        let own = if defaults.is_empty() {
+            variables
+        } else {
+            let mut all = variables.clone();
+            all.extend(defaults);
+            with_defaults = all;
+            &with_defaults
+        };
         let set = &operation.node.selection_set;
         let root = shape.root(operation.node.ty);
         if operation.node.directives.len() > MAX_DIRECTIVES {
             return Err(Refusal::TooManyDirectives(operation.pos));
         }
-        let cost = measure.selection_set(&set.node, root, 0, set.pos)?;
+        let cost = Measure::new(doc, shape, own).selection_set(&set.node, root, 0, set.pos)?;
+        selections = selections.saturating_add(cost.selections);
+        if selections > MAX_FIELDS {
+            return Err(Refusal::TooManySelections);
+        }
         if cost.sensitive > 1 {
             return Err(Refusal::SensitiveTwice);
         }
@@ -532,6 +557,32 @@ mod tests {
     }
 
     #[test]
+    fn the_shape_knows_every_connection() {
+        let shape = Shape::of_schema();
+        let mut paged: Vec<_> = shape
+            .types
+            .iter()
+            .flat_map(|(ty, fields)| {
+                fields
+                    .iter()
+                    .filter(|(_, (_, paged))| *paged)
+                    .map(move |(name, (returns, _))| format!("{ty}.{name}: {returns}"))
+            })
+            .collect();
+        paged.sort();
+        assert_eq!(
+            paged,
+            [
+                "Query.auditLog: AuditEntryConnection",
+                "Query.hosts: HostConnection",
+                "Query.invoices: InvoiceConnection",
+                "Query.tickets: TicketConnection",
+                "Query.visits: VisitConnection",
+            ]
+        );
+    }
+
+    #[test]
     fn connections_multiply_by_first_from_the_schema() {
         // 49 · 100 + 61 = 4961: allowed; first is clamped to 100 (the field refuses more).
         assert_eq!(measure_with(&visits("100"), serde_json::json!({})), Ok(()));
@@ -587,15 +638,77 @@ mod tests {
     }
 
     #[test]
+    fn each_operation_counts_with_its_own_defaults() {
+        let heavy = format!("edges {{ node {{ {} }} }}", "id ".repeat(47));
+        let mut query = format!(
+            "query A($n: Int = 100) {{ x: visits(first: $n) {{ {heavy} }} y: visits(first: $n) {{ {heavy} }} }}"
+        );
+        for i in 0..8 {
+            query.push_str(&format!(
+                " query B{i}($n: Int = 0) {{ hosts(first: $n) {{ totalCount }} }}"
+            ));
+        }
+        // Operations sit in a hash map: try it many times, so every order comes up.
+        for _ in 0..50 {
+            assert_eq!(
+                measure_with(&query, serde_json::json!({})),
+                Err(Refusal::TooComplex)
+            );
+        }
+        // Many operations cannot multiply the measuring work either.
+        let fields = "__typename ".repeat(3_000);
+        let many: String = (0..4)
+            .map(|i| format!("query Q{i} {{ ...F }} "))
+            .chain([format!("fragment F on Query {{ {fields} }}")])
+            .collect();
+        assert_eq!(
+            measure_with(&many, serde_json::json!({})),
+            Err(Refusal::TooManySelections)
+        );
+    }
+
+    #[test]
+    fn typename_costs_nothing_as_in_async_graphql() {
+        let ids = "id ".repeat(47);
+        let kinds = "kind ".repeat(59);
+        let query = format!(
+            "{{ visits(first: 100) {{ __typename edges {{ __typename node {{ __typename {ids}}} }} }} me {{ {kinds} }} }}"
+        );
+        assert_eq!(measure_with(&query, serde_json::json!({})), Ok(()));
+        // Fifteen levels of fields with `__typename` at the bottom is still fifteen.
+        let mut nested = String::from("__typename");
+        for _ in 0..14 {
+            nested = format!("location {{ {nested} }}");
+        }
+        let query = format!("query {{ visit(id: \"x\") {{ {nested} }} }}");
+        assert_eq!(measure_with(&query, serde_json::json!({})), Ok(()));
+    }
+
+    #[test]
+    fn a_memoised_fragment_spread_deeper_is_too_deep() {
+        let mut query = String::from("query { ...F ");
+        for _ in 0..30 {
+            query.push_str("... on Query { ");
+        }
+        query.push_str("...F");
+        query.push_str(&" }".repeat(30));
+        query.push_str(" } fragment F on Query { me { user { name } } }");
+        assert!(matches!(
+            measure_with(&query, serde_json::json!({})),
+            Err(Refusal::TooDeep(_))
+        ));
+    }
+
+    #[test]
     fn depth_counts_fields_not_fragments() {
         let nest = |n: usize| {
-            let mut q = String::from("__typename");
+            let mut q = String::from("id");
             for _ in 0..n - 1 {
                 q = format!("location {{ {q} }}");
             }
             format!("query {{ ...F }} fragment F on Query {{ visit(id: \"x\") {{ {q} }} }}")
         };
-        // `visit`, n - 1 `location`s and `__typename`: n + 1 levels of fields.
+        // `visit`, n - 1 `location`s and `id`: n + 1 levels of fields.
         assert_eq!(measure_with(&nest(14), serde_json::json!({})), Ok(()));
         assert_eq!(
             measure_with(&nest(15), serde_json::json!({})),

@@ -67,6 +67,11 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
     // registered extension puts every field on async-graphql's slow path, and async-graphql's
     // limit errors carry no code.
     field_errors::init();
+    // Read the schema's shape for the limits now, not in the first request, and say so
+    // loudly if it came out empty (no field would multiply by `first`).
+    if limits::Shape::of_schema().is_empty() {
+        tracing::error!("the query limits found no types in the schema's SDL");
+    }
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

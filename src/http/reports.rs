@@ -108,12 +108,11 @@ async fn next_chunk(cursor: &mut Cursor) -> AppResult<Option<String>> {
         ids(|v| v.host_id.as_deref()),
         ids(|v| v.badge_id.as_deref()),
     );
-    let (visitors, locations, hosts, badges) = futures_util::try_join!(
-        batch::visitors_by_id(&scope, &visitor_ids),
-        batch::locations_by_id(&scope, &location_ids),
-        batch::hosts_by_id(&scope, &host_ids),
-        batch::badges_by_id(&scope, &badge_ids),
-    )?;
+    // One statement after another: an export holds one pool connection at a time.
+    let visitors = batch::visitors_by_id(&scope, &visitor_ids).await?;
+    let locations = batch::locations_by_id(&scope, &location_ids).await?;
+    let hosts = batch::hosts_by_id(&scope, &host_ids).await?;
+    let badges = batch::badges_by_id(&scope, &badge_ids).await?;
     let locations: HashMap<_, _> = locations.into_iter().map(|(id, m)| (id, m.name)).collect();
     let hosts: HashMap<_, _> = hosts.into_iter().map(|(id, m)| (id, m.name)).collect();
     let badges: HashMap<_, _> = badges.into_iter().map(|(id, m)| (id, m.number)).collect();

@@ -336,3 +336,26 @@ on_every_backend!(
         assert_eq!(count(&report, "acme", "anonymised"), 0, "{report:?}");
     }
 );
+
+on_every_backend!(auto_checkout_runs_as_of_the_domain_clock, |app| {
+    let admin = app.admin("acme").await;
+    let hq = location(&app, &admin, "HQ", "UTC").await;
+    let (open, _) = check_in(&app, &admin, &hq, "Owl", None).await;
+    // The cutoff's wall-clock time is twelve hours from now: the last one passed half a day
+    // before the check-in, the next one comes half a day after it.
+    let cutoff = (Utc::now() + Duration::hours(12))
+        .format("%H:%M")
+        .to_string();
+    settings(&app, &admin, json!({"autoCheckoutAt": cutoff})).await;
+
+    let report = run(&app, Job::AutoCheckout).await;
+    assert_eq!(count(&report, "acme", "checked_out"), 0, "{report:?}");
+    assert_eq!(visit(&app, &admin, &open).await["status"], "CHECKED_IN");
+
+    // A day later by the domain's clock, the cutoff has passed since the check-in.
+    app.state.clock.set(Some(Utc::now() + Duration::days(1)));
+    let report = run(&app, Job::AutoCheckout).await;
+    app.state.clock.set(None);
+    assert_eq!(count(&report, "acme", "checked_out"), 1, "{report:?}");
+    assert_eq!(visit(&app, &admin, &open).await["status"], "CHECKED_OUT");
+});

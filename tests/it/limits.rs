@@ -186,3 +186,33 @@ on_every_backend!(first_over_100_is_bad_user_input_not_too_complex, |app| {
         assert_eq!(body["errors"][0]["path"], json!(["visits"]), "{body}");
     }
 });
+
+on_every_backend!(
+    other_operations_defaults_do_not_discount_the_one_that_runs,
+    |app| {
+        let token = app.staff_session("acme", &["visitor.visitors.view"]).await;
+        let heavy = format!("edges {{ node {{ {} }} }}", "id ".repeat(47));
+        let mut query = format!(
+            "query A($n: Int = 100) {{ x: visits(first: $n) {{ {heavy} }} y: visits(first: $n) {{ {heavy} }} }}"
+        );
+        for i in 0..8 {
+            query.push_str(&format!(
+                " query B{i}($n: Int = 0) {{ hosts(first: $n) {{ totalCount }} }}"
+            ));
+        }
+        for _ in 0..10 {
+            let body = app
+                .client
+                .post(format!("{}/graphql", app.base))
+                .bearer_auth(&token)
+                .json(&json!({"query": query, "operationName": "A"}))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap();
+            assert_eq!(code(&body), Some("QUERY_TOO_COMPLEX"), "{body}");
+        }
+    }
+);

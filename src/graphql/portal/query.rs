@@ -37,10 +37,7 @@ pub struct InvoiceQuery;
 #[Object]
 impl InvoiceQuery {
     /// The client's company's invoices, newest issued first.
-    #[graphql(
-        guard = "Need::Perm(Permission::InvoicesView)",
-        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
-    )]
+    #[graphql(guard = "Need::Perm(Permission::InvoicesView)")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -85,10 +82,7 @@ pub struct TicketsQuery;
 #[Object]
 impl TicketsQuery {
     /// The caller's company's tickets, newest first.
-    #[graphql(
-        guard = "Need::Perm(Permission::TicketsView)",
-        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
-    )]
+    #[graphql(guard = "Need::Perm(Permission::TicketsView)")]
     async fn tickets(
         &self,
         ctx: &Context<'_>,

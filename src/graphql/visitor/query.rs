@@ -56,10 +56,7 @@ impl VisitorQuery {
     }
 
     /// The host directory, by name.
-    #[graphql(
-        guard = "Need::PermOrKiosk(Permission::HostsView)",
-        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
-    )]
+    #[graphql(guard = "Need::PermOrKiosk(Permission::HostsView)")]
     async fn hosts(
         &self,
         ctx: &Context<'_>,
@@ -88,10 +85,7 @@ impl VisitorQuery {
     }
 
     /// The visit log, newest first.
-    #[graphql(
-        guard = "Need::Perm(Permission::VisitorsView)",
-        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
-    )]
+    #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
     async fn visits(
         &self,
         ctx: &Context<'_>,
@@ -232,10 +226,7 @@ impl VisitorQuery {
     }
 
     /// Every successful change, newest first.
-    #[graphql(
-        guard = "Need::Perm(Permission::AdminSettings)",
-        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
-    )]
+    #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
