@@ -11,10 +11,12 @@
 //! registered as an async-graphql extension, because any extension puts every field of every
 //! request on async-graphql's slow path.
 //!
-//! Complexity is counted as async-graphql counts it: each field costs 1 plus what it
-//! selects, and a field with a `first` argument (the Relay connections) costs
-//! `first × (what it selects) + 1`, `first` clamped to 0..=100 and 20 when absent. Which
-//! fields those are comes from the schema's own SDL ([`Shape`]), read once.
+//! Complexity: each field costs 1 plus what it selects (`__typename` costs nothing); a field
+//! with a `first` argument (the Relay connections) costs `first × (what it selects) + 1`,
+//! `first` clamped to 0..=100 and 20 when absent; a plain list costs `N × (what it selects)
+//! + 1`, N the size its schema description states ("Counted as N by the query limits."), so
+//! nested lists multiply as they do when they load. Which fields those are comes from the
+//! schema's own SDL ([`Shape`]), read once at start-up.
 
 use std::{collections::HashMap, sync::OnceLock};
 
@@ -64,12 +66,47 @@ pub fn error(message: &str, code: ErrorCode, pos: Option<Pos>) -> ServerError {
     err
 }
 
+/// How many times a field's selection counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Multiplier {
+    /// Once: a single object (or a connection's own `edges` and `nodes`, which its `first`
+    /// already counts).
+    One,
+    /// By the field's `first` argument: a Relay connection.
+    First,
+    /// By the size its schema description states ("Counted as N by the query limits."): a
+    /// plain list.
+    Assumed(usize),
+}
+
+/// One field as the limits see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FieldShape {
+    /// The named type it returns, lists and non-null unwrapped.
+    returns: String,
+    /// Whether it returns a list.
+    list: bool,
+    /// How often what it selects counts.
+    multiplier: Multiplier,
+}
+
+/// The size a plain list's description states: "Counted as N by the query limits."
+fn counted_as(description: &str) -> Option<usize> {
+    let flat = description.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (_, after) = flat.split_once("Counted as ")?;
+    let (number, rest) = after.split_once(' ')?;
+    rest.starts_with("by the query limits")
+        .then(|| number.parse().ok())
+        .flatten()
+}
+
 /// What the limits need to know of the schema: each object type's fields, with the type
-/// each returns and whether it takes `first` (and so multiplies what it selects).
+/// each returns and how often what it selects counts: a connection by its `first`, a plain
+/// list by the size its description states.
 #[derive(Debug, Default)]
 pub struct Shape {
-    /// Type name → field name → (named return type, takes `first`).
-    types: HashMap<String, HashMap<String, (String, bool)>>,
+    /// Type name → field name → its shape.
+    types: HashMap<String, HashMap<String, FieldShape>>,
     /// The root types' names.
     roots: [Option<String>; 3],
 }
@@ -112,6 +149,10 @@ impl Shape {
                         .into_iter()
                         .map(|field| {
                             let field = field.node;
+                            let list = matches!(
+                                field.ty.node.base,
+                                async_graphql::parser::types::BaseType::List(_)
+                            );
                             let mut returns = &field.ty.node;
                             while let async_graphql::parser::types::BaseType::List(inner) =
                                 &returns.base
@@ -125,7 +166,19 @@ impl Shape {
                                 async_graphql::parser::types::BaseType::List(_) => String::new(),
                             };
                             let paged = field.arguments.iter().any(|a| a.node.name.node == "first");
-                            (field.name.node.to_string(), (returns, paged))
+                            let stated =
+                                field.description.as_ref().and_then(|d| counted_as(&d.node));
+                            let multiplier = match (paged, stated) {
+                                (true, _) => Multiplier::First,
+                                (false, Some(n)) if list => Multiplier::Assumed(n),
+                                _ => Multiplier::One,
+                            };
+                            let shape = FieldShape {
+                                returns,
+                                list,
+                                multiplier,
+                            };
+                            (field.name.node.to_string(), shape)
                         })
                         .collect();
                     shape.types.insert(ty.name.node.to_string(), map);
@@ -157,7 +210,7 @@ impl Shape {
     }
 
     /// The field `name` of `parent`: its return type and whether it takes `first`.
-    fn field(&self, parent: Option<&str>, name: &str) -> Option<&(String, bool)> {
+    fn field(&self, parent: Option<&str>, name: &str) -> Option<&FieldShape> {
         self.types.get(parent?)?.get(name)
     }
 }
@@ -244,7 +297,7 @@ impl Refusal {
             ),
             Refusal::TooComplex => error(
                 &format!(
-                    "Query is too complex: at most {MAX_COMPLEXITY} (list fields multiply by `first`)"
+                    "Query is too complex: at most {MAX_COMPLEXITY} (a list multiplies what it selects: a connection by its `first`, a plain list by the size its description states)"
                 ),
                 ErrorCode::QueryTooComplex,
                 None,
@@ -345,9 +398,9 @@ impl<'a> Measure<'a> {
                     if BRUTE_FORCE_FIELDS.contains(&name) {
                         cost.sensitive = cost.sensitive.saturating_add(1);
                     }
-                    let (returns, paged) = match self.shape.field(parent, name) {
-                        Some((returns, paged)) => (Some(returns.as_str()), *paged),
-                        None => (None, false),
+                    let (returns, multiplier) = match self.shape.field(parent, name) {
+                        Some(f) => (Some(f.returns.as_str()), f.multiplier),
+                        None => (None, Multiplier::One),
                     };
                     let mut inner = Cost::default();
                     if !field.selection_set.node.items.is_empty() {
@@ -363,13 +416,12 @@ impl<'a> Measure<'a> {
                     }
                     // async-graphql's complexity and depth leave `__typename` out.
                     if name != "__typename" {
-                        let own = if paged {
-                            self.first(field)
-                                .saturating_mul(inner.complexity)
-                                .saturating_add(1)
-                        } else {
-                            inner.complexity.saturating_add(1)
+                        let times = match multiplier {
+                            Multiplier::One => 1,
+                            Multiplier::First => self.first(field),
+                            Multiplier::Assumed(n) => n,
                         };
+                        let own = times.saturating_mul(inner.complexity).saturating_add(1);
                         cost.complexity = cost.complexity.saturating_add(own);
                         cost.depth = cost.depth.max(inner.depth.saturating_add(1));
                     }
@@ -565,8 +617,8 @@ mod tests {
             .flat_map(|(ty, fields)| {
                 fields
                     .iter()
-                    .filter(|(_, (_, paged))| *paged)
-                    .map(move |(name, (returns, _))| format!("{ty}.{name}: {returns}"))
+                    .filter(|(_, f)| f.multiplier == Multiplier::First)
+                    .map(move |(name, f)| format!("{ty}.{name}: {}", f.returns))
             })
             .collect();
         paged.sort();
@@ -579,6 +631,55 @@ mod tests {
                 "Query.tickets: TicketConnection",
                 "Query.visits: VisitConnection",
             ]
+        );
+    }
+
+    #[test]
+    fn every_plain_list_of_objects_states_its_size() {
+        let shape = Shape::of_schema();
+        let mut unstated = Vec::new();
+        for (ty, fields) in &shape.types {
+            for (name, f) in fields {
+                let of_objects = shape.types.contains_key(&f.returns);
+                let in_connection = ty.ends_with("Connection");
+                if f.list && of_objects && !in_connection && f.multiplier == Multiplier::One {
+                    unstated.push(format!("{ty}.{name}"));
+                }
+            }
+        }
+        assert!(
+            unstated.is_empty(),
+            "lists without a stated size: {unstated:?}"
+        );
+        assert_eq!(
+            shape
+                .field(Some("Location"), "currentVisits")
+                .map(|f| f.multiplier),
+            Some(Multiplier::Assumed(50))
+        );
+        assert_eq!(
+            counted_as("Things. Counted as 7 by the query\n limits."),
+            Some(7)
+        );
+        assert_eq!(counted_as("Counted as many by the query limits."), None);
+    }
+
+    #[test]
+    fn nested_plain_lists_multiply() {
+        // 20 locations × 50 open visits × 10 visits × 50 open visits: refused at once.
+        let query = "{ locations { currentVisits { visitor { visits { location { \
+                     currentVisits { visitor { visits { id } } } } } } } } }";
+        assert_eq!(
+            measure_with(query, serde_json::json!({})),
+            Err(Refusal::TooComplex)
+        );
+        // One level is fine: 1 + 20 · (1 + 1 + 50 · (1 + 1)) = 2061.
+        assert_eq!(
+            measure_with(
+                "{ locations { id currentVisits { id } } }",
+                serde_json::json!({})
+            ),
+            Ok(())
         );
     }
 

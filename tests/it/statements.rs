@@ -145,11 +145,13 @@ on_every_backend!(visit_page_statements_do_not_grow_with_the_page, |app| {
 
     let (small, page) = measured(&app, &admin, 5).await;
     check_page(&page, 5, &newest_first);
-    let (large, page) = measured(&app, &admin, 100).await;
-    check_page(&page, 100, &newest_first);
+    // 50, not 100: with every relation and their nested lists selected (each of up to 50
+    // open visits of its location counted), a page of 100 is over the complexity limit.
+    let (large, page) = measured(&app, &admin, 50).await;
+    check_page(&page, 50, &newest_first);
     let (again, _) = measured(&app, &admin, 5).await;
     eprintln!(
-        "{:?}: visits(first: 5) cost {small} statements, visits(first: 100) {large}, first: 5 again {again}",
+        "{:?}: visits(first: 5) cost {small} statements, visits(first: 50) {large}, first: 5 again {again}",
         app.backend
     );
     assert_eq!(small, large, "statements grow with the page: N+1");

@@ -22,7 +22,8 @@ pub struct UsersQuery;
 
 #[Object]
 impl UsersQuery {
-    /// The client users of the caller's company, by name (at most 500).
+    /// The client users of the caller's company, by name (at most 500). Counted as 20 by the
+    /// query limits.
     #[graphql(guard = "Need::Perm(Permission::UsersManage)")]
     async fn client_users(&self, ctx: &Context<'_>) -> Result<Option<Vec<ClientUser>>> {
         let rows = services::portal::identity::list(state(ctx)?, &*principal(ctx)?).await?;
@@ -127,7 +128,7 @@ pub struct SigningQuery;
 #[Object]
 impl SigningQuery {
     /// The caller's own signing requests, newest first (at most 500; narrow with
-    /// `status`).
+    /// `status`). Counted as 20 by the query limits.
     #[graphql(guard = "Need::Perm(Permission::SigningSign)")]
     async fn signing_requests(
         &self,

@@ -112,7 +112,8 @@ impl Ticket {
     async fn sync_error(&self) -> Option<&str> {
         self.0.sync_error.as_deref()
     }
-    /// The latest 500 comments, oldest first: the client's own and PSA technicians'.
+    /// The latest 500 comments, oldest first: the client's own and PSA technicians'. Counted
+    /// as 20 by the query limits.
     async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<TicketComment>> {
         let rows = loaders(ctx)?
             .comments_by_ticket()

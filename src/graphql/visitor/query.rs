@@ -33,7 +33,7 @@ pub struct VisitorQuery;
 
 #[Object]
 impl VisitorQuery {
-    /// The tenant's locations (a kiosk: its own), by name.
+    /// The tenant's locations (a kiosk: its own), by name. Counted as 20 by the query limits.
     #[graphql(guard = "Need::VisitorAccess")]
     async fn locations(
         &self,
@@ -144,7 +144,7 @@ impl VisitorQuery {
         )
     }
 
-    /// Badges, optionally of one location and status.
+    /// Badges, optionally of one location and status. Counted as 50 by the query limits.
     #[graphql(guard = "Need::Perm(Permission::BadgesManage)")]
     async fn badges(
         &self,
@@ -163,7 +163,7 @@ impl VisitorQuery {
         Ok(Some(rows.into_iter().map(Badge).collect()))
     }
 
-    /// Expected visits, by expected time.
+    /// Expected visits, by expected time. Counted as 50 by the query limits.
     #[graphql(guard = "Need::Perm(Permission::PreregisterManage)")]
     async fn pre_registrations(
         &self,
@@ -188,7 +188,7 @@ impl VisitorQuery {
         ))
     }
 
-    /// Paired kiosks.
+    /// Paired kiosks. Counted as 10 by the query limits.
     #[graphql(guard = "Need::Perm(Permission::AdminKiosk)")]
     async fn kiosks(&self, ctx: &Context<'_>) -> Result<Option<Vec<Kiosk>>> {
         let p = principal(ctx)?;

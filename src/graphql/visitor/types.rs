@@ -50,7 +50,7 @@ impl Location {
     async fn archived(&self) -> bool {
         self.0.archived
     }
-    /// Kiosks paired at this location.
+    /// Kiosks paired at this location. Counted as 5 by the query limits.
     #[graphql(guard = "Need::Perm(Permission::AdminKiosk)")]
     async fn kiosks(&self, ctx: &Context<'_>) -> Result<Option<Vec<Kiosk>>> {
         let rows = loaders(ctx)?
@@ -65,7 +65,7 @@ impl Location {
         )?;
         Ok(Some(rows.into_iter().map(Kiosk::new).collect()))
     }
-    /// Visits checked in and not yet out, newest first.
+    /// Visits checked in and not yet out, newest first. Counted as 50 by the query limits.
     #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
     async fn current_visits(&self, ctx: &Context<'_>) -> Result<Option<Vec<Visit>>> {
         let rows = loaders(ctx)?
@@ -155,7 +155,7 @@ impl Visitor {
     async fn ai_risk_notes(&self) -> Option<&str> {
         self.0.ai_risk_notes.as_deref()
     }
-    /// The visitor's last 50 visits, newest first.
+    /// The visitor's last 50 visits, newest first. Counted as 10 by the query limits.
     #[graphql(guard = "Need::Perm(Permission::VisitorsView)")]
     async fn visits(&self, ctx: &Context<'_>) -> Result<Option<Vec<Visit>>> {
         let rows = loaders(ctx)?
@@ -537,7 +537,8 @@ impl VisitReport {
     async fn total(&self) -> i64 {
         self.0.total
     }
-    /// One entry per location and local day with check-ins.
+    /// One entry per location and local day with check-ins. Counted as 31 by the query
+    /// limits.
     async fn days(&self) -> Vec<VisitReportDay<'_>> {
         self.0.days.iter().map(VisitReportDay).collect()
     }
