@@ -2659,3 +2659,44 @@ on_every_backend!(concurrent_partial_settings_updates_all_land, |app| {
         );
     }
 });
+
+on_every_backend!(audit_log_shows_staff_only_visitor_entries, |app| {
+    let admin = app.admin("acme").await;
+    app.create_location(&admin, "HQ").await;
+    // A client of the same tenant opens a ticket: Portal's entry names its subject.
+    let client = app
+        .client_session("acme", "ACME-1", "c@acme.example", true)
+        .await;
+    app.ok(
+        &client,
+        r#"mutation { createTicket(input: {subject: "Salary review", description: "x"}) { id } }"#,
+        json!({}),
+    )
+    .await;
+    let data = app
+        .ok(
+            &admin,
+            "{ auditLog(first: 100) { totalCount nodes { action details } } }",
+            json!({}),
+        )
+        .await;
+    let actions: Vec<&str> = data["auditLog"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"location.create"), "{data}");
+    for action in &actions {
+        assert!(
+            !action.starts_with("ticket.") && !action.starts_with("client_user."),
+            "a Portal entry reached staff: {data}"
+        );
+    }
+    assert_eq!(
+        data["auditLog"]["totalCount"],
+        json!(actions.len()),
+        "{data}"
+    );
+    assert!(!data.to_string().contains("Salary review"), "{data}");
+});

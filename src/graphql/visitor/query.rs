@@ -225,7 +225,8 @@ impl VisitorQuery {
         Ok(Some(VisitorSettings(model)))
     }
 
-    /// Every successful change, newest first.
+    /// Every successful change to Visitor's data (visits, visitors, badges, locations, hosts,
+    /// kiosks, pre-registrations, settings), newest first; Portal's entries are not shown.
     #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
     async fn audit_log(
         &self,

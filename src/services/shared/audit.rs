@@ -33,7 +33,34 @@ pub async fn record(
     Ok(())
 }
 
-/// One page of the tenant's audit log, newest first.
+/// The first segment of every action Visitor's services record (`visit.check_in`,
+/// `badge.assign`, …). `auditLog` shows staff these entries only: Portal's (tickets,
+/// client users, signing) name client companies' people and subjects, which Visitor's
+/// admins have no business reading.
+pub const VISITOR_ACTIONS: &[&str] = &[
+    "visit",
+    "visitor",
+    "badge",
+    "location",
+    "host",
+    "kiosk",
+    "pre_registration",
+    "settings",
+];
+
+/// The tenant's Visitor entries.
+fn visitor_entries(principal: &Principal) -> Condition {
+    let actions = VISITOR_ACTIONS
+        .iter()
+        .fold(Condition::any(), |any, product| {
+            any.add(Column::Action.starts_with(format!("{product}.")))
+        });
+    Condition::all()
+        .add(Column::TenantId.eq(&principal.tenant_id))
+        .add(actions)
+}
+
+/// One page of the tenant's Visitor audit entries, newest first.
 pub async fn list(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -42,7 +69,7 @@ pub async fn list(
 ) -> AppResult<page::Page<audit_log::Model>> {
     page::newest_first::<AuditLog>(
         db,
-        Condition::all().add(Column::TenantId.eq(&principal.tenant_id)),
+        visitor_entries(principal),
         (Column::At, Column::Id),
         first,
         after,
@@ -51,10 +78,10 @@ pub async fn list(
     .await
 }
 
-/// How many entries the tenant's audit log holds.
+/// How many Visitor entries the tenant's audit log holds.
 pub async fn count(db: &DatabaseConnection, principal: &Principal) -> AppResult<u64> {
     Ok(AuditLog::find()
-        .filter(Column::TenantId.eq(&principal.tenant_id))
+        .filter(visitor_entries(principal))
         .count(db)
         .await?)
 }
