@@ -687,11 +687,12 @@ on_every_backend!(check_in_and_check_out, |app| {
     }
     assert_eq!(visit_count(&app, &admin).await, 3);
 
-    // Staff check-ins reuse the visitor record with the same e-mail (case-insensitively).
+    // Staff check-ins reuse the visitor record with the same e-mail and name (both
+    // case-insensitively), and change nothing stored.
     let again = check_in(
         &app,
         &admin,
-        json!({"locationId": loc, "visitor": {"name": "Second P.", "email": "SECOND@example.com"}}),
+        json!({"locationId": loc, "visitor": {"name": "second PERSON", "email": "SECOND@example.com"}}),
     )
     .await;
     assert_eq!(again["visitor"]["id"], second["visitor"]["id"]);
@@ -702,7 +703,7 @@ on_every_backend!(check_in_and_check_out, |app| {
             json!({"id": second["visitor"]["id"]}),
         )
         .await;
-    assert_eq!(data["visitor"]["name"], "Second P.");
+    assert_eq!(data["visitor"]["name"], "Second Person");
     assert_eq!(
         data["visitor"]["company"], "Initech",
         "omitted details are kept"
@@ -2700,3 +2701,77 @@ on_every_backend!(audit_log_shows_staff_only_visitor_entries, |app| {
     );
     assert!(!data.to_string().contains("Salary review"), "{data}");
 });
+
+on_every_backend!(
+    check_in_reuses_a_visitor_only_for_viewers_and_the_same_name,
+    |app| {
+        let admin = app.admin("acme").await;
+        let loc = app.create_location(&admin, "HQ").await;
+        let ceo = check_in(
+        &app,
+        &admin,
+        json!({"locationId": loc, "visitor": {"name": "Grace Hopper", "email": "ceo@corp.example", "company": "Corp"}}),
+    )
+    .await;
+        let ceo_id = ceo["visitor"]["id"].clone();
+        let visitor = |id: Value| {
+            let app = &app;
+            let admin = admin.clone();
+            async move {
+                app.ok(
+                    &admin,
+                    "query($id: ID!){ visitor(id: $id){ id name email company } }",
+                    json!({"id": id}),
+                )
+                .await["visitor"]
+                    .clone()
+            }
+        };
+
+        // A desk that may only check visitors in cannot take over the record by its e-mail.
+        let desk = app
+            .staff_session("acme", &["visitor.visitors.checkin"])
+            .await;
+        let body = app
+        .gql(
+            Some(&desk),
+            "mutation($i: CheckInInput!){ checkInVisitor(input: $i){ id } }",
+            json!({"i": {"locationId": loc, "visitor": {"name": "Mallory", "email": "CEO@corp.example"}}}),
+        )
+        .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let desk_visit = body["data"]["checkInVisitor"]["id"].clone();
+        let stored = visitor(ceo_id.clone()).await;
+        assert_eq!(stored["name"], "Grace Hopper", "{stored}");
+        assert_eq!(stored["company"], "Corp", "{stored}");
+        let data = app
+            .ok(
+                &admin,
+                "query($id: ID!){ visit(id: $id){ visitor { id name } } }",
+                json!({"id": desk_visit}),
+            )
+            .await;
+        assert_ne!(data["visit"]["visitor"]["id"], ceo_id, "{data}");
+        assert_eq!(data["visit"]["visitor"]["name"], "Mallory", "{data}");
+
+        // A viewer with another name gets a new record too; the stored one is untouched.
+        let other = check_in(
+        &app,
+        &admin,
+        json!({"locationId": loc, "visitor": {"name": "G. Hopper", "email": "ceo@corp.example", "company": "Elsewhere"}}),
+    )
+    .await;
+        assert_ne!(other["visitor"]["id"], ceo_id);
+        // The same name reuses it without overwriting what is stored.
+        let same = check_in(
+        &app,
+        &admin,
+        json!({"locationId": loc, "visitor": {"name": "GRACE HOPPER", "email": "ceo@corp.example", "company": "Elsewhere"}}),
+    )
+    .await;
+        assert_eq!(same["visitor"]["id"], ceo_id);
+        let stored = visitor(ceo_id).await;
+        assert_eq!(stored["name"], "Grace Hopper", "{stored}");
+        assert_eq!(stored["company"], "Corp", "{stored}");
+    }
+);

@@ -102,7 +102,8 @@ pub async fn create(
             Some(id) => Some(hosts::require(&txn, tenant, id).await?),
             None => None,
         };
-        let visitor = visits::upsert_visitor(&txn, tenant, &details, true).await?;
+        let may_reuse = principal.can(crate::auth::Permission::VisitorsView);
+        let visitor = visits::upsert_visitor(&txn, tenant, &details, may_reuse).await?;
         let model = pre_registrations::Model {
             id: new_id(),
             tenant_id: tenant.to_owned(),

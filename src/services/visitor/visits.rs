@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, Query},
 };
 use serde_json::json;
@@ -92,31 +92,45 @@ pub fn visitor_details(input: &VisitorDetails) -> AppResult<VisitorDetails> {
     })
 }
 
-/// Finds (staff, by e-mail) or creates the visitor record inside `txn`.
+/// The visitor record for `details`: an existing one of the tenant is reused only when
+/// `may_reuse` (the caller holds `visitor.visitors.view`, so it could read that record
+/// anyway) and both the e-mail and the name match, case-insensitively; otherwise a new record
+/// is created. Reuse never changes what is stored: it only fills a phone or company the
+/// record lacks. Matching by e-mail alone would let a caller who may only check visitors in
+/// rename someone on every past visit and learn their id and company.
 pub async fn upsert_visitor(
     txn: &impl ConnectionTrait,
     tenant_id: &str,
     details: &VisitorDetails,
-    reuse_by_email: bool,
+    may_reuse: bool,
 ) -> AppResult<entities::visitors::Model> {
+    /// Records with one e-mail looked at for a matching name.
+    const CANDIDATES: u64 = 20;
     let at = now();
     let normalized = details.email.as_ref().map(|e| e.to_lowercase());
-    if reuse_by_email && let Some(email) = &normalized {
+    if may_reuse && let Some(email) = &normalized {
+        let name = details.name.to_lowercase();
         let existing = entities::visitors::Entity::find()
             .filter(entities::visitors::Column::TenantId.eq(tenant_id))
             .filter(entities::visitors::Column::EmailNormalized.eq(email))
             .filter(entities::visitors::Column::AnonymizedAt.is_null())
             .order_by_desc(entities::visitors::Column::UpdatedAt)
-            .one(txn)
-            .await?;
+            .limit(CANDIDATES)
+            .all(txn)
+            .await?
+            .into_iter()
+            .find(|v| v.name.to_lowercase() == name);
         if let Some(existing) = existing {
+            let fill_phone = existing.phone.is_none() && details.phone.is_some();
+            let fill_company = existing.company.is_none() && details.company.is_some();
+            if !fill_phone && !fill_company {
+                return Ok(existing);
+            }
             let mut active = existing.into_active_model();
-            active.name = Set(details.name.clone());
-            active.email = Set(details.email.clone());
-            if details.phone.is_some() {
+            if fill_phone {
                 active.phone = Set(details.phone.clone());
             }
-            if details.company.is_some() {
+            if fill_company {
                 active.company = Set(details.company.clone());
             }
             active.updated_at = Set(at);
@@ -274,7 +288,13 @@ pub async fn check_in(
             let details = details
                 .as_ref()
                 .ok_or_else(|| AppError::bad_input("visitor is required"))?;
-            upsert_visitor(&txn, tenant, details, source == CheckInSource::Staff).await?
+            upsert_visitor(
+                &txn,
+                tenant,
+                details,
+                source == CheckInSource::Staff && principal.can(Permission::VisitorsView),
+            )
+            .await?
         }
     };
 
