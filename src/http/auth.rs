@@ -96,16 +96,26 @@ pub fn request_ip(
     peer.map(|peer| client_ip(peer.ip(), headers, &state.settings.trusted_proxies))
 }
 
-/// The session token in the `Cookie` header, if any.
-pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
-    headers
+/// The session token in the `Cookie` header, if any; `UNAUTHENTICATED` when the request
+/// carries more than one.
+pub fn cookie_token(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.trim())
+        .filter(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim());
+    let first = found.next();
+    if found.next().is_some() {
+        // Another site or a sibling domain can plant a second cookie of this name; which one
+        // a server reads is not the client's to guess, so neither is.
+        return Err(AppError::Unauthenticated(
+            "Send one session cookie, not several".into(),
+        ));
+    }
+    Ok(first)
 }
 
 /// Authenticates a request from its bearer token or cookie. An unknown or expired
@@ -116,7 +126,10 @@ pub async fn request_meta(
     headers: &HeaderMap,
     ip: Option<IpAddr>,
 ) -> Result<RequestMeta, AppError> {
-    let token = bearer(headers).or_else(|| cookie_token(headers));
+    let token = match bearer(headers) {
+        Some(token) => Some(token),
+        None => cookie_token(headers)?,
+    };
     let principal = match token {
         Some(token) => auth_service::authenticate(state, token)
             .await?
@@ -139,7 +152,7 @@ pub async fn cookie_principal_for_websocket(
     if !state.settings.origin_allowed(origin) {
         return None;
     }
-    let token = cookie_token(headers)?;
+    let token = cookie_token(headers).ok()??;
     auth_service::authenticate(state, token)
         .await
         .ok()
@@ -352,7 +365,8 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
-    if bearer(&headers).is_none() && cookie_token(&headers).is_some() && !json_body {
+    let cookie = !matches!(cookie_token(&headers), Ok(None));
+    if bearer(&headers).is_none() && cookie && !json_body {
         return (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],

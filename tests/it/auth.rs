@@ -828,3 +828,53 @@ on_every_backend!(
         );
     }
 );
+
+on_every_backend!(a_request_with_two_session_cookies_is_refused, |app| {
+    let staff = app.admin("acme").await;
+    let other = app.admin("beta").await;
+    // One session cookie works.
+    assert!(me_with_cookie(&app, &staff).await["data"]["me"].is_object());
+    // Two (a planted one beside the user's own, in either order) are refused outright:
+    // which one a server would take is not the client's to guess.
+    for cookies in [
+        format!("onegraph_session={other}; onegraph_session={staff}"),
+        format!("onegraph_session={staff}; onegraph_session={other}"),
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/graphql", app.base))
+            .header(header::COOKIE, cookies.clone())
+            .json(&json!({"query": ME}))
+            .send()
+            .await
+            .expect("graphql");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{cookies}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "UNAUTHENTICATED", "{body}");
+    }
+    // Split over two Cookie headers too.
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .header(header::COOKIE, format!("onegraph_session={staff}"))
+        .header(header::COOKIE, format!("onegraph_session={other}"))
+        .json(&json!({"query": ME}))
+        .send()
+        .await
+        .expect("graphql");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // A bearer token decides on its own; cookies beside it are not read.
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&staff)
+        .header(
+            header::COOKIE,
+            format!("onegraph_session={other}; onegraph_session={staff}"),
+        )
+        .json(&json!({"query": ME}))
+        .send()
+        .await
+        .expect("graphql");
+    assert_eq!(response.status(), StatusCode::OK);
+});
