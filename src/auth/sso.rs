@@ -152,10 +152,21 @@ pub fn verify(token: &str, secret: &str, issuer: &str, now: i64) -> Result<HubCl
         .get("iat")
         .and_then(Value::as_i64)
         .ok_or_else(invalid)?;
-    if exp + LEEWAY_SECS < now {
+    // Checked: a signed token with absurd times must be refused, not wrap around into a
+    // valid-looking window (its `jti` row would then expire, and be swept, early).
+    let (Some(exp_with_leeway), Some(lifetime), Some(latest_iat)) = (
+        exp.checked_add(LEEWAY_SECS),
+        exp.checked_sub(iat),
+        now.checked_add(LEEWAY_SECS),
+    ) else {
+        return Err(invalid());
+    };
+    if exp_with_leeway < now {
         return Err(refused("expired"));
     }
-    if exp - iat > MAX_LIFETIME_SECS || exp < iat || iat > now + LEEWAY_SECS {
+    // With `exp` at most 10 minutes after `iat` and not past, `iat` lies within the last
+    // 10 minutes and 30 seconds: a bounded window.
+    if !(0..=MAX_LIFETIME_SECS).contains(&lifetime) || iat > latest_iat {
         return Err(invalid());
     }
     if string_claim(&claims, "iss").as_deref() != Some(issuer) {
@@ -320,6 +331,27 @@ mod tests {
             check(&c, SECRET, now).err().and_then(|r| r.reason()),
             Some("invalid_claims")
         );
+    }
+
+    #[test]
+    fn absurd_times_are_refused_not_wrapped() {
+        let now = 1_700_000_000;
+        for (iat, exp) in [
+            (-10, i64::MAX - 30),
+            (i64::MIN, now + 60),
+            (now, i64::MAX),
+            (i64::MAX, i64::MAX),
+            (i64::MIN, i64::MIN),
+        ] {
+            let mut c = claims(now);
+            c.iat = iat;
+            c.exp = exp;
+            let reason = check(&c, SECRET, now).err().and_then(|r| r.reason());
+            assert!(
+                matches!(reason, Some("invalid_claims" | "expired")),
+                "iat {iat}, exp {exp}: {reason:?}"
+            );
+        }
     }
 
     #[test]
