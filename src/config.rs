@@ -226,6 +226,10 @@ pub struct Settings {
     /// `WS_MAX_CONNECTIONS` (default 20000): open WebSockets across the server; further
     /// upgrades get HTTP 503 `RATE_LIMITED`.
     pub ws_max_connections: usize,
+    /// List items one response (or subscription event) may hold (`GRAPHQL_MAX_NODES`).
+    pub graphql_max_nodes: usize,
+    /// Estimated bytes of list items one response may hold (`GRAPHQL_MAX_RESPONSE_BYTES`).
+    pub graphql_max_response_bytes: usize,
     /// `WS_MAX_OPERATIONS` (default 20): live operations one WebSocket may hold.
     pub ws_max_operations: usize,
     /// `WS_INIT_TIMEOUT` (default `10s`): time allowed between upgrade and `connection_init`.
@@ -499,6 +503,12 @@ impl Settings {
             auth_rate_per_minute: r.parse("AUTH_RATE_PER_MINUTE", 20, "a positive integer")?,
             trusted_proxies,
             ws_max_connections: r.parse("WS_MAX_CONNECTIONS", 20_000, "a positive integer")?,
+            graphql_max_nodes: r.parse("GRAPHQL_MAX_NODES", 20_000, "a positive integer")?,
+            graphql_max_response_bytes: r.parse(
+                "GRAPHQL_MAX_RESPONSE_BYTES",
+                16 * 1024 * 1024,
+                "a positive integer (bytes)",
+            )?,
             ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
             ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
             upstream_timeout: r.duration("UPSTREAM_TIMEOUT", "5s")?,
@@ -521,6 +531,18 @@ impl Settings {
         if settings.ws_max_connections == 0 {
             return Err(ConfigError {
                 name: "WS_MAX_CONNECTIONS",
+                message: "must be at least 1".into(),
+            });
+        }
+        if settings.graphql_max_nodes == 0 {
+            return Err(ConfigError {
+                name: "GRAPHQL_MAX_NODES",
+                message: "must be at least 1".into(),
+            });
+        }
+        if settings.graphql_max_response_bytes == 0 {
+            return Err(ConfigError {
+                name: "GRAPHQL_MAX_RESPONSE_BYTES",
                 message: "must be at least 1".into(),
             });
         }

@@ -4,6 +4,7 @@
 //! (`visitor`, `portal`) has its own folder, laid out by role, importing nothing from the
 //! other.
 
+pub mod budget;
 pub mod connection;
 pub mod context;
 pub mod enums;
@@ -20,6 +21,8 @@ pub mod scalars;
 pub mod viewer;
 pub mod visitor;
 pub mod ws;
+
+use std::sync::Arc;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 use axum::{Router, routing::get};
@@ -92,45 +95,57 @@ fn build_schema_for_export() -> AppSchema {
     .finish()
 }
 
-/// Attaches what resolvers need to `request`: the state, the caller and fresh DataLoaders.
+/// Attaches what resolvers need to `request`: the state, the caller, fresh DataLoaders and
+/// a fresh response budget (returned too, for the caller to read once the request ran).
 pub fn prepare(
     state: &AppState,
     request: async_graphql::Request,
     meta: RequestMeta,
-) -> async_graphql::Request {
+) -> (async_graphql::Request, Arc<budget::Budget>) {
     let loaders = loaders::Loaders::new(state, meta.principal.as_deref());
-    request.data(state.clone()).data(meta).data(loaders)
+    let budget = budget::Budget::new(&state.settings);
+    let request = request
+        .data(state.clone())
+        .data(meta)
+        .data(loaders)
+        .data(budget.clone());
+    (request, budget)
 }
 
 /// Executes `request` for the caller in `meta`: the operation limits first (a refusal is
 /// the only error of the response, as before execution), then the schema, then `null` for
-/// the nullable fields that failed.
+/// the nullable fields that failed. A response that went over its budget is that one error
+/// alone, as a refusal before execution would be.
 pub async fn execute(
     state: &AppState,
     request: async_graphql::Request,
     meta: RequestMeta,
 ) -> async_graphql::Response {
-    let mut request = prepare(state, request, meta);
+    let (mut request, budget) = prepare(state, request, meta);
     if let Err(error) = limits::check_request(&mut request) {
         return async_graphql::Response::from_errors(vec![error]);
     }
     let query = request.query.clone();
     let operation_name = request.operation_name.clone();
     let mut response = state.schema.execute(request).await;
+    if budget.exceeded() {
+        return async_graphql::Response::from_errors(vec![budget.error()]);
+    }
     field_errors::fill_nulls(&mut response, &query, operation_name.as_deref());
     code_request_errors(&mut response);
     response
 }
 
 /// [`execute`] for a subscription (or any operation) over the WebSocket: one response per
-/// event, each with `null` for its failed nullable fields.
+/// event, each with `null` for its failed nullable fields and its own response budget (an
+/// event over it is that one error alone; the subscription goes on).
 pub fn execute_stream(
     state: &AppState,
     request: async_graphql::Request,
     meta: RequestMeta,
 ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
     use futures_util::StreamExt;
-    let mut request = prepare(state, request, meta);
+    let (mut request, budget) = prepare(state, request, meta);
     if let Err(error) = limits::check_request(&mut request) {
         return futures_util::stream::once(async move {
             async_graphql::Response::from_errors(vec![error])
@@ -143,6 +158,13 @@ pub fn execute_stream(
         .schema
         .execute_stream(request)
         .map(move |mut response| {
+            // The events of one operation are resolved one after the other, each before it
+            // is yielded here, so the budget is the event's alone.
+            if budget.exceeded() {
+                budget.reset();
+                return async_graphql::Response::from_errors(vec![budget.error()]);
+            }
+            budget.reset();
             field_errors::fill_nulls(&mut response, &query, operation_name.as_deref());
             code_request_errors(&mut response);
             response

@@ -43,6 +43,7 @@ impl VisitorQuery {
         let p = principal(ctx)?;
         let rows =
             services::visitor::locations::list(&state(ctx)?.db, &p, include_archived).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Location).collect()))
     }
 
@@ -75,13 +76,14 @@ impl VisitorQuery {
             services::visitor::hosts::list(&state(ctx)?.db, &p, &filter, first, after.as_deref())
                 .await?;
         Ok(Some(connection::from_page(
+            ctx,
             page,
             HostTotal {
                 principal: p,
                 filter,
             },
             Host,
-        )))
+        )?))
     }
 
     /// The visit log, newest first.
@@ -115,13 +117,14 @@ impl VisitorQuery {
             None
         };
         Ok(Some(connection::from_page(
+            ctx,
             page,
             VisitTotal {
                 principal: p,
                 filter,
             },
             |visit| Visit::with_relations(visit, relations.clone()),
-        )))
+        )?))
     }
 
     /// One visit.
@@ -160,6 +163,7 @@ impl VisitorQuery {
             status.map(Into::into),
         )
         .await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Badge).collect()))
     }
 
@@ -181,6 +185,7 @@ impl VisitorQuery {
             to,
         )
         .await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(
             rows.into_iter()
                 .map(PreRegistration::without_code)
@@ -193,6 +198,7 @@ impl VisitorQuery {
     async fn kiosks(&self, ctx: &Context<'_>) -> Result<Option<Vec<Kiosk>>> {
         let p = principal(ctx)?;
         let rows = services::visitor::kiosks::list(&state(ctx)?.db, &p).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Kiosk::new).collect()))
     }
 
@@ -239,9 +245,10 @@ impl VisitorQuery {
         let page =
             services::shared::audit::list(&state(ctx)?.db, &p, first, after.as_deref()).await?;
         Ok(Some(connection::from_page(
+            ctx,
             page,
             AuditTotal { principal: p },
             AuditEntry,
-        )))
+        )?))
     }
 }

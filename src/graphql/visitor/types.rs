@@ -63,6 +63,7 @@ impl Location {
             rows.unwrap_or_default(),
             "kiosks at this location",
         )?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Kiosk::new).collect()))
     }
     /// Visits checked in and not yet out, newest first. Counted as 50 by the query limits.
@@ -78,6 +79,7 @@ impl Location {
             rows.unwrap_or_default(),
             "current visits at this location",
         )?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Visit::new).collect()))
     }
 }
@@ -163,12 +165,9 @@ impl Visitor {
             .load_one(self.0.id.clone())
             .await
             .map_err(load_err)?;
-        Ok(Some(
-            rows.unwrap_or_default()
-                .into_iter()
-                .map(Visit::new)
-                .collect(),
-        ))
+        let rows = rows.unwrap_or_default();
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(Some(rows.into_iter().map(Visit::new).collect()))
     }
 }
 
