@@ -7,7 +7,8 @@
 //! `GRAPHQL_MAX_NODES` or `GRAPHQL_MAX_RESPONSE_BYTES` the list fails with
 //! `QUERY_TOO_COMPLEX`, and so does every list loaded after it, so the rest of the response
 //! costs next to nothing; [`super::execute`] then answers with that one error alone, before
-//! the response is serialized.
+//! the response is serialized (a mutation, whose changes are made by then, keeps its data
+//! with the lists that did not fit null).
 //!
 //! The charge is a call in each list resolver (and in [`super::connection::from_page`]),
 //! not a schema extension: an extension would put every field on async-graphql's slow path.

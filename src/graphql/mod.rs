@@ -127,8 +127,12 @@ pub async fn execute(
     }
     let query = request.query.clone();
     let operation_name = request.operation_name.clone();
+    let mutation = is_mutation(&mut request);
     let mut response = state.schema.execute(request).await;
-    if budget.exceeded() {
+    // A mutation's changes are made by the time its payload overflows: its answer keeps
+    // the data, with the lists that did not fit null and their errors, so that a client does
+    // not take it for a refusal and retry it.
+    if budget.exceeded() && !mutation {
         return async_graphql::Response::from_errors(vec![budget.error()]);
     }
     field_errors::fill_nulls(&mut response, &query, operation_name.as_deref());
@@ -170,6 +174,27 @@ pub fn execute_stream(
             response
         })
         .boxed()
+}
+
+/// Whether the operation `request` runs is a mutation (its document is parsed by now).
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let ty = match (&document.operations, name.as_deref()) {
+        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| operation.node.ty)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+            .values()
+            .next()
+            .map(|operation| operation.node.ty),
+        _ => None,
+    };
+    ty == Some(OperationType::Mutation)
 }
 
 /// Gives `BAD_USER_INPUT` to the errors async-graphql raises without a code: syntax,

@@ -296,3 +296,32 @@ fn every_list_resolver_charges_the_budget() {
         "list resolvers that do not charge the response budget: {missing:?}"
     );
 }
+
+on_every_backend!(
+    a_mutation_over_the_budget_keeps_its_data,
+    env = [("GRAPHQL_MAX_NODES", "2")],
+    |app| {
+        let token = app.admin("budget-mutation").await;
+        let location = app.create_location(&token, "Lobby").await;
+        app.check_in(&token, &location, "First").await;
+        app.check_in(&token, &location, "Second").await;
+        // The check-in is made before its payload's list overflows: the answer says so, with
+        // the list that did not fit null, so that nobody retries a check-in that happened.
+        let body = app
+            .gql(
+                Some(&token),
+                "mutation($l: ID!) { checkInVisitor(input: {locationId: $l, visitor: \
+                 {name: \"Third\"}}) { id location { currentVisits { id } } } }",
+                json!({"l": location}),
+            )
+            .await;
+        assert_eq!(code(&body), Some("QUERY_TOO_COMPLEX"), "{body}");
+        let visit = &body["data"]["checkInVisitor"];
+        assert!(visit["id"].is_string(), "{body}");
+        assert!(visit["location"]["currentVisits"].is_null(), "{body}");
+        let open = app
+            .ok(&token, "{ visits(first: 2) { totalCount } }", json!({}))
+            .await;
+        assert_eq!(open["visits"]["totalCount"], 3, "{open}");
+    }
+);
