@@ -27,3 +27,4 @@ mod statements;
 mod tickets;
 mod visitor;
 mod ws;
+mod ws_caps;
