@@ -9,7 +9,7 @@
 //! |---|---|
 //! | 4400 | a message that is not JSON or not a valid protocol message; a binary frame |
 //! | 4401 | `subscribe` before `connection_ack` |
-//! | 4403 | no or bad credentials in `connection_init`; the credential is revoked or expires |
+//! | 4403 | no or bad credentials in `connection_init`; the credential is revoked (logout, `revokeKiosk`, PSA changing a client user's role, company or access) or expires |
 //! | 4403 | a `subscribe` after the credential was revoked (re-checked in the database) |
 //! | 4406 | the client did not offer the `graphql-transport-ws` subprotocol |
 //! | 4408 | no `connection_init` within `WS_INIT_TIMEOUT` |
