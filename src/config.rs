@@ -224,12 +224,27 @@ pub struct Settings {
     /// is not itself a trusted proxy; from any other peer `X-Forwarded-For` is ignored.
     pub trusted_proxies: Vec<IpNetwork>,
     /// `WS_MAX_CONNECTIONS` (default 20000): open WebSockets across the server; further
-    /// upgrades get HTTP 503 `RATE_LIMITED`.
+    /// upgrades get HTTP 429 `RATE_LIMITED`.
     pub ws_max_connections: usize,
     /// List items one response (or subscription event) may hold (`GRAPHQL_MAX_NODES`).
     pub graphql_max_nodes: usize,
     /// Estimated bytes of list items one response may hold (`GRAPHQL_MAX_RESPONSE_BYTES`).
     pub graphql_max_response_bytes: usize,
+    /// `WS_MAX_CONNECTIONS_PER_IP` (default 500): open WebSockets per client address (as
+    /// the rate limiter sees it: behind `TRUSTED_PROXIES`, IPv6 by /64), counted from the
+    /// upgrade on; further upgrades get HTTP 429 `RATE_LIMITED`.
+    pub ws_max_connections_per_ip: usize,
+    /// `WS_MAX_CONNECTIONS_PER_PRINCIPAL` (default 50): open WebSockets per principal (a
+    /// user or kiosk, whatever its sessions); past it a cookie upgrade gets HTTP 429
+    /// `RATE_LIMITED` and a `connection_init` with a token is closed with 4429.
+    pub ws_max_connections_per_principal: usize,
+    /// `WS_MAX_DOCUMENT_BYTES` (default 16384): largest `query` (with `operationName`) of a
+    /// WebSocket `subscribe`; larger ones get an `error` with `QUERY_TOO_COMPLEX`.
+    pub ws_max_document_bytes: usize,
+    /// `WS_MAX_VARIABLES_BYTES` (default 16384): largest `variables` (with `extensions`) of
+    /// a WebSocket `subscribe`, as serialised JSON; larger ones get an `error` with
+    /// `QUERY_TOO_COMPLEX`.
+    pub ws_max_variables_bytes: usize,
     /// `WS_MAX_OPERATIONS` (default 20): live operations one WebSocket may hold.
     pub ws_max_operations: usize,
     /// `WS_INIT_TIMEOUT` (default `10s`): time allowed between upgrade and `connection_init`.
@@ -509,6 +524,26 @@ impl Settings {
                 16 * 1024 * 1024,
                 "a positive integer (bytes)",
             )?,
+            ws_max_connections_per_ip: r.parse(
+                "WS_MAX_CONNECTIONS_PER_IP",
+                500,
+                "a positive integer",
+            )?,
+            ws_max_connections_per_principal: r.parse(
+                "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
+                50,
+                "a positive integer",
+            )?,
+            ws_max_document_bytes: r.parse(
+                "WS_MAX_DOCUMENT_BYTES",
+                16 * 1024,
+                "a positive integer",
+            )?,
+            ws_max_variables_bytes: r.parse(
+                "WS_MAX_VARIABLES_BYTES",
+                16 * 1024,
+                "a positive integer",
+            )?,
             ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
             ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
             upstream_timeout: r.duration("UPSTREAM_TIMEOUT", "5s")?,
@@ -528,23 +563,30 @@ impl Settings {
                 message: "must be at least 1".into(),
             });
         }
-        if settings.ws_max_connections == 0 {
-            return Err(ConfigError {
-                name: "WS_MAX_CONNECTIONS",
-                message: "must be at least 1".into(),
-            });
-        }
-        if settings.graphql_max_nodes == 0 {
-            return Err(ConfigError {
-                name: "GRAPHQL_MAX_NODES",
-                message: "must be at least 1".into(),
-            });
-        }
-        if settings.graphql_max_response_bytes == 0 {
-            return Err(ConfigError {
-                name: "GRAPHQL_MAX_RESPONSE_BYTES",
-                message: "must be at least 1".into(),
-            });
+        for (name, value) in [
+            ("WS_MAX_CONNECTIONS", settings.ws_max_connections),
+            (
+                "WS_MAX_CONNECTIONS_PER_IP",
+                settings.ws_max_connections_per_ip,
+            ),
+            (
+                "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
+                settings.ws_max_connections_per_principal,
+            ),
+            ("WS_MAX_DOCUMENT_BYTES", settings.ws_max_document_bytes),
+            ("WS_MAX_VARIABLES_BYTES", settings.ws_max_variables_bytes),
+            ("GRAPHQL_MAX_NODES", settings.graphql_max_nodes),
+            (
+                "GRAPHQL_MAX_RESPONSE_BYTES",
+                settings.graphql_max_response_bytes,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError {
+                    name,
+                    message: "must be at least 1".into(),
+                });
+            }
         }
         if settings.database_max_connections == 0 {
             return Err(ConfigError {
@@ -585,6 +627,10 @@ mod tests {
         assert_eq!(&*s.database_url, "sqlite://onegraph.db?mode=rwc");
         assert!(s.trusted_proxies.is_empty());
         assert_eq!(s.ws_max_connections, 20_000);
+        assert_eq!(s.ws_max_connections_per_ip, 500);
+        assert_eq!(s.ws_max_connections_per_principal, 50);
+        assert_eq!(s.ws_max_document_bytes, 16 * 1024);
+        assert_eq!(s.ws_max_variables_bytes, 16 * 1024);
         assert_eq!(s.bind_addr.to_string(), "127.0.0.1:4000");
         assert_eq!(s.ticket_sync_interval, Duration::from_secs(300));
         assert_eq!(s.invoice_sync_interval, Duration::from_secs(6 * 3600));

@@ -28,3 +28,4 @@ mod statements;
 mod tickets;
 mod visitor;
 mod ws;
+mod ws_caps;
