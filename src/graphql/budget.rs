@@ -148,6 +148,7 @@ weigh!(entities::ticket_comments::Model, fields: 5, text: [author, body], option
 weigh!(entities::tickets::Model, fields: 9, text: [subject, description], optional: [sync_error]);
 weigh!(entities::invoices::Model, fields: 9, text: [number, currency, total, balance], optional: [pdf_url]);
 weigh!(entities::audit_log::Model, fields: 5, text: [actor, action], optional: [target, details]);
+weigh!(entities::integration_keys::Model, fields: 5, text: [name], optional: []);
 weigh!(entities::signing_requests::Model, fields: 8, text: [title, document_url], optional: []);
 
 impl Weigh

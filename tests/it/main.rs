@@ -12,6 +12,7 @@ mod budget;
 mod harness;
 mod housekeeping;
 mod http;
+mod integration;
 mod invoices;
 mod layering;
 

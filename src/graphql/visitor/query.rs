@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use super::{
     inputs::VisitFilter,
     types::{
-        AuditEntry, AuditTotal, Badge, Host, HostTotal, Kiosk, Location, PreRegistration, Visit,
-        VisitReport, VisitTotal, Visitor, VisitorSettings,
+        AuditEntry, AuditTotal, Badge, Host, HostTotal, IntegrationKey, Kiosk, Location,
+        PreRegistration, Visit, VisitReport, VisitTotal, Visitor, VisitorSettings,
     },
 };
 use crate::{
@@ -229,6 +229,16 @@ impl VisitorQuery {
         let p = principal(ctx)?;
         let model = services::visitor::settings::get(&state(ctx)?.db, &p.tenant_id).await?;
         Ok(Some(VisitorSettings(model)))
+    }
+
+    /// The tenant's integration keys, live and revoked, newest first (never the keys
+    /// themselves). Counted as 10 by the query limits.
+    #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
+    async fn integration_keys(&self, ctx: &Context<'_>) -> Result<Option<Vec<IntegrationKey>>> {
+        let p = principal(ctx)?;
+        let rows = services::shared::integration_keys::list(&state(ctx)?.db, &p).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(Some(rows.into_iter().map(IntegrationKey).collect()))
     }
 
     /// Every successful change to Visitor's data (visits, visitors, badges, locations, hosts,

@@ -630,3 +630,48 @@ impl AuditTotal {
         Ok(services::shared::audit::count(&state(ctx)?.db, &self.principal).await?)
     }
 }
+
+/// A tenant integration key: how another system (Hub's search, a building system) calls
+/// onegraph's integration endpoints for this tenant. The key itself is shown once, when it is
+/// created, and never stored.
+pub struct IntegrationKey(pub entities::integration_keys::Model);
+
+#[Object]
+impl IntegrationKey {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When a request last used it (to the minute); null until one has.
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    /// When it was revoked; a revoked key is refused from the next request on.
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+}
+
+/// A new integration key and its record.
+pub struct CreatedIntegrationKey {
+    /// The key, shown only here.
+    pub key: String,
+    /// Its record.
+    pub model: entities::integration_keys::Model,
+}
+
+#[Object]
+impl CreatedIntegrationKey {
+    /// The key, sent as `X-Integration-Key`; shown only in this answer.
+    async fn key(&self) -> &str {
+        &self.key
+    }
+    async fn integration_key(&self) -> IntegrationKey {
+        IntegrationKey(self.model.clone())
+    }
+}
