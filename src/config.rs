@@ -192,6 +192,14 @@ pub struct Settings {
     pub ses_smtp_username: Option<Secret>,
     /// `SES_SMTP_PASSWORD`.
     pub ses_smtp_password: Option<Secret>,
+    /// `SES_SMTP_HOST`: the SMTP server (default SES's endpoint for `SES_REGION`,
+    /// `email-smtp.<region>.amazonaws.com`).
+    pub ses_smtp_host: Option<String>,
+    /// `SES_SMTP_PORT` (default 587): the SMTP submission port (STARTTLS, required).
+    pub ses_smtp_port: u16,
+    /// `SES_SMTP_CA_FILE`: a PEM file of CA certificates trusted for the SMTP server, beside
+    /// the public roots (a private relay, or a test server).
+    pub ses_smtp_ca_file: Option<String>,
     /// `MAIL_DIR` (default `./mail`).
     pub mail_dir: String,
     /// `VITE_HUB_URL`, served as `me { hubUrl }`.
@@ -504,6 +512,9 @@ impl Settings {
             ses_region: r.get("SES_REGION")?,
             ses_smtp_username: r.secret("SES_SMTP_USERNAME")?,
             ses_smtp_password: r.secret("SES_SMTP_PASSWORD")?,
+            ses_smtp_host: r.get("SES_SMTP_HOST")?.filter(|h| !h.trim().is_empty()),
+            ses_smtp_port: r.parse("SES_SMTP_PORT", 587, "a port number")?,
+            ses_smtp_ca_file: r.get("SES_SMTP_CA_FILE")?.filter(|f| !f.trim().is_empty()),
             mail_dir: r.string("MAIL_DIR", "./mail")?,
             hub_url: r.get("VITE_HUB_URL")?,
             bus_url: r.get("VITE_BUS_URL")?,
@@ -587,6 +598,12 @@ impl Settings {
                     message: "must be at least 1".into(),
                 });
             }
+        }
+        if settings.ses_smtp_port == 0 {
+            return Err(ConfigError {
+                name: "SES_SMTP_PORT",
+                message: "must be a port number from 1 to 65535".into(),
+            });
         }
         if settings.database_max_connections == 0 {
             return Err(ConfigError {
