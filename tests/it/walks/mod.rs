@@ -1,0 +1,3 @@
+//! Walks over the whole schema, generated from introspection.
+
+mod hostile;
