@@ -29,5 +29,6 @@ mod signing;
 mod statements;
 mod tickets;
 mod visitor;
+mod walks;
 mod ws;
 mod ws_caps;
