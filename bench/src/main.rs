@@ -274,7 +274,9 @@ async fn cleanup(ctx: &Ctx) {
     }
 }
 
-async fn run(scenarios: Vec<String>, mut opts: Options) -> Result<()> {
+/// The context of a run: resolves the PostgreSQL URL and onegraph's binary, and makes the
+/// work directory.
+fn context(mut opts: Options) -> Result<Ctx> {
     opts.postgres_url = opts
         .postgres
         .clone()
@@ -314,6 +316,12 @@ async fn run(scenarios: Vec<String>, mut opts: Options) -> Result<()> {
         created_databases: tokio::sync::Mutex::new(Vec::new()),
         notes: Mutex::new(Vec::new()),
     };
+    eprintln!("bench: work directory {}", ctx.work_dir.display());
+    Ok(ctx)
+}
+
+async fn run(scenarios: Vec<String>, opts: Options) -> Result<()> {
+    let ctx = context(opts)?;
     let selected: Vec<&Scenario> = if scenarios.is_empty() || scenarios.iter().any(|s| s == "all") {
         SCENARIOS.iter().collect()
     } else {
@@ -322,7 +330,6 @@ async fn run(scenarios: Vec<String>, mut opts: Options) -> Result<()> {
             .filter(|s| scenarios.iter().any(|n| n == s.name))
             .collect()
     };
-    eprintln!("bench: work directory {}", ctx.work_dir.display());
     let mut report = Report {
         machine: machine::facts(),
         ..Report::default()
