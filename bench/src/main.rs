@@ -18,6 +18,7 @@ mod report;
 mod scenarios;
 mod seed;
 mod server;
+mod soak;
 
 use std::{
     collections::HashMap,
@@ -112,6 +113,9 @@ fn scenario_help() -> String {
 enum Internal {
     /// The baseline server; the benchmark starts it itself.
     BaselineServer(baseline::Args),
+    /// A bounded soak on PostgreSQL: mixed load, open subscriptions, a failing Bus, and
+    /// checks of delivery and memory (see bench/soak.sh).
+    Soak(soak::Args),
 }
 
 /// Load and set-up options.
@@ -390,6 +394,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.internal {
         Some(Internal::BaselineServer(args)) => baseline::serve(args).await,
+        Some(Internal::Soak(args)) => soak::run(args).await,
         None => run(cli.scenarios, cli.opts).await,
     };
     match result {
