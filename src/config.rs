@@ -207,6 +207,10 @@ pub struct Settings {
     pub invoice_sync_interval: Duration,
     /// `BILLING_USAGE_AT` (default `00:58`, UTC), as (hour, minute).
     pub billing_usage_at: (u32, u32),
+    /// `RUN_SYNC_MIN_INTERVAL` (default `30s`, at most `24h`; `0` turns it off): how long
+    /// after one of its admins started a job with `runSync` a tenant waits before starting
+    /// that job by hand again (`RATE_LIMITED` with `retryAfter` meanwhile).
+    pub run_sync_min_interval: Duration,
     /// `GRAPHIQL` (default `true`).
     pub graphiql: bool,
     /// `GRAPHQL_INTROSPECTION` (default `true`); off also turns off field suggestions.
@@ -492,6 +496,7 @@ impl Settings {
             ticket_sync_backoff: r.duration("TICKET_SYNC_BACKOFF", "1m")?,
             invoice_sync_interval: r.duration("INVOICE_SYNC_INTERVAL", "6h")?,
             billing_usage_at,
+            run_sync_min_interval: r.duration("RUN_SYNC_MIN_INTERVAL", "30s")?,
             graphiql: r.bool("GRAPHIQL", true)?,
             introspection: r.bool("GRAPHQL_INTROSPECTION", true)?,
             dataloader_delay: r.duration("DATALOADER_DELAY", "1ms")?,
@@ -522,6 +527,12 @@ impl Settings {
             return Err(ConfigError {
                 name: "WS_MAX_CONNECTIONS",
                 message: "must be at least 1".into(),
+            });
+        }
+        if settings.run_sync_min_interval > Duration::from_secs(24 * 3600) {
+            return Err(ConfigError {
+                name: "RUN_SYNC_MIN_INTERVAL",
+                message: "must be at most 24h".into(),
             });
         }
         if settings.database_max_connections == 0 {
@@ -568,6 +579,7 @@ mod tests {
         assert_eq!(s.invoice_sync_interval, Duration::from_secs(6 * 3600));
         assert_eq!(s.billing_usage_at, (0, 58));
         assert_eq!(s.dataloader_delay, Duration::from_millis(1));
+        assert_eq!(s.run_sync_min_interval, Duration::from_secs(30));
         assert!(s.sso_secret.is_none());
         assert!(!s.secure_cookies());
         Ok(())

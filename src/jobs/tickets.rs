@@ -77,7 +77,8 @@ async fn push_tickets(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) ->
                     let error = "push ticket: PSA answered an id another ticket already has";
                     svc::mark_ticket_failed(&ctx.db, &ticket, error, backoff).await?;
                     report.add(&ticket.tenant_id, "failed", 1);
-                    report.errors.push(format!("ticket {}: {error}", ticket.id));
+                    report
+                        .tenant_error(&ticket.tenant_id, format!("ticket {}: {error}", ticket.id));
                 }
             }
             Err(PsaError::Unreachable) => {
@@ -92,7 +93,7 @@ async fn push_tickets(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) ->
                 svc::mark_ticket_failed(&ctx.db, &ticket, &error, backoff).await?;
                 report.add(&ticket.tenant_id, "failed", 1);
                 tracing::warn!(ticket = %ticket.id, %error, "PSA refused a ticket");
-                report.errors.push(format!("ticket {}: {error}", ticket.id));
+                report.tenant_error(&ticket.tenant_id, format!("ticket {}: {error}", ticket.id));
                 if err.is_outage() {
                     return Ok(outage(report, "push ticket", &err));
                 }
@@ -125,9 +126,10 @@ async fn push_comments(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) -
                 svc::mark_comment_failed(&ctx.db, &comment, &error, backoff).await?;
                 report.add(&comment.tenant_id, "failed", 1);
                 tracing::warn!(comment = %comment.id, %error, "PSA refused a comment");
-                report
-                    .errors
-                    .push(format!("comment {}: {error}", comment.id));
+                report.tenant_error(
+                    &comment.tenant_id,
+                    format!("comment {}: {error}", comment.id),
+                );
                 if err.is_outage() {
                     return Ok(outage(report, "push comment", &err));
                 }

@@ -790,3 +790,77 @@ on_every_backend!(
         assert_eq!(recorded_runs(&app).await.len(), 2);
     }
 );
+
+on_every_backend!(
+    run_sync_answers_each_tenant_its_own_outcome,
+    env = [("TICKET_SYNC_BACKOFF", "0")],
+    |app, psa: FakePsa| {
+        let acme_client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let beta_client = app
+            .client_session("beta", "co-1", "bob@example.com", false)
+            .await;
+        let acme_ticket = create_ticket(&app, &acme_client, "Fine").await;
+        let beta_ticket = create_ticket(&app, &beta_client, "Refused").await;
+        psa.refuse_tenant(&tenant_id("beta"));
+        let acme = app.admin("acme").await;
+        let beta = app.admin("beta").await;
+
+        // The platform-wide run failed beta's ticket; acme's own part went well.
+        let run = run_sync(&app, &acme).await;
+        assert_eq!(run["ok"], true, "{run}");
+        assert_eq!(run["summary"], "pushed=1", "{run}");
+        assert_eq!(
+            ticket(&app, &acme_client, &acme_ticket).await["syncState"],
+            "SYNCED"
+        );
+        let run = run_sync(&app, &beta).await;
+        assert_eq!(run["ok"], false, "{run}");
+        assert_eq!(run["summary"], "failed=1", "{run}");
+        assert_eq!(
+            ticket(&app, &beta_client, &beta_ticket).await["syncState"],
+            "FAILED"
+        );
+        // Both runs were platform-wide and recorded as not ok.
+        let runs = recorded_runs(&app).await;
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|r| r.ok == Some(false)), "{runs:?}");
+
+        // An error that concerns everyone (PSA down) is every tenant's.
+        create_ticket(&app, &acme_client, "Later").await;
+        psa.down().await;
+        let run = run_sync(&app, &acme).await;
+        assert_eq!(run["ok"], false, "{run}");
+        psa.up().await;
+    }
+);
+
+on_every_backend!(
+    run_sync_keeps_a_minimum_gap_per_tenant,
+    env = [("RUN_SYNC_MIN_INTERVAL", "30s")],
+    |app, psa: FakePsa| {
+        let acme = app.admin("acme").await;
+        let run = run_sync(&app, &acme).await;
+        assert_eq!(run["ok"], true, "{run}");
+
+        // Back to back, by the same or another admin of the tenant: refused, nothing run.
+        let other_admin = app.admin("acme").await;
+        for token in [&acme, &other_admin] {
+            let body = app.gql(Some(token), RUN, json!({})).await;
+            assert_eq!(code(&body), Some("RATE_LIMITED"), "{body}");
+            assert_eq!(body["data"]["runSync"], Value::Null, "{body}");
+            let retry = body["errors"][0]["extensions"]["retryAfter"]
+                .as_u64()
+                .unwrap_or(0);
+            assert!((1..=30).contains(&retry), "{body}");
+        }
+        assert_eq!(recorded_runs(&app).await.len(), 1);
+
+        // Another tenant has its own gap.
+        let beta = app.admin("beta").await;
+        assert_eq!(run_sync(&app, &beta).await["ok"], true);
+        assert_eq!(recorded_runs(&app).await.len(), 2);
+        assert!(psa.requests().len() >= 2);
+    }
+);

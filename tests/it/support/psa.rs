@@ -55,6 +55,8 @@ struct Inner {
     comments: HashMap<String, String>,
     feed: Vec<Value>,
     next_id: u64,
+    /// Tenants whose ticket creations are refused with `422`.
+    refused_tenants: std::collections::HashSet<String>,
 }
 
 /// The secret-looking text PSA's error bodies carry: it must never reach a client.
@@ -147,10 +149,17 @@ async fn create_ticket(State(inner): State<Shared>, headers: HeaderMap, body: By
         );
         return refusal;
     }
+    let tenant = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b["tenant_id"].as_str().map(str::to_owned))
+        .unwrap_or_default();
     let (status, response) = {
         let mut state = inner.lock().unwrap();
         match header(&headers, "idempotency-key") {
             _ if !authorized(&headers) => (StatusCode::UNAUTHORIZED, json!({"error": "key"})),
+            _ if state.refused_tenants.contains(&tenant) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": LEAK}))
+            }
             None => (StatusCode::BAD_REQUEST, json!({"error": "Idempotency-Key"})),
             Some(key) => {
                 let (id, status) = match state.tickets.get(&key) {
@@ -298,6 +307,15 @@ impl FakePsa {
     /// Switches how the fake answers.
     pub fn set_mode(&self, mode: Mode) {
         self.inner.lock().unwrap().mode = Some(mode);
+    }
+
+    /// Refuses (`422`) the ticket creations of tenant `tenant_id` from now on.
+    pub fn refuse_tenant(&self, tenant_id: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .refused_tenants
+            .insert(tenant_id.to_owned());
     }
 
     /// Serves the whole feed from its start whatever `since` says (a PSA replaying changes).
