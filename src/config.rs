@@ -236,6 +236,9 @@ pub struct Settings {
     pub ws_init_timeout: Duration,
     /// `UPSTREAM_TIMEOUT` (default `5s`): how long one call to another product may take.
     pub upstream_timeout: Duration,
+    /// `UPSTREAM_MAX_BODY` (default 4194304, 4 MiB; at least 1024): the most bytes of one
+    /// answer from another product onegraph reads; a longer one fails that call.
+    pub upstream_max_body: usize,
     /// `OUTBOX_POLL_INTERVAL` (default `1s`): how often the outbox dispatcher looks for due
     /// rows (a full batch is followed by the next at once).
     pub outbox_poll_interval: Duration,
@@ -507,6 +510,11 @@ impl Settings {
             ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
             ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
             upstream_timeout: r.duration("UPSTREAM_TIMEOUT", "5s")?,
+            upstream_max_body: r.parse(
+                "UPSTREAM_MAX_BODY",
+                4 * 1024 * 1024,
+                "a number of bytes",
+            )?,
             outbox_poll_interval: r.duration("OUTBOX_POLL_INTERVAL", "1s")?,
             outbox_retry_base: r.duration("OUTBOX_RETRY_BASE", "5s")?,
             outbox_max_attempts: r.parse("OUTBOX_MAX_ATTEMPTS", 20, "a positive integer")?,
@@ -527,6 +535,12 @@ impl Settings {
             return Err(ConfigError {
                 name: "WS_MAX_CONNECTIONS",
                 message: "must be at least 1".into(),
+            });
+        }
+        if settings.upstream_max_body < 1024 {
+            return Err(ConfigError {
+                name: "UPSTREAM_MAX_BODY",
+                message: "must be at least 1024 (bytes)".into(),
             });
         }
         if settings.run_sync_min_interval > Duration::from_secs(24 * 3600) {
@@ -580,6 +594,9 @@ mod tests {
         assert_eq!(s.billing_usage_at, (0, 58));
         assert_eq!(s.dataloader_delay, Duration::from_millis(1));
         assert_eq!(s.run_sync_min_interval, Duration::from_secs(30));
+        assert_eq!(s.upstream_max_body, 4 * 1024 * 1024);
+        assert!(settings(&[("UPSTREAM_MAX_BODY", "1023")]).is_err());
+        assert!(settings(&[("UPSTREAM_MAX_BODY", "4MiB")]).is_err());
         assert!(s.sso_secret.is_none());
         assert!(!s.secure_cookies());
         Ok(())

@@ -864,3 +864,73 @@ on_every_backend!(
         assert!(psa.requests().len() >= 2);
     }
 );
+
+on_every_backend!(
+    psa_answers_past_the_size_limit_fail_and_change_nothing,
+    env = [("UPSTREAM_MAX_BODY", "16384"), ("TICKET_SYNC_BACKOFF", "0")],
+    |app, psa: FakePsa| {
+        let client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let id = create_ticket(&app, &client, "Oversized").await;
+
+        // A creation answered with a body over the limit (with its Content-Length): the
+        // ticket is FAILED, and the text says why without any of PSA's body.
+        psa.set_mode(Mode::Huge { chunked: false });
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(false));
+        let t = ticket(&app, &client, &id).await;
+        assert_eq!(t["syncState"], "FAILED", "{t}");
+        assert_eq!(
+            t["syncError"],
+            "push ticket: PSA answered a body over UPSTREAM_MAX_BODY"
+        );
+        let health = app
+            .client
+            .get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+
+        psa.set_mode(Mode::Ok);
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(true), "{:?}", record.error);
+        let psa_id = ticket(&app, &client, &id).await["psaTicketId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // A change feed page streamed past the limit (no Content-Length): nothing of it is
+        // applied and the cursor stays.
+        psa.push_change(
+            json!({"id": psa_id, "external_ref": id, "status": "in_progress",
+            "comments": [{"id": "T-1", "author": "Tina", "body": "On it"}]}),
+        );
+        psa.set_mode(Mode::Huge { chunked: true });
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(false));
+        let error = record.error.unwrap();
+        assert!(
+            error.contains("pull changes: PSA answered a body over UPSTREAM_MAX_BODY"),
+            "{error}"
+        );
+        assert!(!error.contains("xxxx"), "{error}");
+        let t = ticket(&app, &client, &id).await;
+        assert_eq!(t["status"], "NEW", "{t}");
+        assert_eq!(t["comments"], json!([]), "{t}");
+        let cursor = entities::sync_cursors::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap();
+        assert!(cursor.is_empty(), "{cursor:?}");
+
+        // A PSA that answers normally again brings the change in.
+        psa.set_mode(Mode::Ok);
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(true), "{:?}", record.error);
+        let t = ticket(&app, &client, &id).await;
+        assert_eq!(t["status"], "IN_PROGRESS", "{t}");
+        assert_eq!(t["comments"][0]["body"], "On it", "{t}");
+    }
+);

@@ -31,6 +31,32 @@ pub enum Mode {
     Slow(Duration),
     /// `201`/`200` with a body that is not JSON.
     Malformed,
+    /// The answer the contract names, padded past [`HUGE`] bytes with a field onegraph
+    /// does not read: with a `Content-Length`, or streamed in chunks without one.
+    Huge { chunked: bool },
+}
+
+/// The size of a [`Mode::Huge`] answer, at least.
+pub const HUGE: usize = 64 * 1024;
+
+/// `value` padded past [`HUGE`] bytes, as one body or as a stream of chunks.
+fn huge(status: StatusCode, mut value: Value, chunked: bool) -> Response {
+    value["padding"] = Value::String("x".repeat(HUGE));
+    let text = value.to_string();
+    if !chunked {
+        return (status, [("content-type", "application/json")], text).into_response();
+    }
+    let chunks: Vec<Result<Bytes, std::io::Error>> = text
+        .into_bytes()
+        .chunks(4096)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    (
+        status,
+        [("content-type", "application/json")],
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response()
 }
 
 /// One request the fake answered.
@@ -84,8 +110,8 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 async fn gate(inner: &Shared) -> Option<Response> {
     let mode = inner.lock().unwrap().mode.unwrap_or(Mode::Ok);
     match mode {
-        // A slow PSA does the work, then answers late (see `answer`).
-        Mode::Ok | Mode::Slow(_) => None,
+        // A slow PSA does the work, then answers late (see `answer`); a huge one pads it.
+        Mode::Ok | Mode::Slow(_) | Mode::Huge { .. } => None,
         Mode::Error500 => Some(
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -106,12 +132,16 @@ async fn gate(inner: &Shared) -> Option<Response> {
 
 /// Answers `response`, after the delay of a slow PSA: the request was processed and
 /// recorded already, as when PSA's answer is lost to the caller's timeout.
-async fn answer(inner: &Shared, response: Response) -> Response {
+async fn answer(inner: &Shared, status: StatusCode, body: Value) -> Response {
     let mode = inner.lock().unwrap().mode;
-    if let Some(Mode::Slow(d)) = mode {
-        tokio::time::sleep(d).await;
+    match mode {
+        Some(Mode::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Mode::Huge { chunked }) if status.is_success() => {
+            return huge(status, body, chunked);
+        }
+        _ => {}
     }
-    response
+    (status, Json(body)).into_response()
 }
 
 fn record(
@@ -176,7 +206,7 @@ async fn create_ticket(State(inner): State<Shared>, headers: HeaderMap, body: By
         }
     };
     record(&inner, "POST", path, &headers, &body, status.as_u16());
-    answer(&inner, (status, Json(response)).into_response()).await
+    answer(&inner, status, response).await
 }
 
 async fn add_comment(
@@ -219,7 +249,7 @@ async fn add_comment(
         }
     };
     record(&inner, "POST", path, &headers, &body, status.as_u16());
-    answer(&inner, (status, Json(response)).into_response()).await
+    answer(&inner, status, response).await
 }
 
 async fn changes(
@@ -259,7 +289,7 @@ async fn changes(
         json!({"changes": state.feed[start..end], "next_cursor": end.to_string()})
     };
     record(&inner, "GET", path, &headers, &Bytes::new(), 200);
-    answer(&inner, (StatusCode::OK, Json(response)).into_response()).await
+    answer(&inner, StatusCode::OK, response).await
 }
 
 impl FakePsa {
