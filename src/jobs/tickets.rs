@@ -147,7 +147,13 @@ fn parse_time(text: Option<&str>) -> chrono::DateTime<chrono::Utc> {
         })
 }
 
-fn to_change(change: crate::upstream::psa::TicketChange) -> PulledChange {
+/// The change as the service applies it; `None` when it names no valid tenant, since it
+/// then cannot be placed safely.
+fn to_change(change: crate::upstream::psa::TicketChange) -> Option<PulledChange> {
+    let tenant_id = change
+        .tenant_id
+        .as_deref()
+        .and_then(|t| crate::services::shared::validate::id(t, "tenant").ok())?;
     let status = match change.status.as_deref() {
         None => None,
         Some(text) => {
@@ -158,7 +164,8 @@ fn to_change(change: crate::upstream::psa::TicketChange) -> PulledChange {
             parsed
         }
     };
-    PulledChange {
+    Some(PulledChange {
+        tenant_id,
         psa_id: change.id,
         external_ref: change.external_ref,
         status,
@@ -176,10 +183,27 @@ fn to_change(change: crate::upstream::psa::TicketChange) -> PulledChange {
                 created_at: parse_time(c.created_at.as_deref()),
             })
             .collect(),
-    }
+    })
 }
 
 async fn pull_changes(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) -> AppResult<()> {
+    let mut untenanted = 0u64;
+    let result = pull_pages(ctx, psa, report, &mut untenanted).await;
+    if untenanted > 0 {
+        // PSA's feed lacks what places a change safely: every tenant's sync is affected.
+        let message = format!("pull changes: {untenanted} changes without a tenant_id ignored");
+        tracing::warn!(%message, "PSA change feed without tenants");
+        report.errors.push(message);
+    }
+    result
+}
+
+async fn pull_pages(
+    ctx: &Domain,
+    psa: &dyn PsaApi,
+    report: &mut JobReport,
+    untenanted: &mut u64,
+) -> AppResult<()> {
     let mut since = svc::cursor(&ctx.db, CURSOR).await?;
     for _ in 0..MAX_PAGES {
         let page = match psa.changes(since.as_deref()).await {
@@ -197,7 +221,10 @@ async fn pull_changes(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) ->
         // One transaction per page: its changes and the cursor after it move together.
         let txn = crate::db::begin_write(&ctx.db).await?;
         for change in page.changes {
-            let change = to_change(change);
+            let Some(change) = to_change(change) else {
+                *untenanted += 1;
+                continue;
+            };
             let applied = svc::apply_change(&txn, &change).await?;
             match &applied.tenant_id {
                 Some(tenant) => report.add(tenant, "pulled", 1),

@@ -107,6 +107,10 @@ pub struct TicketChange {
     /// PSA's ticket id.
     #[serde(deserialize_with = "id_text")]
     pub id: String,
+    /// The tenant the ticket belongs to (as sent with the ticket's creation). Portal matches
+    /// a change only within this tenant, so a change without it is not applied.
+    #[serde(default, deserialize_with = "opt_id_text")]
+    pub tenant_id: Option<String>,
     /// Portal's ticket id, for tickets Portal created.
     #[serde(default, deserialize_with = "opt_id_text")]
     pub external_ref: Option<String>,

@@ -551,12 +551,12 @@ on_every_backend!(
             {"id": "T-9", "author": "Tina Tech", "body": "On my way", "created_at": later(60)},
         ]);
         psa.push_change(
-            json!({"id": psa_id, "external_ref": id, "status": "in_progress",
-        "comments": comments, "updated_at": "2026-12-01T09:00:00Z"}),
+            json!({"id": psa_id, "tenant_id": tenant_id("acme"), "external_ref": id,
+        "status": "in_progress", "comments": comments, "updated_at": "2026-12-01T09:00:00Z"}),
         );
         // A change of a ticket Portal does not know is ignored.
         psa.push_change(
-            json!({"id": "PSA-404", "external_ref": null, "status": "closed",
+            json!({"id": "PSA-404", "tenant_id": tenant_id("acme"), "external_ref": null, "status": "closed",
         "comments": [], "updated_at": "2026-12-01T09:00:00Z"}),
         );
         let run = run_sync(&app, &admin).await;
@@ -575,7 +575,7 @@ on_every_backend!(
         // A second change repeats the comments and sends a status Portal does not know: no
         // duplicate, status kept.
         psa.push_change(
-            json!({"id": psa_id, "external_ref": id, "status": "escalated_to_mars",
+            json!({"id": psa_id, "tenant_id": tenant_id("acme"), "external_ref": id, "status": "escalated_to_mars",
         "comments": comments, "updated_at": "2026-12-01T10:00:00Z"}),
         );
         run_sync(&app, &admin).await;
@@ -904,7 +904,7 @@ on_every_backend!(
         // A change feed page streamed past the limit (no Content-Length): nothing of it is
         // applied and the cursor stays.
         psa.push_change(
-            json!({"id": psa_id, "external_ref": id, "status": "in_progress",
+            json!({"id": psa_id, "tenant_id": tenant_id("acme"), "external_ref": id, "status": "in_progress",
             "comments": [{"id": "T-1", "author": "Tina", "body": "On it"}]}),
         );
         psa.set_mode(Mode::Huge { chunked: true });
@@ -932,5 +932,59 @@ on_every_backend!(
         let t = ticket(&app, &client, &id).await;
         assert_eq!(t["status"], "IN_PROGRESS", "{t}");
         assert_eq!(t["comments"][0]["body"], "On it", "{t}");
+    }
+);
+
+on_every_backend!(
+    psa_changes_match_tickets_within_their_tenant_only,
+    |app, psa: FakePsa| {
+        psa.number_per_tenant();
+        let acme_client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let beta_client = app
+            .client_session("beta", "co-1", "bob@example.com", false)
+            .await;
+        let a = create_ticket(&app, &acme_client, "Acme's").await;
+        let b = create_ticket(&app, &beta_client, "Beta's").await;
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(true), "{:?}", record.error);
+        // PSA numbers each tenant's tickets on its own: both are T-1.
+        assert_eq!(ticket(&app, &acme_client, &a).await["psaTicketId"], "T-1");
+        assert_eq!(ticket(&app, &beta_client, &b).await["psaTicketId"], "T-1");
+
+        // Beta's T-1 names acme's ticket as its external_ref: nothing of acme's changes.
+        psa.push_change(
+            json!({"id": "T-1", "tenant_id": tenant_id("beta"), "external_ref": a,
+            "status": "closed", "comments": [{"id": "X-1", "body": "Beta's secret"}]}),
+        );
+        // Beta's T-1 by its PSA id alone is beta's ticket, not acme's.
+        psa.push_change(json!({"id": "T-1", "tenant_id": tenant_id("beta"),
+            "status": "in_progress", "comments": []}));
+        // Acme's own change reaches acme's ticket.
+        psa.push_change(
+            json!({"id": "T-1", "tenant_id": tenant_id("acme"), "external_ref": a,
+            "status": "resolved", "comments": [{"id": "A-1", "body": "Fixed"}]}),
+        );
+        // A change that names no tenant cannot be placed: it is ignored, and the run says so.
+        psa.push_change(json!({"id": "T-1", "external_ref": a, "status": "closed",
+            "comments": [{"id": "X-2", "body": "Anyone's"}]}));
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(false));
+        let error = record.error.unwrap_or_default();
+        assert!(error.contains("without a tenant_id"), "{error}");
+
+        let acme = ticket(&app, &acme_client, &a).await;
+        assert_eq!(acme["status"], "RESOLVED", "{acme}");
+        let bodies: Vec<&str> = acme["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap())
+            .collect();
+        assert_eq!(bodies, ["Fixed"], "{acme}");
+        let beta = ticket(&app, &beta_client, &b).await;
+        assert_eq!(beta["status"], "IN_PROGRESS", "{beta}");
+        assert_eq!(beta["comments"], json!([]), "{beta}");
     }
 );

@@ -448,6 +448,8 @@ pub struct PulledComment {
 /// A ticket change from PSA's feed.
 #[derive(Debug, Clone)]
 pub struct PulledChange {
+    /// The tenant PSA says the ticket is of (a UUID); the change is matched within it only.
+    pub tenant_id: String,
     /// PSA's ticket id.
     pub psa_id: String,
     /// Portal's ticket id, when PSA sent it.
@@ -467,8 +469,11 @@ pub struct Applied {
     pub comments_added: u64,
 }
 
-/// Finds the Portal ticket a change is about: by `external_ref` (Portal's id, which must
-/// carry PSA's id or none yet), else by PSA's id when exactly one ticket has it.
+/// Finds the Portal ticket a change is about, among the tickets of the change's tenant only
+/// (PSA may number each tenant's tickets on its own, so its ids, and an `external_ref` a
+/// change of another tenant carries, say nothing across tenants): by `external_ref`
+/// (Portal's id, which must carry PSA's id or none yet), else by PSA's id when exactly one
+/// ticket of the tenant has it.
 async fn find_for_change(
     db: &impl ConnectionTrait,
     change: &PulledChange,
@@ -478,7 +483,10 @@ async fn find_for_change(
         .as_deref()
         .and_then(|r| validate::id(r, "Ticket").ok())
     {
-        let found = Tickets::find_by_id(id).one(db).await?;
+        let found = Tickets::find_by_id(id)
+            .filter(Column::TenantId.eq(&change.tenant_id))
+            .one(db)
+            .await?;
         if let Some(ticket) = found
             && ticket
                 .psa_ticket_id
@@ -490,6 +498,7 @@ async fn find_for_change(
         return Ok(None);
     }
     let mut rows = Tickets::find()
+        .filter(Column::TenantId.eq(&change.tenant_id))
         .filter(Column::PsaTicketId.eq(&change.psa_id))
         .limit(2)
         .all(db)

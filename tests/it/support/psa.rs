@@ -83,6 +83,11 @@ struct Inner {
     next_id: u64,
     /// Tenants whose ticket creations are refused with `422`.
     refused_tenants: std::collections::HashSet<String>,
+    /// Whether ticket ids are numbered per tenant (`T-1` in every tenant), as a PSA that
+    /// keeps each tenant's tickets apart may number them.
+    per_tenant_ids: bool,
+    /// Tenant → the last ticket number given in it.
+    tenant_numbers: HashMap<String, u64>,
 }
 
 /// The secret-looking text PSA's error bodies carry: it must never reach a client.
@@ -194,6 +199,13 @@ async fn create_ticket(State(inner): State<Shared>, headers: HeaderMap, body: By
             Some(key) => {
                 let (id, status) = match state.tickets.get(&key) {
                     Some(existing) => existing.clone(),
+                    None if state.per_tenant_ids => {
+                        let n = state.tenant_numbers.entry(tenant.clone()).or_default();
+                        *n += 1;
+                        let created = (format!("T-{n}"), "new".to_owned());
+                        state.tickets.insert(key, created.clone());
+                        created
+                    }
                     None => {
                         state.next_id += 1;
                         let created = (format!("PSA-{}", state.next_id), "new".to_owned());
@@ -337,6 +349,12 @@ impl FakePsa {
     /// Switches how the fake answers.
     pub fn set_mode(&self, mode: Mode) {
         self.inner.lock().unwrap().mode = Some(mode);
+    }
+
+    /// Numbers new tickets per tenant (`T-1`, `T-2`, … in each tenant), so that tickets of
+    /// two tenants share PSA ids.
+    pub fn number_per_tenant(&self) {
+        self.inner.lock().unwrap().per_tenant_ids = true;
     }
 
     /// Refuses (`422`) the ticket creations of tenant `tenant_id` from now on.
