@@ -227,6 +227,13 @@ pub struct Settings {
     /// the rate limiter and the audit trail) to the rightmost `X-Forwarded-For` address that
     /// is not itself a trusted proxy; from any other peer `X-Forwarded-For` is ignored.
     pub trusted_proxies: Vec<IpNetwork>,
+    /// `HTTP_HEADER_TIMEOUT` (default `10s`): how long a connection may take to send a
+    /// request's headers, and so also how long an idle keep-alive connection stays open;
+    /// past it the connection is closed.
+    pub http_header_timeout: Duration,
+    /// `HTTP_BODY_TIMEOUT` (default `30s`): how long a request's body may take to arrive
+    /// after its headers; past it the request is answered `408` and the connection closed.
+    pub http_body_timeout: Duration,
     /// `WS_MAX_CONNECTIONS` (default 20000): open WebSockets across the server; further
     /// upgrades get HTTP 503 `RATE_LIMITED`.
     pub ws_max_connections: usize,
@@ -506,6 +513,8 @@ impl Settings {
             auth_rate_burst: r.parse("AUTH_RATE_BURST", 10, "a positive integer")?,
             auth_rate_per_minute: r.parse("AUTH_RATE_PER_MINUTE", 20, "a positive integer")?,
             trusted_proxies,
+            http_header_timeout: r.duration("HTTP_HEADER_TIMEOUT", "10s")?,
+            http_body_timeout: r.duration("HTTP_BODY_TIMEOUT", "30s")?,
             ws_max_connections: r.parse("WS_MAX_CONNECTIONS", 20_000, "a positive integer")?,
             ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
             ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
@@ -536,6 +545,17 @@ impl Settings {
                 name: "WS_MAX_CONNECTIONS",
                 message: "must be at least 1".into(),
             });
+        }
+        for (name, value) in [
+            ("HTTP_HEADER_TIMEOUT", settings.http_header_timeout),
+            ("HTTP_BODY_TIMEOUT", settings.http_body_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError {
+                    name,
+                    message: "must be longer than 0".into(),
+                });
+            }
         }
         if settings.upstream_max_body < 1024 {
             return Err(ConfigError {
@@ -595,6 +615,10 @@ mod tests {
         assert_eq!(s.dataloader_delay, Duration::from_millis(1));
         assert_eq!(s.run_sync_min_interval, Duration::from_secs(30));
         assert_eq!(s.upstream_max_body, 4 * 1024 * 1024);
+        assert_eq!(s.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(s.http_body_timeout, Duration::from_secs(30));
+        assert!(settings(&[("HTTP_HEADER_TIMEOUT", "0")]).is_err());
+        assert!(settings(&[("HTTP_BODY_TIMEOUT", "soon")]).is_err());
         assert!(settings(&[("UPSTREAM_MAX_BODY", "1023")]).is_err());
         assert!(settings(&[("UPSTREAM_MAX_BODY", "4MiB")]).is_err());
         assert!(s.sso_secret.is_none());
