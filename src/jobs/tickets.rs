@@ -147,13 +147,14 @@ fn parse_time(text: Option<&str>) -> chrono::DateTime<chrono::Utc> {
         })
 }
 
-/// The change as the service applies it; `None` when it names no valid tenant, since it
-/// then cannot be placed safely.
+/// The change as the service applies it; `None` when it names a tenant that is not a
+/// tenant id, since it then cannot be placed safely. A change without a tenant (the
+/// contract's feed) is matched by its `external_ref` alone.
 fn to_change(change: crate::upstream::psa::TicketChange) -> Option<PulledChange> {
-    let tenant_id = change
-        .tenant_id
-        .as_deref()
-        .and_then(|t| crate::services::shared::validate::id(t, "tenant").ok())?;
+    let tenant_id = match change.tenant_id.as_deref() {
+        None => None,
+        Some(t) => Some(crate::services::shared::validate::id(t, "tenant").ok()?),
+    };
     let status = match change.status.as_deref() {
         None => None,
         Some(text) => {
@@ -191,7 +192,8 @@ async fn pull_changes(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) ->
     let result = pull_pages(ctx, psa, report, &mut untenanted).await;
     if untenanted > 0 {
         // PSA's feed lacks what places a change safely: every tenant's sync is affected.
-        let message = format!("pull changes: {untenanted} changes without a tenant_id ignored");
+        let message =
+            format!("pull changes: {untenanted} changes with an invalid tenant_id ignored");
         tracing::warn!(%message, "PSA change feed without tenants");
         report.errors.push(message);
     }

@@ -966,13 +966,22 @@ on_every_backend!(
             json!({"id": "T-1", "tenant_id": tenant_id("acme"), "external_ref": a,
             "status": "resolved", "comments": [{"id": "A-1", "body": "Fixed"}]}),
         );
-        // A change that names no tenant cannot be placed: it is ignored, and the run says so.
-        psa.push_change(json!({"id": "T-1", "external_ref": a, "status": "closed",
+        // A change without a tenant (the contract's feed) is placed by its external_ref,
+        // Portal's own id, whose ticket must carry the change's PSA id.
+        psa.push_change(json!({"id": "T-1", "external_ref": b,
+            "comments": [{"id": "B-2", "body": "Beta by its ref"}]}));
+        // Without a tenant, PSA's id alone names nothing.
+        psa.push_change(json!({"id": "T-1", "status": "closed",
             "comments": [{"id": "X-2", "body": "Anyone's"}]}));
+        // A tenant that is not a tenant id: ignored, and the run says so.
+        psa.push_change(
+            json!({"id": "T-1", "tenant_id": "not-a-tenant", "external_ref": a,
+            "status": "closed", "comments": [{"id": "X-3", "body": "Garbled"}]}),
+        );
         let record = run_now(&app.state, Job::Tickets).await.unwrap();
         assert_eq!(record.ok, Some(false));
         let error = record.error.unwrap_or_default();
-        assert!(error.contains("without a tenant_id"), "{error}");
+        assert!(error.contains("invalid tenant_id"), "{error}");
 
         let acme = ticket(&app, &acme_client, &a).await;
         assert_eq!(acme["status"], "RESOLVED", "{acme}");
@@ -985,6 +994,12 @@ on_every_backend!(
         assert_eq!(bodies, ["Fixed"], "{acme}");
         let beta = ticket(&app, &beta_client, &b).await;
         assert_eq!(beta["status"], "IN_PROGRESS", "{beta}");
-        assert_eq!(beta["comments"], json!([]), "{beta}");
+        let bodies: Vec<&str> = beta["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap())
+            .collect();
+        assert_eq!(bodies, ["Beta by its ref"], "{beta}");
     }
 );
