@@ -26,4 +26,5 @@ mod signing;
 mod statements;
 mod tickets;
 mod visitor;
+mod walks;
 mod ws;
