@@ -29,8 +29,11 @@ pub struct Inner {
     pub schema: AppSchema,
     /// The per-IP limiter on brute-force surfaces.
     pub limiter: RateLimiter,
-    /// Open WebSocket connections, for metrics.
+    /// Open WebSocket connections (counted from the upgrade request on), for metrics and
+    /// `WS_MAX_CONNECTIONS`.
     pub ws_connections: std::sync::atomic::AtomicI64,
+    /// Open WebSocket connections per client address and per principal.
+    pub ws_counts: graphql::ws::ConnectionCounts,
 }
 
 impl Deref for AppState {
@@ -59,6 +62,7 @@ impl AppState {
             schema,
             limiter,
             ws_connections: std::sync::atomic::AtomicI64::new(0),
+            ws_counts: graphql::ws::ConnectionCounts::default(),
         }))
     }
 }

@@ -192,6 +192,14 @@ pub struct Settings {
     pub ses_smtp_username: Option<Secret>,
     /// `SES_SMTP_PASSWORD`.
     pub ses_smtp_password: Option<Secret>,
+    /// `SES_SMTP_HOST`: the SMTP server (default SES's endpoint for `SES_REGION`,
+    /// `email-smtp.<region>.amazonaws.com`).
+    pub ses_smtp_host: Option<String>,
+    /// `SES_SMTP_PORT` (default 587): the SMTP submission port (STARTTLS, required).
+    pub ses_smtp_port: u16,
+    /// `SES_SMTP_CA_FILE`: a PEM file of CA certificates trusted for the SMTP server, beside
+    /// the public roots (a private relay, or a test server).
+    pub ses_smtp_ca_file: Option<String>,
     /// `MAIL_DIR` (default `./mail`).
     pub mail_dir: String,
     /// `VITE_HUB_URL`, served as `me { hubUrl }`.
@@ -224,8 +232,27 @@ pub struct Settings {
     /// is not itself a trusted proxy; from any other peer `X-Forwarded-For` is ignored.
     pub trusted_proxies: Vec<IpNetwork>,
     /// `WS_MAX_CONNECTIONS` (default 20000): open WebSockets across the server; further
-    /// upgrades get HTTP 503 `RATE_LIMITED`.
+    /// upgrades get HTTP 429 `RATE_LIMITED`.
     pub ws_max_connections: usize,
+    /// List items one response (or subscription event) may hold (`GRAPHQL_MAX_NODES`).
+    pub graphql_max_nodes: usize,
+    /// Estimated bytes of list items one response may hold (`GRAPHQL_MAX_RESPONSE_BYTES`).
+    pub graphql_max_response_bytes: usize,
+    /// `WS_MAX_CONNECTIONS_PER_IP` (default 500): open WebSockets per client address (as
+    /// the rate limiter sees it: behind `TRUSTED_PROXIES`, IPv6 by /64), counted from the
+    /// upgrade on; further upgrades get HTTP 429 `RATE_LIMITED`.
+    pub ws_max_connections_per_ip: usize,
+    /// `WS_MAX_CONNECTIONS_PER_PRINCIPAL` (default 50): open WebSockets per principal (a
+    /// user or kiosk, whatever its sessions); past it a cookie upgrade gets HTTP 429
+    /// `RATE_LIMITED` and a `connection_init` with a token is closed with 4429.
+    pub ws_max_connections_per_principal: usize,
+    /// `WS_MAX_DOCUMENT_BYTES` (default 16384): largest `query` (with `operationName`) of a
+    /// WebSocket `subscribe`; larger ones get an `error` with `QUERY_TOO_COMPLEX`.
+    pub ws_max_document_bytes: usize,
+    /// `WS_MAX_VARIABLES_BYTES` (default 16384): largest `variables` (with `extensions`) of
+    /// a WebSocket `subscribe`, as serialised JSON; larger ones get an `error` with
+    /// `QUERY_TOO_COMPLEX`.
+    pub ws_max_variables_bytes: usize,
     /// `WS_MAX_OPERATIONS` (default 20): live operations one WebSocket may hold.
     pub ws_max_operations: usize,
     /// `WS_INIT_TIMEOUT` (default `10s`): time allowed between upgrade and `connection_init`.
@@ -485,6 +512,9 @@ impl Settings {
             ses_region: r.get("SES_REGION")?,
             ses_smtp_username: r.secret("SES_SMTP_USERNAME")?,
             ses_smtp_password: r.secret("SES_SMTP_PASSWORD")?,
+            ses_smtp_host: r.get("SES_SMTP_HOST")?.filter(|h| !h.trim().is_empty()),
+            ses_smtp_port: r.parse("SES_SMTP_PORT", 587, "a port number")?,
+            ses_smtp_ca_file: r.get("SES_SMTP_CA_FILE")?.filter(|f| !f.trim().is_empty()),
             mail_dir: r.string("MAIL_DIR", "./mail")?,
             hub_url: r.get("VITE_HUB_URL")?,
             bus_url: r.get("VITE_BUS_URL")?,
@@ -499,6 +529,32 @@ impl Settings {
             auth_rate_per_minute: r.parse("AUTH_RATE_PER_MINUTE", 20, "a positive integer")?,
             trusted_proxies,
             ws_max_connections: r.parse("WS_MAX_CONNECTIONS", 20_000, "a positive integer")?,
+            graphql_max_nodes: r.parse("GRAPHQL_MAX_NODES", 20_000, "a positive integer")?,
+            graphql_max_response_bytes: r.parse(
+                "GRAPHQL_MAX_RESPONSE_BYTES",
+                16 * 1024 * 1024,
+                "a positive integer (bytes)",
+            )?,
+            ws_max_connections_per_ip: r.parse(
+                "WS_MAX_CONNECTIONS_PER_IP",
+                500,
+                "a positive integer",
+            )?,
+            ws_max_connections_per_principal: r.parse(
+                "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
+                50,
+                "a positive integer",
+            )?,
+            ws_max_document_bytes: r.parse(
+                "WS_MAX_DOCUMENT_BYTES",
+                16 * 1024,
+                "a positive integer",
+            )?,
+            ws_max_variables_bytes: r.parse(
+                "WS_MAX_VARIABLES_BYTES",
+                16 * 1024,
+                "a positive integer",
+            )?,
             ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
             ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
             upstream_timeout: r.duration("UPSTREAM_TIMEOUT", "5s")?,
@@ -518,10 +574,35 @@ impl Settings {
                 message: "must be at least 1".into(),
             });
         }
-        if settings.ws_max_connections == 0 {
+        for (name, value) in [
+            ("WS_MAX_CONNECTIONS", settings.ws_max_connections),
+            (
+                "WS_MAX_CONNECTIONS_PER_IP",
+                settings.ws_max_connections_per_ip,
+            ),
+            (
+                "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
+                settings.ws_max_connections_per_principal,
+            ),
+            ("WS_MAX_DOCUMENT_BYTES", settings.ws_max_document_bytes),
+            ("WS_MAX_VARIABLES_BYTES", settings.ws_max_variables_bytes),
+            ("GRAPHQL_MAX_NODES", settings.graphql_max_nodes),
+            (
+                "GRAPHQL_MAX_RESPONSE_BYTES",
+                settings.graphql_max_response_bytes,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError {
+                    name,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
+        if settings.ses_smtp_port == 0 {
             return Err(ConfigError {
-                name: "WS_MAX_CONNECTIONS",
-                message: "must be at least 1".into(),
+                name: "SES_SMTP_PORT",
+                message: "must be a port number from 1 to 65535".into(),
             });
         }
         if settings.database_max_connections == 0 {
@@ -563,6 +644,10 @@ mod tests {
         assert_eq!(&*s.database_url, "sqlite://onegraph.db?mode=rwc");
         assert!(s.trusted_proxies.is_empty());
         assert_eq!(s.ws_max_connections, 20_000);
+        assert_eq!(s.ws_max_connections_per_ip, 500);
+        assert_eq!(s.ws_max_connections_per_principal, 50);
+        assert_eq!(s.ws_max_document_bytes, 16 * 1024);
+        assert_eq!(s.ws_max_variables_bytes, 16 * 1024);
         assert_eq!(s.bind_addr.to_string(), "127.0.0.1:4000");
         assert_eq!(s.ticket_sync_interval, Duration::from_secs(300));
         assert_eq!(s.invoice_sync_interval, Duration::from_secs(6 * 3600));

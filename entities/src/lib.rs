@@ -12,6 +12,8 @@ pub mod badges;
 pub mod client_users;
 pub mod enums;
 pub mod hosts;
+pub mod inbound_events;
+pub mod integration_keys;
 pub mod invoices;
 pub mod job_leases;
 pub mod kiosk_pairing_codes;
@@ -40,6 +42,8 @@ pub mod prelude {
     pub use super::badges::Entity as Badge;
     pub use super::client_users::Entity as ClientUser;
     pub use super::hosts::Entity as Host;
+    pub use super::inbound_events::Entity as InboundEvent;
+    pub use super::integration_keys::Entity as IntegrationKey;
     pub use super::invoices::Entity as Invoice;
     pub use super::job_leases::Entity as JobLease;
     pub use super::kiosk_pairing_codes::Entity as KioskPairingCode;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_foundation;
 mod m20261122_000002_add_visit_log_indexes;
 mod m20261201_000001_create_portal;
+mod m20261206_000001_create_integration_keys;
 
 /// The migrator listing every migration in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_foundation::Migration),
             Box::new(m20261122_000002_add_visit_log_indexes::Migration),
             Box::new(m20261201_000001_create_portal::Migration),
+            Box::new(m20261206_000001_create_integration_keys::Migration),
         ]
     }
 }

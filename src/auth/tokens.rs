@@ -9,6 +9,8 @@ use subtle::ConstantTimeEq;
 pub const SESSION_PREFIX: &str = "ogs_";
 /// Prefix of kiosk tokens.
 pub const KIOSK_PREFIX: &str = "ogk_";
+/// Prefix of tenant integration keys.
+pub const INTEGRATION_PREFIX: &str = "ogi_";
 
 /// A new 256-bit random token with `prefix`.
 pub fn new_token(prefix: &str) -> String {

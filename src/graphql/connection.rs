@@ -5,20 +5,31 @@ use async_graphql::{
     connection::{Connection, Edge, EmptyFields},
 };
 
-use crate::services::shared::page::Page;
+use async_graphql::Context;
+
+use super::budget::{self, Weigh};
+use crate::{error::AppError, services::shared::page::Page};
 
 /// Builds a Relay connection from a service's page: each row's cursor and its node, with
-/// `extra` (the connection's `totalCount`) beside the edges.
-pub fn from_page<T, N: OutputType, F: ObjectType>(
+/// `extra` (the connection's `totalCount`) beside the edges. The page's rows are charged to
+/// the request's response budget first.
+pub fn from_page<T: Weigh, N: OutputType, F: ObjectType>(
+    ctx: &Context<'_>,
     page: Page<T>,
     extra: F,
     node: impl Fn(T) -> N,
-) -> Connection<String, N, F, EmptyFields> {
+) -> Result<Connection<String, N, F, EmptyFields>, AppError> {
+    budget::charge_with(ctx, page.rows.len(), || {
+        page.rows
+            .iter()
+            .map(|(_, row)| budget::EDGE + row.weight())
+            .sum()
+    })?;
     let mut conn = Connection::with_additional_fields(false, page.has_next, extra);
     conn.edges.extend(
         page.rows
             .into_iter()
             .map(|(cursor, row)| Edge::new(cursor.encode(), node(row))),
     );
-    conn
+    Ok(conn)
 }

@@ -156,28 +156,15 @@ pub async fn post_graphql(State(state): State<AppState>, req: Request) -> Respon
     execute(&state, request, meta, &parts.headers).await
 }
 
-/// The refusal of a WebSocket upgrade while `WS_MAX_CONNECTIONS` connections are open:
-/// HTTP 503 `RATE_LIMITED` with `Retry-After: 5`. The cap is soft: connections are counted
-/// once upgraded, so a burst of simultaneous upgrades may pass it by a few.
-pub fn ws_connection_cap(state: &AppState) -> Option<Response> {
-    let open = state
-        .ws_connections
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let cap = i64::try_from(state.settings.ws_max_connections).unwrap_or(i64::MAX);
-    if open < cap {
-        return None;
-    }
-    tracing::warn!(
-        open,
-        cap,
-        "WebSocket upgrade refused: WS_MAX_CONNECTIONS reached"
-    );
-    let body = ErrorCode::RateLimited.rest_body("Too many open connections");
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+/// The refusal of a WebSocket upgrade past a connection cap (CONTRACT section 3): HTTP 429
+/// `RATE_LIMITED` with `Retry-After: 5`.
+fn ws_refused(refusal: super::ws::Refusal) -> Response {
+    let body = ErrorCode::RateLimited.rest_body(refusal.message());
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Some(response)
+    response
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {
@@ -203,6 +190,12 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
             Ok(upgrade) => upgrade,
             Err(rejection) => return rejection.into_response(),
         };
+        // The connection counts from here on: the caps are checked before any work for it
+        // (the cookie's session lookup), and its places are given back if it goes no further.
+        let mut slots = match super::ws::reserve(&state, ip) {
+            Ok(slots) => slots,
+            Err(refusal) => return ws_refused(refusal),
+        };
         let meta = RequestMeta {
             principal: None,
             ip,
@@ -210,7 +203,12 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
         };
         let cookie_principal =
             http_auth::cookie_principal_for_websocket(&state, &parts.headers).await;
-        return super::ws::upgrade(upgrade, state, cookie_principal, meta);
+        if let Some(principal) = &cookie_principal
+            && let Err(refusal) = slots.set_principal(principal)
+        {
+            return ws_refused(refusal);
+        }
+        return super::ws::upgrade(upgrade, state, slots, cookie_principal, meta);
     }
     let params = match Query::<GetParams>::try_from_uri(&parts.uri) {
         Ok(Query(params)) => params,

@@ -4,6 +4,7 @@
 //! (`visitor`, `portal`) has its own folder, laid out by role, importing nothing from the
 //! other.
 
+pub mod budget;
 pub mod connection;
 pub mod context;
 pub mod enums;
@@ -12,6 +13,7 @@ pub mod field_errors;
 pub mod graphiql;
 pub mod guard;
 pub mod http;
+pub mod input;
 pub mod jobs;
 pub mod limits;
 pub mod loaders;
@@ -20,6 +22,8 @@ pub mod scalars;
 pub mod viewer;
 pub mod visitor;
 pub mod ws;
+
+use std::sync::Arc;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 use axum::{Router, routing::get};
@@ -92,46 +96,66 @@ fn build_schema_for_export() -> AppSchema {
     .finish()
 }
 
-/// Attaches what resolvers need to `request`: the state, the caller and fresh DataLoaders.
+/// Attaches what resolvers need to `request`: the state, the caller, fresh DataLoaders and
+/// a fresh response budget (returned too, for the caller to read once the request ran).
 pub fn prepare(
     state: &AppState,
     request: async_graphql::Request,
     meta: RequestMeta,
-) -> async_graphql::Request {
+) -> (async_graphql::Request, Arc<budget::Budget>) {
     let loaders = loaders::Loaders::new(state, meta.principal.as_deref());
-    request.data(state.clone()).data(meta).data(loaders)
+    let budget = budget::Budget::new(&state.settings);
+    let request = request
+        .data(state.clone())
+        .data(meta)
+        .data(loaders)
+        .data(budget.clone());
+    (request, budget)
 }
 
-/// Executes `request` for the caller in `meta`: the operation limits first (a refusal is
-/// the only error of the response, as before execution), then the schema, then `null` for
-/// the nullable fields that failed.
+/// Executes `request` for the caller in `meta`: the operation limits and the refusal of NUL
+/// in text first (a refusal is the only error of the response, as before execution), then
+/// the schema, then `null` for the nullable fields that failed. A response that went over
+/// its budget is that one error alone, as a refusal before execution would be.
 pub async fn execute(
     state: &AppState,
     request: async_graphql::Request,
     meta: RequestMeta,
 ) -> async_graphql::Response {
-    let mut request = prepare(state, request, meta);
-    if let Err(error) = limits::check_request(&mut request) {
+    let (mut request, budget) = prepare(state, request, meta);
+    if let Err(error) =
+        limits::check_request(&mut request).and_then(|()| input::refuse_nul(&mut request))
+    {
         return async_graphql::Response::from_errors(vec![error]);
     }
     let query = request.query.clone();
     let operation_name = request.operation_name.clone();
+    let mutation = is_mutation(&mut request);
     let mut response = state.schema.execute(request).await;
+    // A mutation's changes are made by the time its payload overflows: its answer keeps
+    // the data, with the lists that did not fit null and their errors, so that a client does
+    // not take it for a refusal and retry it.
+    if budget.exceeded() && !mutation {
+        return async_graphql::Response::from_errors(vec![budget.error()]);
+    }
     field_errors::fill_nulls(&mut response, &query, operation_name.as_deref());
     code_request_errors(&mut response);
     response
 }
 
 /// [`execute`] for a subscription (or any operation) over the WebSocket: one response per
-/// event, each with `null` for its failed nullable fields.
+/// event, each with `null` for its failed nullable fields and its own response budget (an
+/// event over it is that one error alone; the subscription goes on).
 pub fn execute_stream(
     state: &AppState,
     request: async_graphql::Request,
     meta: RequestMeta,
 ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
     use futures_util::StreamExt;
-    let mut request = prepare(state, request, meta);
-    if let Err(error) = limits::check_request(&mut request) {
+    let (mut request, budget) = prepare(state, request, meta);
+    if let Err(error) =
+        limits::check_request(&mut request).and_then(|()| input::refuse_nul(&mut request))
+    {
         return futures_util::stream::once(async move {
             async_graphql::Response::from_errors(vec![error])
         })
@@ -143,11 +167,39 @@ pub fn execute_stream(
         .schema
         .execute_stream(request)
         .map(move |mut response| {
+            // The events of one operation are resolved one after the other, each before it
+            // is yielded here, so the budget is the event's alone.
+            if budget.exceeded() {
+                budget.reset();
+                return async_graphql::Response::from_errors(vec![budget.error()]);
+            }
+            budget.reset();
             field_errors::fill_nulls(&mut response, &query, operation_name.as_deref());
             code_request_errors(&mut response);
             response
         })
         .boxed()
+}
+
+/// Whether the operation `request` runs is a mutation (its document is parsed by now).
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let ty = match (&document.operations, name.as_deref()) {
+        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| operation.node.ty)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+            .values()
+            .next()
+            .map(|operation| operation.node.ty),
+        _ => None,
+    };
+    ty == Some(OperationType::Mutation)
 }
 
 /// Gives `BAD_USER_INPUT` to the errors async-graphql raises without a code: syntax,

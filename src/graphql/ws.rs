@@ -9,13 +9,32 @@
 //! |---|---|
 //! | 4400 | a message that is not JSON or not a valid protocol message; a binary frame |
 //! | 4401 | `subscribe` before `connection_ack` |
-//! | 4403 | no or bad credentials in `connection_init`; the credential is revoked or expires |
+//! | 4403 | no or bad credentials in `connection_init`; the credential is revoked (logout, `revokeKiosk`, PSA changing a client user's role, company or access) or expires |
 //! | 4403 | a `subscribe` after the credential was revoked (re-checked in the database) |
 //! | 4406 | the client did not offer the `graphql-transport-ws` subprotocol |
 //! | 4408 | no `connection_init` within `WS_INIT_TIMEOUT` |
 //! | 4409 | `subscribe` with the id of a live operation |
 //! | 4429 | a second `connection_init` |
+//! | 4429 | `connection_init` whose principal (known only from its bearer token) has `WS_MAX_CONNECTIONS_PER_PRINCIPAL` connections open already; the reason starts with `RATE_LIMITED` |
 //! | 4500 | an internal error while authenticating |
+//!
+//! Some `subscribe` messages are answered with an `error` for their operation, and the
+//! connection stays open:
+//!
+//! | error code | when |
+//! |---|---|
+//! | `BAD_USER_INPUT` | an id longer than 128 bytes (a `complete` with such an id is ignored: no operation can have it) |
+//! | `QUERY_TOO_COMPLEX` | a `query` (with `operationName`) longer than `WS_MAX_DOCUMENT_BYTES`, or `variables` (with `extensions`, serialised as JSON) longer than `WS_MAX_VARIABLES_BYTES` |
+//! | `RATE_LIMITED` | `WS_MAX_OPERATIONS` operations are live already |
+//!
+//! The upgrade itself is refused with HTTP 429 `RATE_LIMITED` and `Retry-After` (see
+//! [`reserve`]) when `WS_MAX_CONNECTIONS` connections are open, or
+//! `WS_MAX_CONNECTIONS_PER_IP` from the client's address (behind `TRUSTED_PROXIES`, IPv6 by
+//! /64, as the rate limiter sees it), or `WS_MAX_CONNECTIONS_PER_PRINCIPAL` of the principal
+//! its session cookie authenticates. A connection counts from the upgrade on, whether or not
+//! it sends `connection_init`, until it ends by any path: [`Slots`] gives its places back
+//! when dropped. The counts are touched at the upgrade, at `connection_init` and at the end,
+//! never per message; an address or principal with no open connection has no entry.
 //!
 //! Every operation of a connection is driven from the connection's one task: the operation
 //! streams sit in a [`SelectAll`], each made abortable so that a client `complete` drops it,
@@ -27,7 +46,9 @@
 use std::{
     borrow::Cow,
     collections::HashMap,
-    sync::{Arc, atomic::Ordering},
+    hash::Hash,
+    net::IpAddr,
+    sync::{Arc, Mutex, MutexGuard, atomic::Ordering},
     time::Duration,
 };
 
@@ -72,6 +93,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest close reason a close frame can carry (125 bytes of payload minus the code).
 const MAX_CLOSE_REASON: usize = 123;
+/// Longest operation id a `subscribe` may use.
+const MAX_OPERATION_ID: usize = 128;
 
 /// The close codes of the protocol.
 mod code {
@@ -82,23 +105,194 @@ mod code {
     pub const INIT_TIMEOUT: u16 = 4408;
     pub const SUBSCRIBER_EXISTS: u16 = 4409;
     pub const TOO_MANY_INIT: u16 = 4429;
+    pub const RATE_LIMITED: u16 = 4429;
     pub const INTERNAL: u16 = 4500;
 }
 
-/// Completes the upgrade; `cookie_principal` is Some only when the request carried a valid
-/// session cookie AND an allowed Origin (the caller checks that).
+/// Open WebSocket connections per client address and per principal, for the caps of
+/// [`reserve`]. Each map holds only keys with at least one open connection, so neither
+/// outgrows the number of open connections (itself capped by `WS_MAX_CONNECTIONS`).
+#[derive(Default)]
+pub struct ConnectionCounts {
+    by_address: Counts<IpAddr>,
+    by_principal: Counts<PrincipalKey>,
+}
+
+/// Which cap refused an upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `WS_MAX_CONNECTIONS`.
+    Server,
+    /// `WS_MAX_CONNECTIONS_PER_IP`.
+    Address,
+    /// `WS_MAX_CONNECTIONS_PER_PRINCIPAL`.
+    Principal,
+}
+
+impl Refusal {
+    /// The message of the HTTP 429 answer.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::Server => "Too many open connections",
+            Refusal::Address => "Too many open connections from this address",
+            Refusal::Principal => "Too many open connections for this account",
+        }
+    }
+}
+
+/// A principal as the per-principal cap counts it: one user or kiosk of one tenant, across
+/// its sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PrincipalKey(Box<str>);
+
+impl PrincipalKey {
+    fn of(principal: &Principal) -> Self {
+        PrincipalKey(format!("{}\n{}", principal.tenant_id, principal.actor()).into())
+    }
+}
+
+/// Open connections per key, with no entry for a key at zero.
+struct Counts<K>(Mutex<HashMap<K, usize>>);
+
+impl<K> Default for Counts<K> {
+    fn default() -> Self {
+        Counts(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Eq + Hash> Counts<K> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, usize>> {
+        // The map is consistent after every statement; a panic elsewhere cannot break it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts one more connection of `key`, unless it has `cap` already.
+    fn acquire(&self, key: K, cap: usize) -> bool {
+        let mut map = self.lock();
+        match map.get_mut(&key) {
+            Some(count) if *count >= cap => false,
+            Some(count) => {
+                *count += 1;
+                true
+            }
+            None if cap == 0 => false,
+            None => {
+                map.insert(key, 1);
+                true
+            }
+        }
+    }
+
+    /// Counts one connection of `key` less, removing the key at zero.
+    fn release(&self, key: &K) {
+        let mut map = self.lock();
+        if let Some(count) = map.get_mut(key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                map.remove(key);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn keys(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// One connection's places in `ws_connections` and [`ConnectionCounts`], from the upgrade
+/// request on; dropping it (however the connection or the upgrade ends) gives them back.
+pub struct Slots {
+    state: AppState,
+    /// The address's key, as the rate limiter forms it; `None` without connection info.
+    address: Option<IpAddr>,
+    /// The principal counted for this connection, once known.
+    principal: Option<PrincipalKey>,
+}
+
+/// Takes a place for a new connection from `ip` under `WS_MAX_CONNECTIONS` and
+/// `WS_MAX_CONNECTIONS_PER_IP`, or says which cap is reached.
+pub fn reserve(state: &AppState, ip: Option<IpAddr>) -> Result<Slots, Refusal> {
+    let cap = i64::try_from(state.settings.ws_max_connections).unwrap_or(i64::MAX);
+    let open = state.ws_connections.fetch_add(1, Ordering::Relaxed);
+    let mut slots = Slots {
+        state: state.clone(),
+        address: None,
+        principal: None,
+    };
+    if open >= cap {
+        tracing::warn!(
+            open,
+            cap,
+            "WebSocket upgrade refused: WS_MAX_CONNECTIONS reached"
+        );
+        return Err(Refusal::Server);
+    }
+    if let Some(ip) = ip {
+        let key = crate::auth::rate_limit::bucket_key(ip);
+        if !state
+            .ws_counts
+            .by_address
+            .acquire(key, state.settings.ws_max_connections_per_ip)
+        {
+            tracing::debug!(%key, "WebSocket upgrade refused: WS_MAX_CONNECTIONS_PER_IP reached");
+            return Err(Refusal::Address);
+        }
+        slots.address = Some(key);
+    }
+    Ok(slots)
+}
+
+impl Slots {
+    /// Counts the connection for `principal` (and no longer for the one before, if another),
+    /// unless `principal` has `WS_MAX_CONNECTIONS_PER_PRINCIPAL` connections open already.
+    pub fn set_principal(&mut self, principal: &Principal) -> Result<(), Refusal> {
+        let key = PrincipalKey::of(principal);
+        if self.principal.as_ref() == Some(&key) {
+            return Ok(());
+        }
+        let counts = &self.state.ws_counts.by_principal;
+        if !counts.acquire(
+            key.clone(),
+            self.state.settings.ws_max_connections_per_principal,
+        ) {
+            tracing::debug!("WebSocket refused: WS_MAX_CONNECTIONS_PER_PRINCIPAL reached");
+            return Err(Refusal::Principal);
+        }
+        if let Some(old) = self.principal.replace(key) {
+            counts.release(&old);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        self.state.ws_connections.fetch_sub(1, Ordering::Relaxed);
+        if let Some(address) = &self.address {
+            self.state.ws_counts.by_address.release(address);
+        }
+        if let Some(principal) = &self.principal {
+            self.state.ws_counts.by_principal.release(principal);
+        }
+    }
+}
+
+/// Completes the upgrade of a connection holding `slots` (from [`reserve`], and counted for
+/// the cookie's principal when there is one); `cookie_principal` is Some only when the
+/// request carried a valid session cookie AND an allowed Origin (the caller checks that).
 ///
 /// A bearer token in the `connection_init` payload (`Authorization: Bearer …`) takes
 /// precedence over the cookie; a connection with neither is closed with 4403.
 pub fn upgrade(
     ws: WebSocketUpgrade,
     state: AppState,
+    slots: Slots,
     cookie_principal: Option<Arc<Principal>>,
     meta: RequestMeta,
 ) -> axum::response::Response {
-    if let Some(refusal) = super::http::ws_connection_cap(&state) {
-        return refusal;
-    }
     let ws = ws
         .protocols([PROTOCOL])
         .read_buffer_size(READ_BUFFER_SIZE)
@@ -107,8 +301,9 @@ pub fn upgrade(
         .max_message_size(MAX_MESSAGE_SIZE)
         .max_frame_size(MAX_MESSAGE_SIZE);
     let accepted = ws.selected_protocol().is_some();
+    // `slots` moves into the callback: dropped with it if the upgrade fails, or when the
+    // connection ends.
     ws.on_upgrade(move |mut socket| async move {
-        let _count = ConnectionCount::open(&state);
         if !accepted {
             close(
                 &mut socket,
@@ -119,26 +314,10 @@ pub fn upgrade(
             finish(&mut socket).await;
             return;
         }
-        Connection::new(state, socket, cookie_principal, meta)
+        Connection::new(state, socket, slots, cookie_principal, meta)
             .run()
             .await;
     })
-}
-
-/// Counts the connection in `ws_connections` for as long as it lives.
-struct ConnectionCount(AppState);
-
-impl ConnectionCount {
-    fn open(state: &AppState) -> Self {
-        state.ws_connections.fetch_add(1, Ordering::Relaxed);
-        Self(state.clone())
-    }
-}
-
-impl Drop for ConnectionCount {
-    fn drop(&mut self) {
-        self.0.ws_connections.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// What the connection does after handling an event.
@@ -189,6 +368,8 @@ enum Event {
 struct Connection {
     state: AppState,
     socket: WebSocket,
+    /// The connection's places in the connection counts.
+    slots: Slots,
     /// The request's address and user agent (its principal is replaced per operation).
     meta: RequestMeta,
     /// The cookie-authenticated principal, used when `connection_init` carries no token.
@@ -218,6 +399,7 @@ impl Connection {
     fn new(
         state: AppState,
         socket: WebSocket,
+        slots: Slots,
         cookie_principal: Option<Arc<Principal>>,
         meta: RequestMeta,
     ) -> Self {
@@ -227,6 +409,7 @@ impl Connection {
         Self {
             state,
             socket,
+            slots,
             meta,
             cookie_principal,
             init_received: false,
@@ -357,6 +540,13 @@ impl Connection {
             Ok(principal) => principal,
             Err(flow) => return flow,
         };
+        if self.slots.set_principal(&principal).is_err() {
+            let reason = format!(
+                "{}: too many open connections for this account",
+                ErrorCode::RateLimited.as_str()
+            );
+            return Flow::Close(code::RATE_LIMITED, Cow::Owned(reason));
+        }
         if let Some(expires_at) = principal.expires_at {
             match (expires_at - chrono::Utc::now()).to_std() {
                 Ok(left) if !left.is_zero() => {
@@ -383,22 +573,39 @@ impl Connection {
         if let flow @ (Flow::Close(..) | Flow::End) = self.check_credential().await {
             return flow;
         }
+        if id.len() > MAX_OPERATION_ID {
+            let message = format!("Operation ids are at most {MAX_OPERATION_ID} bytes");
+            return self.refuse(&id, ErrorCode::BadUserInput, &message).await;
+        }
         if self.operations.contains_key(id.as_str()) {
             return Flow::Close(
                 code::SUBSCRIBER_EXISTS,
                 Cow::Owned(format!("Subscriber for {id} already exists")),
             );
         }
-        if self.operations.len() >= self.state.settings.ws_max_operations {
-            let text = encode(&json!({
-                "id": id,
-                "type": "error",
-                "payload": [{
-                    "message": "Too many operations on this connection",
-                    "extensions": {"code": ErrorCode::RateLimited.as_str()},
-                }],
-            }));
-            return self.send_text(text).await;
+        let settings = &self.state.settings;
+        if payload.document_len() > settings.ws_max_document_bytes {
+            let message = format!(
+                "The operation's document is larger than {} bytes",
+                settings.ws_max_document_bytes
+            );
+            return self.refuse(&id, ErrorCode::QueryTooComplex, &message).await;
+        }
+        if payload.variables_len() > settings.ws_max_variables_bytes {
+            let message = format!(
+                "The operation's variables are larger than {} bytes",
+                settings.ws_max_variables_bytes
+            );
+            return self.refuse(&id, ErrorCode::QueryTooComplex, &message).await;
+        }
+        if self.operations.len() >= settings.ws_max_operations {
+            return self
+                .refuse(
+                    &id,
+                    ErrorCode::RateLimited,
+                    "Too many operations on this connection",
+                )
+                .await;
         }
         let request = match payload.into_request() {
             Ok(request) => request,
@@ -428,6 +635,19 @@ impl Connection {
             },
         );
         Flow::Continue
+    }
+
+    /// Answers a `subscribe` that starts nothing with an `error` for its id.
+    async fn refuse(&mut self, id: &str, code: ErrorCode, message: &str) -> Flow {
+        let text = encode(&json!({
+            "id": id,
+            "type": "error",
+            "payload": [{
+                "message": message,
+                "extensions": {"code": code.as_str()},
+            }],
+        }));
+        self.send_text(text).await
     }
 
     async fn on_operation(
@@ -726,6 +946,18 @@ impl ClientMessage {
 }
 
 impl SubscribePayload {
+    /// The size of the document: `query` and `operationName`.
+    fn document_len(&self) -> usize {
+        self.query
+            .len()
+            .saturating_add(self.operation_name.as_ref().map_or(0, String::len))
+    }
+
+    /// The serialised size of `variables` and `extensions`.
+    fn variables_len(&self) -> usize {
+        json_len(self.variables.as_ref()).saturating_add(json_len(self.extensions.as_ref()))
+    }
+
     /// The GraphQL request; the error is the close reason.
     fn into_request(self) -> Result<async_graphql::Request, &'static str> {
         let variables = Variables::from_json(Value::Object(self.variables.unwrap_or_default()));
@@ -738,6 +970,30 @@ impl SubscribePayload {
                 .map_err(|_| "Invalid subscribe payload: bad extensions")?;
         }
         Ok(request)
+    }
+}
+
+/// The length of `map` serialised as compact JSON (0 when absent), without building it.
+fn json_len(map: Option<&Map<String, Value>>) -> usize {
+    /// Counts what is written.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let Some(map) = map else {
+        return 0;
+    };
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, map) {
+        Ok(()) => counter.0,
+        // Cannot happen for a parsed map; count it as too large.
+        Err(_) => usize::MAX,
     }
 }
 
@@ -841,6 +1097,44 @@ mod tests {
         // reserve room for them. About 2 KiB today; unboxed it was about 3.9 KiB.
         let run = future_size(&Connection::run);
         assert!(run <= 3 * 1024, "Connection::run future is {run} bytes");
+    }
+
+    #[test]
+    fn counts_cap_each_key_and_forget_keys_at_zero() {
+        let counts = Counts::<&str>::default();
+        assert!(counts.acquire("a", 2));
+        assert!(counts.acquire("a", 2));
+        assert!(!counts.acquire("a", 2));
+        assert!(counts.acquire("b", 2));
+        assert!(!counts.acquire("c", 0));
+        assert_eq!(counts.keys(), 2);
+        counts.release(&"a");
+        assert!(counts.acquire("a", 2));
+        counts.release(&"a");
+        counts.release(&"a");
+        counts.release(&"b");
+        // Releasing what is not counted changes nothing.
+        counts.release(&"b");
+        assert_eq!(counts.keys(), 0);
+    }
+
+    #[test]
+    fn sizes_of_subscribe_payloads() {
+        let parsed = ClientMessage::parse(
+            r#"{"id":"a","type":"subscribe","payload":{"query":"{ x }","operationName":"Op","variables":{"v": [1, "two"]},"extensions":{}}}"#,
+        );
+        let Ok(ClientMessage::Subscribe { payload, .. }) = parsed else {
+            panic!("not a subscribe: {parsed:?}");
+        };
+        assert_eq!(payload.document_len(), "{ x }Op".len());
+        assert_eq!(payload.variables_len(), r#"{"v":[1,"two"]}{}"#.len());
+        let bare = SubscribePayload {
+            query: String::new(),
+            operation_name: None,
+            variables: None,
+            extensions: None,
+        };
+        assert_eq!((bare.document_len(), bare.variables_len()), (0, 0));
     }
 
     #[test]

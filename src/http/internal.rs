@@ -107,10 +107,11 @@ async fn psa_contacts_inner(
 
 /// A field of a JSON object body, with errors naming it (serde's own messages do not name
 /// the field of a value of the wrong type).
-struct Fields(serde_json::Map<String, serde_json::Value>);
+pub struct Fields(serde_json::Map<String, serde_json::Value>);
 
 impl Fields {
-    fn parse(body: &[u8]) -> AppResult<Self> {
+    /// Parses a JSON object body.
+    pub fn parse(body: &[u8]) -> AppResult<Self> {
         match parse_json::<serde_json::Value>(body)? {
             serde_json::Value::Object(map) => Ok(Self(map)),
             _ => Err(AppError::bad_input(
@@ -119,7 +120,8 @@ impl Fields {
         }
     }
 
-    fn string(&self, name: &str) -> AppResult<String> {
+    /// A required string field.
+    pub fn string(&self, name: &str) -> AppResult<String> {
         match self.0.get(name) {
             Some(serde_json::Value::String(s)) => Ok(s.clone()),
             None | Some(serde_json::Value::Null) => {
@@ -153,6 +155,17 @@ impl Fields {
             }
             Some(_) => Err(bad()),
         }
+    }
+
+    /// A required RFC 3339 date-time field.
+    pub fn time(&self, name: &str) -> AppResult<chrono::DateTime<chrono::Utc>> {
+        self.optional_time(name)?
+            .ok_or_else(|| AppError::bad_input(format!("missing field `{name}`")))
+    }
+
+    /// A field of any JSON type; absent is `null`.
+    pub fn value(&self, name: &str) -> serde_json::Value {
+        self.0.get(name).cloned().unwrap_or(serde_json::Value::Null)
     }
 
     fn optional_time(&self, name: &str) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {

@@ -1,7 +1,9 @@
-//! REST endpoints besides `/graphql`: sign-on, logout, health, metrics.
+//! REST endpoints besides `/graphql`: sign-on, logout, the integration endpoints, health,
+//! metrics.
 
 pub mod auth;
 pub mod health;
+pub mod integration;
 pub mod internal;
 pub mod metrics;
 pub mod reports;
@@ -30,6 +32,12 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/psa/contacts", post(internal::psa_contacts))
         .route("/internal/signing/push", post(internal::signing_push))
         .route("/api/reports/visits.csv", get(reports::visits_csv))
+        .route(
+            "/api/integration/visitors-today",
+            get(integration::visitors_today),
+        )
+        .route("/api/integration/locations", get(integration::locations))
+        .route("/api/integration/webhook", post(integration::webhook))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

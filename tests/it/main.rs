@@ -8,13 +8,16 @@
 mod support;
 
 mod auth;
+mod budget;
 mod harness;
 mod housekeeping;
 mod http;
+mod integration;
 mod invoices;
 mod layering;
 
 mod limits;
+mod mail;
 mod operations;
 mod outbox;
 mod permissions;
@@ -28,3 +31,4 @@ mod tickets;
 mod visitor;
 mod walks;
 mod ws;
+mod ws_caps;

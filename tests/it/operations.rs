@@ -239,3 +239,30 @@ async fn every_document_runs_against_the_schema() {
         );
     }
 }
+
+/// The queries of `schema/operations/` on the data `serve --demo` seeds, as the demo's
+/// sessions, within the default response budget (`GRAPHQL_MAX_NODES`,
+/// `GRAPHQL_MAX_RESPONSE_BYTES`) and the other limits: none is refused.
+#[tokio::test]
+async fn every_query_passes_the_default_budget_on_the_demo_data() {
+    let app = TestApp::spawn().await;
+    let sessions = onegraph::cli::demo::seed(&app.state)
+        .await
+        .expect("seed the demo");
+    let mut ran = 0;
+    for operation in operations() {
+        if operation.ty != OperationType::Query {
+            continue;
+        }
+        let token = if CLIENT_ADMIN_OPERATIONS.contains(&operation.name.as_str()) {
+            &sessions.client.token
+        } else {
+            &sessions.staff.token
+        };
+        let body = app.gql(Some(token), &operation.text, json!({})).await;
+        let what = format!("{} ({})", operation.name, operation.file.display());
+        assert!(body.get("errors").is_none(), "{what}: {body}");
+        ran += 1;
+    }
+    assert!(ran >= 3, "only {ran} queries in {DIR}");
+}

@@ -362,7 +362,7 @@ on_every_backend!(
 
         match upgrade(&app).await {
             Err(tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status().as_u16(), 503);
+                assert_eq!(response.status().as_u16(), 429);
                 assert_eq!(
                     response
                         .headers()
@@ -378,7 +378,7 @@ on_every_backend!(
                     json!({"error": {"code": "RATE_LIMITED", "message": "Too many open connections"}})
                 );
             }
-            Err(other) => panic!("expected HTTP 503, got {other}"),
+            Err(other) => panic!("expected HTTP 429, got {other}"),
             Ok(_) => panic!("a third WebSocket was accepted"),
         }
 

@@ -13,11 +13,11 @@ use tokio_tungstenite::{
 
 use crate::support::TestApp;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// How long a message that should come may take.
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 /// How long to watch for a message that should not come.
 const QUIET: Duration = Duration::from_millis(500);
 
@@ -30,12 +30,15 @@ const CHECK_IN: &str = r#"mutation($l: ID!){ checkInVisitor(input:{locationId:$l
 
 /// What the server sent: a protocol message, or a close frame's code and reason.
 #[derive(Debug)]
-enum Received {
+pub(crate) enum Received {
     Json(Value),
     Closed(Option<u16>, String),
 }
 
-async fn connect_with(app: &TestApp, subprotocol: bool) -> Result<Ws, Box<dyn std::error::Error>> {
+pub(crate) async fn connect_with(
+    app: &TestApp,
+    subprotocol: bool,
+) -> Result<Ws, Box<dyn std::error::Error>> {
     let mut request = app.ws_url().into_client_request()?;
     if subprotocol {
         request.headers_mut().insert(
@@ -56,17 +59,17 @@ async fn connect_with(app: &TestApp, subprotocol: bool) -> Result<Ws, Box<dyn st
     Ok(ws)
 }
 
-async fn connect(app: &TestApp) -> Result<Ws, Box<dyn std::error::Error>> {
+pub(crate) async fn connect(app: &TestApp) -> Result<Ws, Box<dyn std::error::Error>> {
     connect_with(app, true).await
 }
 
-async fn send(ws: &mut Ws, message: Value) -> TestResult {
+pub(crate) async fn send(ws: &mut Ws, message: Value) -> TestResult {
     ws.send(Message::text(message.to_string())).await?;
     Ok(())
 }
 
 /// The next protocol message or close frame, skipping WebSocket pings and pongs.
-async fn recv_within(
+pub(crate) async fn recv_within(
     ws: &mut Ws,
     within: Duration,
 ) -> Result<Option<Received>, Box<dyn std::error::Error>> {
@@ -96,7 +99,7 @@ async fn recv_within(
 }
 
 /// The next protocol message, which must come within [`WAIT`].
-async fn recv(ws: &mut Ws) -> Result<Value, Box<dyn std::error::Error>> {
+pub(crate) async fn recv(ws: &mut Ws) -> Result<Value, Box<dyn std::error::Error>> {
     match recv_within(ws, WAIT).await? {
         Some(Received::Json(value)) => Ok(value),
         other => Err(format!("expected a message, got {other:?}").into()),
@@ -105,7 +108,9 @@ async fn recv(ws: &mut Ws) -> Result<Value, Box<dyn std::error::Error>> {
 
 /// The close code and reason the server closes with, within [`WAIT`], with no message
 /// before it.
-async fn expect_close_frame(ws: &mut Ws) -> Result<(u16, String), Box<dyn std::error::Error>> {
+pub(crate) async fn expect_close_frame(
+    ws: &mut Ws,
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
     match recv_within(ws, WAIT).await? {
         Some(Received::Closed(Some(code), reason)) => Ok((code, reason)),
         other => Err(format!("expected a close frame, got {other:?}").into()),
@@ -113,12 +118,12 @@ async fn expect_close_frame(ws: &mut Ws) -> Result<(u16, String), Box<dyn std::e
 }
 
 /// The close code the server closes with, within [`WAIT`], with no message before it.
-async fn expect_close(ws: &mut Ws) -> Result<u16, Box<dyn std::error::Error>> {
+pub(crate) async fn expect_close(ws: &mut Ws) -> Result<u16, Box<dyn std::error::Error>> {
     Ok(expect_close_frame(ws).await?.0)
 }
 
 /// Asserts that no protocol message or close comes within [`QUIET`].
-async fn expect_quiet(ws: &mut Ws) -> TestResult {
+pub(crate) async fn expect_quiet(ws: &mut Ws) -> TestResult {
     match recv_within(ws, QUIET).await? {
         None => Ok(()),
         Some(other) => Err(format!("expected nothing, got {other:?}").into()),
@@ -126,7 +131,7 @@ async fn expect_quiet(ws: &mut Ws) -> TestResult {
 }
 
 /// `connection_init` with `token`, expecting `connection_ack`.
-async fn init(ws: &mut Ws, token: &str) -> TestResult {
+pub(crate) async fn init(ws: &mut Ws, token: &str) -> TestResult {
     send(
         ws,
         json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
@@ -138,13 +143,16 @@ async fn init(ws: &mut Ws, token: &str) -> TestResult {
 }
 
 /// Connects and initialises as `token`.
-async fn connect_as(app: &TestApp, token: &str) -> Result<Ws, Box<dyn std::error::Error>> {
+pub(crate) async fn connect_as(
+    app: &TestApp,
+    token: &str,
+) -> Result<Ws, Box<dyn std::error::Error>> {
     let mut ws = connect(app).await?;
     init(&mut ws, token).await?;
     Ok(ws)
 }
 
-async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) -> TestResult {
+pub(crate) async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) -> TestResult {
     send(
         ws,
         json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}}),
@@ -160,7 +168,7 @@ async fn subscribe_check_ins(ws: &mut Ws, id: &str, location: &str) -> TestResul
     ping_pong(ws).await
 }
 
-async fn ping_pong(ws: &mut Ws) -> TestResult {
+pub(crate) async fn ping_pong(ws: &mut Ws) -> TestResult {
     send(ws, json!({"type": "ping"})).await?;
     let pong = recv(ws).await?;
     assert_eq!(pong["type"], "pong", "{pong}");
@@ -726,3 +734,91 @@ on_every_backend!(a_session_of_unknown_kind_is_refused, |app| -> TestResult {
     assert_eq!(expect_close(&mut ws).await?, 4403);
     Ok(())
 });
+
+on_every_backend!(
+    moving_a_client_to_another_company_ends_its_sessions_and_sockets,
+    |app| -> TestResult {
+        const CLIENT_USERS: &str = "{ clientUsers { email } }";
+        let token = app
+            .client_session("acme", "co-1", "cleo@example.com", true)
+            .await;
+        app.provision_client("acme", "co-1", "old-colleague@example.com", "client_user")
+            .await;
+        app.provision_client("acme", "co-2", "new-colleague@example.com", "client_user")
+            .await;
+        let emails = |data: &Value| -> Vec<String> {
+            data["clientUsers"]
+                .as_array()
+                .map(|users| {
+                    users
+                        .iter()
+                        .filter_map(|u| u["email"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+
+        // The socket runs operations in the client's company.
+        let mut ws = connect_as(&app, &token).await?;
+        subscribe(&mut ws, "before", CLIENT_USERS, json!({})).await?;
+        let next = recv(&mut ws).await?;
+        assert_eq!(next["type"], "next", "{next}");
+        assert!(
+            emails(&next["payload"]["data"]).contains(&"old-colleague@example.com".to_owned()),
+            "{next}"
+        );
+        assert_eq!(
+            recv(&mut ws).await?,
+            json!({"id": "before", "type": "complete"})
+        );
+
+        // PSA moves the contact to another company, with the same role and access.
+        let (status, body) = app
+            .psa_contact(json!({
+                "tenant_id": crate::support::tenant_id("acme"),
+                "contact_id": "contact-cleo@example.com",
+                "company_id": "co-2",
+                "email": "cleo@example.com",
+                "name": "Client cleo@example.com",
+                "portal_access": true,
+                "role": "client_admin",
+            }))
+            .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("updated")),
+            "{body}"
+        );
+
+        // The socket closes, and the session is refused over HTTP.
+        assert_eq!(expect_close(&mut ws).await?, 4403);
+        let body = app.gql(Some(&token), CLIENT_USERS, json!({})).await;
+        assert_eq!(
+            crate::support::code(&body),
+            Some("UNAUTHENTICATED"),
+            "{body}"
+        );
+
+        // A fresh login sees the new company only.
+        let fresh = app.mint(&app.client_claims("acme", "cleo@example.com", None));
+        let (status, body) = app.exchange(&fresh).await;
+        assert_eq!(status, 200, "{body}");
+        let session = body["session_token"]
+            .as_str()
+            .ok_or("no session")?
+            .to_owned();
+        let mut ws = connect_as(&app, &session).await?;
+        subscribe(&mut ws, "after", CLIENT_USERS, json!({})).await?;
+        let next = recv(&mut ws).await?;
+        let listed = emails(&next["payload"]["data"]);
+        assert!(
+            listed.contains(&"new-colleague@example.com".to_owned()),
+            "{next}"
+        );
+        assert!(
+            !listed.contains(&"old-colleague@example.com".to_owned()),
+            "{next}"
+        );
+        Ok(())
+    }
+);

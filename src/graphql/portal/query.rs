@@ -27,6 +27,7 @@ impl UsersQuery {
     #[graphql(guard = "Need::Perm(Permission::UsersManage)")]
     async fn client_users(&self, ctx: &Context<'_>) -> Result<Option<Vec<ClientUser>>> {
         let rows = services::portal::identity::list(state(ctx)?, &*principal(ctx)?).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(ClientUser::from).collect()))
     }
 }
@@ -57,13 +58,14 @@ impl InvoiceQuery {
         )
         .await?;
         Ok(Some(connection::from_page(
+            ctx,
             page,
             InvoiceTotal {
                 principal: p,
                 status,
             },
             Invoice,
-        )))
+        )?))
     }
 
     /// One invoice of the client's company (`null` for any other id).
@@ -102,13 +104,14 @@ impl TicketsQuery {
         )
         .await?;
         Ok(Some(connection::from_page(
+            ctx,
             page,
             TicketTotal {
                 principal: p,
                 status,
             },
             Ticket,
-        )))
+        )?))
     }
 
     /// One ticket of the caller's company.
@@ -137,6 +140,7 @@ impl SigningQuery {
     ) -> Result<Option<Vec<SigningRequest>>> {
         let p = principal(ctx)?;
         let rows = signing::list(&state(ctx)?.db, &p, status.map(Into::into)).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(SigningRequest::from).collect()))
     }
 }

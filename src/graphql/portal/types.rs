@@ -120,11 +120,9 @@ impl Ticket {
             .load_one(self.0.id.clone())
             .await
             .map_err(load_err)?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(TicketComment)
-            .collect())
+        let rows = rows.unwrap_or_default();
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(rows.into_iter().map(TicketComment).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

@@ -9,8 +9,8 @@ use super::{
         UpdateLocationInput, VisitorSettingsInput,
     },
     types::{
-        Badge, Host, Kiosk, KioskPairingCode, KioskSession, Location, PreRegistration, Visit,
-        VisitorSettings,
+        Badge, CreatedIntegrationKey, Host, IntegrationKey, Kiosk, KioskPairingCode, KioskSession,
+        Location, PreRegistration, Visit, VisitorSettings,
     },
 };
 use crate::{
@@ -247,6 +247,32 @@ impl VisitorMutation {
         let p = principal(ctx)?;
         Ok(Some(Kiosk::new(
             services::visitor::kiosks::revoke(state(ctx)?, &p, &id).await?,
+        )))
+    }
+
+    /// Creates an integration key for the tenant; the key is in this answer only.
+    #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
+    async fn create_integration_key(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> Result<Option<CreatedIntegrationKey>> {
+        let p = principal(ctx)?;
+        let (key, model) =
+            services::shared::integration_keys::create(state(ctx)?, &p, &name).await?;
+        Ok(Some(CreatedIntegrationKey { key, model }))
+    }
+
+    /// Revokes an integration key: refused from the next request on.
+    #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
+    async fn revoke_integration_key(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<IntegrationKey>> {
+        let p = principal(ctx)?;
+        Ok(Some(IntegrationKey(
+            services::shared::integration_keys::revoke(state(ctx)?, &p, &id).await?,
         )))
     }
 

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use super::{
     inputs::VisitFilter,
     types::{
-        AuditEntry, AuditTotal, Badge, Host, HostTotal, Kiosk, Location, PreRegistration, Visit,
-        VisitReport, VisitTotal, Visitor, VisitorSettings,
+        AuditEntry, AuditTotal, Badge, Host, HostTotal, IntegrationKey, Kiosk, Location,
+        PreRegistration, Visit, VisitReport, VisitTotal, Visitor, VisitorSettings,
     },
 };
 use crate::{
@@ -43,6 +43,7 @@ impl VisitorQuery {
         let p = principal(ctx)?;
         let rows =
             services::visitor::locations::list(&state(ctx)?.db, &p, include_archived).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Location).collect()))
     }
 
@@ -75,13 +76,14 @@ impl VisitorQuery {
             services::visitor::hosts::list(&state(ctx)?.db, &p, &filter, first, after.as_deref())
                 .await?;
         Ok(Some(connection::from_page(
+            ctx,
             page,
             HostTotal {
                 principal: p,
                 filter,
             },
             Host,
-        )))
+        )?))
     }
 
     /// The visit log, newest first.
@@ -115,13 +117,14 @@ impl VisitorQuery {
             None
         };
         Ok(Some(connection::from_page(
+            ctx,
             page,
             VisitTotal {
                 principal: p,
                 filter,
             },
             |visit| Visit::with_relations(visit, relations.clone()),
-        )))
+        )?))
     }
 
     /// One visit.
@@ -160,6 +163,7 @@ impl VisitorQuery {
             status.map(Into::into),
         )
         .await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Badge).collect()))
     }
 
@@ -181,6 +185,7 @@ impl VisitorQuery {
             to,
         )
         .await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(
             rows.into_iter()
                 .map(PreRegistration::without_code)
@@ -193,6 +198,7 @@ impl VisitorQuery {
     async fn kiosks(&self, ctx: &Context<'_>) -> Result<Option<Vec<Kiosk>>> {
         let p = principal(ctx)?;
         let rows = services::visitor::kiosks::list(&state(ctx)?.db, &p).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Kiosk::new).collect()))
     }
 
@@ -225,6 +231,16 @@ impl VisitorQuery {
         Ok(Some(VisitorSettings(model)))
     }
 
+    /// The tenant's integration keys, live and revoked, newest first (never the keys
+    /// themselves). Counted as 10 by the query limits.
+    #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
+    async fn integration_keys(&self, ctx: &Context<'_>) -> Result<Option<Vec<IntegrationKey>>> {
+        let p = principal(ctx)?;
+        let rows = services::shared::integration_keys::list(&state(ctx)?.db, &p).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(Some(rows.into_iter().map(IntegrationKey).collect()))
+    }
+
     /// Every successful change to Visitor's data (visits, visitors, badges, locations, hosts,
     /// kiosks, pre-registrations, settings), newest first; Portal's entries are not shown.
     #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
@@ -239,9 +255,10 @@ impl VisitorQuery {
         let page =
             services::shared::audit::list(&state(ctx)?.db, &p, first, after.as_deref()).await?;
         Ok(Some(connection::from_page(
+            ctx,
             page,
             AuditTotal { principal: p },
             AuditEntry,
-        )))
+        )?))
     }
 }

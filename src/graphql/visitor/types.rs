@@ -63,6 +63,7 @@ impl Location {
             rows.unwrap_or_default(),
             "kiosks at this location",
         )?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Kiosk::new).collect()))
     }
     /// Visits checked in and not yet out, newest first. Counted as 50 by the query limits.
@@ -78,6 +79,7 @@ impl Location {
             rows.unwrap_or_default(),
             "current visits at this location",
         )?;
+        crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(Visit::new).collect()))
     }
 }
@@ -163,12 +165,9 @@ impl Visitor {
             .load_one(self.0.id.clone())
             .await
             .map_err(load_err)?;
-        Ok(Some(
-            rows.unwrap_or_default()
-                .into_iter()
-                .map(Visit::new)
-                .collect(),
-        ))
+        let rows = rows.unwrap_or_default();
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(Some(rows.into_iter().map(Visit::new).collect()))
     }
 }
 
@@ -629,5 +628,50 @@ impl AuditTotal {
     /// Audit entries of the tenant.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
         Ok(services::shared::audit::count(&state(ctx)?.db, &self.principal).await?)
+    }
+}
+
+/// A tenant integration key: how another system (Hub's search, a building system) calls
+/// onegraph's integration endpoints for this tenant. The key itself is shown once, when it is
+/// created, and never stored.
+pub struct IntegrationKey(pub entities::integration_keys::Model);
+
+#[Object]
+impl IntegrationKey {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When a request last used it (to the minute); null until one has.
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    /// When it was revoked; a revoked key is refused from the next request on.
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+}
+
+/// A new integration key and its record.
+pub struct CreatedIntegrationKey {
+    /// The key, shown only here.
+    pub key: String,
+    /// Its record.
+    pub model: entities::integration_keys::Model,
+}
+
+#[Object]
+impl CreatedIntegrationKey {
+    /// The key, sent as `X-Integration-Key`; shown only in this answer.
+    async fn key(&self) -> &str {
+        &self.key
+    }
+    async fn integration_key(&self) -> IntegrationKey {
+        IntegrationKey(self.model.clone())
     }
 }

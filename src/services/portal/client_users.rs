@@ -154,8 +154,10 @@ pub fn validate_contact(push: ContactPush) -> AppResult<ContactPush<ClientUserRo
 
 /// Applies PSA's contact push: provisions, updates, re-activates or deactivates the client
 /// user, in one transaction with its audit entry. Replays are harmless: the same push again
-/// changes nothing but `updated_at`. Deactivation revokes the user's sessions and closes
-/// their live subscriptions.
+/// changes nothing but `updated_at`. Deactivation, a new role and a move to another company
+/// revoke the user's sessions and close their live subscriptions: a session keeps the
+/// permissions of its login, and a WebSocket the company of its `connection_init` for as long
+/// as it is open.
 pub async fn apply_contact(ctx: &Domain, push: ContactPush) -> AppResult<ContactOutcome> {
     let push = validate_contact(push)?;
     let at = now();
@@ -205,8 +207,10 @@ pub async fn apply_contact(ctx: &Domain, push: ContactPush) -> AppResult<Contact
         (Some(user), access) => {
             let id = user.id.clone();
             let was_active = user.active;
-            // A session keeps the permissions of its login: a new role must sign in again.
+            // A session keeps the permissions and company of its login: a new role or
+            // company must sign in again.
             let role_changed = push.role.is_some_and(|role| role != user.role);
+            let company_changed = push.company_id != user.company_id;
             let mut model = user.into_active_model();
             model.psa_contact_id = Set(Some(push.contact_id.clone()));
             model.company_id = Set(push.company_id.clone());
@@ -222,7 +226,7 @@ pub async fn apply_contact(ctx: &Domain, push: ContactPush) -> AppResult<Contact
             model.updated_at = Set(at);
             model.update(&txn).await.map_err(contact_conflict)?;
             if access {
-                if role_changed && was_active {
+                if (role_changed || company_changed) && was_active {
                     revoked = revoke_sessions(&txn, &push.tenant_id, &id).await?;
                 }
                 (ContactOutcome::Updated, Some(id))

@@ -46,6 +46,8 @@ pub const VISITOR_ACTIONS: &[&str] = &[
     "kiosk",
     "pre_registration",
     "settings",
+    "integration_key",
+    "webhook",
 ];
 
 /// The tenant's Visitor entries.

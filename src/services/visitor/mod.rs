@@ -6,6 +6,7 @@ pub mod badges;
 pub mod batch;
 pub mod hosts;
 pub mod housekeeping;
+pub mod integration;
 pub mod kiosks;
 pub mod locations;
 pub mod pre_registrations;

@@ -118,6 +118,17 @@ impl FakeBooks {
             .expect("a fake Books started with books::start()")
     }
 
+    /// The fake started with [`start`] whose `BOOKS_API_URL` is `base` (for a server run
+    /// as a separate process, which has no [`TestApp`]).
+    pub fn at(base: &str) -> FakeBooks {
+        registry()
+            .lock()
+            .unwrap()
+            .get(base)
+            .cloned()
+            .expect("a fake Books started with books::start()")
+    }
+
     /// Adds an invoice, or replaces the one with its `id`.
     pub fn put(&self, invoice: Value) {
         let mut inner = self.inner.lock().unwrap();

@@ -8,6 +8,7 @@ pub mod bus;
 pub mod fake;
 pub mod legal;
 pub mod psa;
+pub mod smtp;
 
 use std::{
     collections::HashMap,
