@@ -88,6 +88,9 @@ const GUARDED: &[(&str, Guard)] = &[
     ("Query.visitorSettings", Perm(SETTINGS)),
     ("Mutation.updateVisitorSettings", Perm(SETTINGS)),
     ("Query.auditLog", Perm(SETTINGS)),
+    ("Query.integrationKeys", Perm(SETTINGS)),
+    ("Mutation.createIntegrationKey", Perm(SETTINGS)),
+    ("Mutation.revokeIntegrationKey", Perm(SETTINGS)),
     ("Mutation.runSync", Perm(SETTINGS)),
     ("Mutation.createLocation", Perm(LOCATIONS)),
     ("Mutation.updateLocation", Perm(LOCATIONS)),
@@ -127,6 +130,11 @@ const UNGUARDED: &[(&str, &[&str])] = &[
     ),
     ("AuditEntryEdge", &["node", "cursor"]),
     ("Badge", &["id", "number", "location", "status"]),
+    ("CreatedIntegrationKey", &["key", "integrationKey"]),
+    (
+        "IntegrationKey",
+        &["id", "name", "createdAt", "lastUsedAt", "revokedAt"],
+    ),
     ("ClientUser", &["id", "email", "name", "role", "active"]),
     (
         "Host",

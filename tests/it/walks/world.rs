@@ -179,6 +179,8 @@ pub struct World {
     pub a1_invoice: String,
     pub a1_signing: String,
     pub a1_user: String,
+    /// Tenant A's integration key (its id).
+    pub a_key: String,
     serial: AtomicUsize,
 }
 
@@ -228,11 +230,15 @@ impl World {
             a1_invoice: String::new(),
             a1_signing: String::new(),
             a1_user: String::new(),
+            a_key: String::new(),
             serial: AtomicUsize::new(0),
         };
         world.home = world.place(&world.staff_a.clone(), "Home").await;
         world.place_b = world.place(&world.staff_b.clone(), B_LABEL).await;
         world.seed_b_extras().await;
+        // An integration key in each tenant.
+        world.a_key = world.integration_key(&world.staff_a.clone()).await;
+        world.integration_key(&world.staff_b.clone()).await;
 
         // Tickets with a comment, one per company.
         world.a1_ticket = world.ticket(&world.client_a1.clone(), "A1 Ticket").await;
@@ -673,6 +679,20 @@ impl World {
         )
     }
 
+    /// A new integration key of `token`'s tenant: its id.
+    pub async fn integration_key(&self, token: &str) -> String {
+        let n = self.serial();
+        self.ok(
+            token,
+            "mutation($n: String!){ createIntegrationKey(name:$n){ integrationKey { id } } }",
+            json!({"n": format!("Walk Key {n}")}),
+        )
+        .await["createIntegrationKey"]["integrationKey"]["id"]
+            .as_str()
+            .expect("integration key")
+            .to_owned()
+    }
+
     /// A live kiosk pairing code for `location`.
     pub async fn pairing_code(&self, token: &str, location: &str) -> String {
         self.ok(
@@ -759,6 +779,7 @@ impl World {
             "Invoice" => self.a1_invoice.clone(),
             "SigningRequest" => self.a1_signing.clone(),
             "ClientUser" => self.a1_user.clone(),
+            "IntegrationKey" => self.a_key.clone(),
             "Tenant" => self.tenant_a.clone(),
             _ => return None,
         })
@@ -810,6 +831,7 @@ impl World {
                     .await
             }
             "Kiosk" => self.kiosk(staff, &home.location).await.0,
+            "IntegrationKey" => self.integration_key(staff).await,
             "Ticket" => self.ticket(&self.client_a1, "Fresh Ticket").await,
             "SigningRequest" => {
                 let policy = format!("walk-fresh-{}", self.serial());
