@@ -9,6 +9,7 @@
 pub mod acknowledgements;
 pub mod audit_log;
 pub mod badges;
+pub mod billing_reports;
 pub mod client_users;
 pub mod enums;
 pub mod hosts;
@@ -40,6 +41,7 @@ pub mod prelude {
     pub use super::acknowledgements::Entity as Acknowledgement;
     pub use super::audit_log::Entity as AuditLog;
     pub use super::badges::Entity as Badge;
+    pub use super::billing_reports::Entity as BillingReport;
     pub use super::client_users::Entity as ClientUser;
     pub use super::hosts::Entity as Host;
     pub use super::inbound_events::Entity as InboundEvent;

@@ -379,6 +379,15 @@ async fn assert_portal_tables(db: &DatabaseConnection, present: bool) -> TestRes
 }
 
 const INTEGRATION_TABLES: [&str; 2] = ["integration_keys", "inbound_events"];
+const BILLING_TABLES: [&str; 1] = ["billing_reports"];
+
+async fn assert_billing_tables(db: &DatabaseConnection, present: bool) -> TestResult {
+    let manager = SchemaManager::new(db);
+    for table in BILLING_TABLES {
+        assert_eq!(manager.has_table(table).await?, present, "table {table}");
+    }
+    Ok(())
+}
 
 async fn assert_integration_tables(db: &DatabaseConnection, present: bool) -> TestResult {
     let manager = SchemaManager::new(db);
@@ -393,10 +402,16 @@ async fn exercise(db: &DatabaseConnection) -> TestResult {
     assert_tables(db, true).await?;
     assert_portal_tables(db, true).await?;
     assert_integration_tables(db, true).await?;
+    assert_billing_tables(db, true).await?;
     assert_later_indexes(db, true).await?;
-    // The newest migration (integration keys) alone goes down: its tables go, the rest stay.
+    // The newest migration (billing reports) alone goes down: its table goes, the rest stay.
+    Migrator::down(db, Some(1)).await?;
+    assert_billing_tables(db, false).await?;
+    assert_integration_tables(db, true).await?;
+    // Then the integration keys: their tables go, the rest stay.
     Migrator::down(db, Some(1)).await?;
     assert_integration_tables(db, false).await?;
+    assert_billing_tables(db, false).await?;
     assert_portal_tables(db, true).await?;
     // Then the Portal migration: its tables go, the rest stay.
     Migrator::down(db, Some(1)).await?;
@@ -416,6 +431,7 @@ async fn exercise(db: &DatabaseConnection) -> TestResult {
     assert_tables(db, false).await?;
     assert_portal_tables(db, false).await?;
     assert_integration_tables(db, false).await?;
+    assert_billing_tables(db, false).await?;
     // Up again after a full down must work.
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;

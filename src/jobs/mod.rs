@@ -4,6 +4,7 @@
 //! `sync_runs`.
 
 pub mod auto_checkout;
+pub mod billing;
 pub mod invoices;
 pub mod retention;
 pub mod scheduler;
@@ -13,10 +14,7 @@ pub use scheduler::{RunRecord, run_now};
 
 use std::collections::BTreeMap;
 
-use crate::{
-    domain::Domain,
-    error::{AppError, AppResult},
-};
+use crate::{domain::Domain, error::AppResult};
 
 /// Every scheduled job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,15 +115,30 @@ impl JobReport {
     }
 }
 
-/// Runs `job` once, now, in this process (no lease: the scheduler takes one around this).
+/// What started a run: a replica's timer, or someone by hand (`runSync`, `onegraph jobs
+/// run`), which means "now" (billing usage plans the day's reports at once rather than at
+/// `BILLING_USAGE_AT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The scheduler's timer.
+    Timer,
+    /// A person.
+    Hand,
+}
+
+/// Runs `job` once, now, in this process, as if by hand (no lease: the scheduler takes one
+/// around this).
 pub async fn execute(ctx: &Domain, job: Job) -> AppResult<JobReport> {
+    execute_as(ctx, job, Trigger::Hand).await
+}
+
+/// Runs `job` once, now, started by `trigger`.
+pub async fn execute_as(ctx: &Domain, job: Job, trigger: Trigger) -> AppResult<JobReport> {
     match job {
         Job::Tickets => tickets::run(ctx).await,
         Job::Invoices => invoices::run(ctx).await,
         Job::AutoCheckout => auto_checkout::run(ctx).await,
         Job::Retention => retention::run(ctx).await,
-        Job::BillingUsage => Err(AppError::Conflict(
-            "the billing-usage job is not available in this build of onegraph".into(),
-        )),
+        Job::BillingUsage => billing::run(ctx, trigger).await,
     }
 }

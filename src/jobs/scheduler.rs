@@ -18,7 +18,7 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
-use super::{Job, JobReport};
+use super::{Job, JobReport, Trigger};
 use crate::{
     domain::Domain,
     error::{AppError, AppResult},
@@ -180,9 +180,9 @@ impl Drop for AbortOnDrop {
 
 /// Runs [`run_leased`] in its own task: a caller that goes away (a `runSync` request whose
 /// client disconnected) does not cut the run short, and the lease is still released.
-async fn run_leased_detached(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
+async fn run_leased_detached(ctx: &Domain, job: Job, trigger: Trigger) -> AppResult<RunRecord> {
     let ctx = ctx.clone();
-    tokio::spawn(async move { run_leased(&ctx, job).await })
+    tokio::spawn(async move { run_leased(&ctx, job, trigger).await })
         .await
         .map_err(|err| AppError::internal(format!("the {} run panicked: {err}", job.as_str())))?
 }
@@ -199,7 +199,7 @@ fn short_error(report: &Result<JobReport, AppError>) -> Option<String> {
 
 /// Runs `job` under the lease this replica already holds, recording it in `sync_runs`, and
 /// releases the lease. Answers the record, or the job's own error (recorded as well).
-async fn run_leased(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
+async fn run_leased(ctx: &Domain, job: Job, trigger: Trigger) -> AppResult<RunRecord> {
     let id = new_id();
     let started_at = now();
     let recorded = Runs::insert(sync_runs::ActiveModel {
@@ -247,7 +247,7 @@ async fn run_leased(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
         }
     };
     let result = tokio::select! {
-        result = super::execute(ctx, job) => result,
+        result = super::execute_as(ctx, job, trigger) => result,
         () = lost => Err(AppError::Conflict(format!(
             "the {} run lost its lease to another replica and stopped",
             job.as_str()
@@ -311,7 +311,7 @@ async fn run_leased(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
 /// `UPSTREAM_NOT_CONFIGURED` without its upstream, recording nothing) and records the run.
 pub async fn run_now(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
     take_lease_now(ctx, job).await?;
-    run_leased_detached(ctx, job).await
+    run_leased_detached(ctx, job, Trigger::Hand).await
 }
 
 /// [`run_now`] started by an admin of `tenant_id` (`runSync`): besides the lease, the
@@ -321,7 +321,7 @@ pub async fn run_now(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
 pub async fn run_now_for_tenant(ctx: &Domain, job: Job, tenant_id: &str) -> AppResult<RunRecord> {
     take_lease_now(ctx, job).await?;
     match claim_tenant_turn(&ctx.db, job, tenant_id, ctx.settings.run_sync_min_interval).await {
-        Ok(None) => run_leased_detached(ctx, job).await,
+        Ok(None) => run_leased_detached(ctx, job, Trigger::Hand).await,
         Ok(Some(wait)) => {
             release(&ctx.db, job).await?;
             Err(AppError::RateLimited {
@@ -408,6 +408,10 @@ async fn claim_tenant_turn(
     Ok(Some(left))
 }
 
+/// How often the billing-usage job runs: each run sends what is due, so this is also the
+/// finest retry step of a report Hub did not take.
+pub const BILLING_POLL: Duration = Duration::from_secs(5 * 60);
+
 /// How often the timers start each job.
 pub fn schedule(ctx: &Domain) -> Vec<(Job, Duration)> {
     let floor = |d: Duration| d.max(Duration::from_millis(50));
@@ -416,6 +420,8 @@ pub fn schedule(ctx: &Domain) -> Vec<(Job, Duration)> {
         (Job::Invoices, floor(ctx.settings.invoice_sync_interval)),
         (Job::AutoCheckout, Duration::from_secs(60)),
         (Job::Retention, Duration::from_secs(24 * 3600)),
+        // Plans the day's reports once it is `BILLING_USAGE_AT`, and retries pending ones.
+        (Job::BillingUsage, BILLING_POLL),
     ]
 }
 
@@ -438,7 +444,7 @@ async fn tick(ctx: &Domain, job: Job, period: Duration) {
     match acquire(&ctx.db, job, Some(gap)).await {
         Ok(true) => {
             // Detached like `run_now`: a panicking job ends its run, not this timer.
-            if let Err(err) = run_leased_detached(ctx, job).await {
+            if let Err(err) = run_leased_detached(ctx, job, Trigger::Timer).await {
                 tracing::warn!(
                     job = job.as_str(),
                     code = err.code().as_str(),

@@ -3,6 +3,7 @@
 
 pub mod books;
 pub mod bus;
+pub mod hub;
 pub mod legal;
 pub mod mail;
 pub mod psa;

@@ -8,6 +8,7 @@
 mod support;
 
 mod auth;
+mod billing;
 mod budget;
 mod harness;
 mod housekeeping;

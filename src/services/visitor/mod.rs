@@ -4,6 +4,7 @@
 
 pub mod badges;
 pub mod batch;
+pub mod billing;
 pub mod hosts;
 pub mod housekeeping;
 pub mod integration;
