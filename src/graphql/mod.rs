@@ -38,6 +38,7 @@ pub struct Query(
     portal::query::InvoiceQuery,
     portal::query::TicketsQuery,
     portal::query::SigningQuery,
+    portal::query::MissionQuery,
 );
 
 /// Every mutation field.
@@ -49,6 +50,7 @@ pub struct Mutation(
     portal::mutation::TicketsMutation,
     jobs::JobsMutation,
     portal::mutation::SigningMutation,
+    portal::mutation::MissionMutation,
 );
 
 /// Every subscription field.
@@ -95,8 +97,9 @@ fn build_schema_for_export() -> AppSchema {
     .finish()
 }
 
-/// Attaches what resolvers need to `request`: the state, the caller, fresh DataLoaders and
-/// a fresh response budget (returned too, for the caller to read once the request ran).
+/// Attaches what resolvers need to `request`: the state, the caller, fresh DataLoaders, the
+/// request's Mission reads (each resource fetched once per request) and a fresh response
+/// budget (returned too, for the caller to read once the request ran).
 pub fn prepare(
     state: &AppState,
     request: async_graphql::Request,
@@ -108,6 +111,7 @@ pub fn prepare(
         .data(state.clone())
         .data(meta)
         .data(loaders)
+        .data(crate::services::portal::mission::RequestCalls::default())
         .data(budget.clone());
     (request, budget)
 }
