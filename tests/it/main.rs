@@ -17,6 +17,7 @@ mod invoices;
 mod layering;
 
 mod limits;
+mod mission;
 mod operations;
 mod outbox;
 mod permissions;
