@@ -62,9 +62,7 @@ impl MissionError {
             MissionError::TooLarge => {
                 format!("Mission answered more than {MAX_BODY} bytes")
             }
-            MissionError::CircuitOpen => {
-                "Mission circuit open after repeated failures".to_owned()
-            }
+            MissionError::CircuitOpen => "Mission circuit open after repeated failures".to_owned(),
             MissionError::InvalidHeader => {
                 "the member or tenant id cannot be sent as a header".to_owned()
             }
@@ -159,10 +157,7 @@ impl Resource {
 
     /// `GET /mission/directory?q`.
     pub fn directory(search: Option<&str>) -> Self {
-        Self::new(
-            "/mission/directory",
-            vec![("q", search.map(str::to_owned))],
-        )
+        Self::new("/mission/directory", vec![("q", search.map(str::to_owned))])
     }
 
     /// `GET /mission/prayer`.
@@ -591,7 +586,13 @@ mod tests {
         let text: Result<Donation, _> = parse(&serde_json::json!(
             {"id": 7, "amount": "12.50", "currency": "USD", "date": "2026-01-02"}
         ));
-        assert!(matches!(text, Ok(Donation { amount: Amount::Text(_), .. })));
+        assert!(matches!(
+            text,
+            Ok(Donation {
+                amount: Amount::Text(_),
+                ..
+            })
+        ));
         let object: Result<DonationStats, _> = parse(&serde_json::json!(
             {"total": {"amount": "1.00", "currency": "EUR"}, "count": 1}
         ));

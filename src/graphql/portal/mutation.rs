@@ -187,8 +187,7 @@ impl MissionMutation {
         let state = state(ctx)?;
         let p = principal(ctx)?;
         let session =
-            services::portal::mission::open(state, &state.mission, mission_calls(ctx)?, &p)
-                .await?;
+            services::portal::mission::open(state, &state.mission, mission_calls(ctx)?, &p).await?;
         let created = session
             .submit_prayer_request(state, &p, &body, is_private)
             .await?;

@@ -381,7 +381,9 @@ fn prayer(row: api::PrayerRequest) -> Option<PrayerRequest> {
 /// `from` must not be after `to`.
 fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> AppResult<()> {
     match (from, to) {
-        (Some(from), Some(to)) if from > to => Err(AppError::bad_input("from must not be after to")),
+        (Some(from), Some(to)) if from > to => {
+            Err(AppError::bad_input("from must not be after to"))
+        }
         _ => Ok(()),
     }
 }
