@@ -159,22 +159,37 @@ impl Drop for Ticket<'_> {
 mod tests {
     use super::*;
 
+    /// Admits a call (which must be let through) and settles it.
+    fn call(breaker: &Breaker, ok: bool) {
+        let ticket = breaker.admit();
+        assert!(ticket.is_some(), "the call was refused");
+        if let Some(ticket) = ticket {
+            if ok {
+                ticket.success()
+            } else {
+                ticket.failure()
+            }
+        }
+    }
+
     #[test]
     fn opens_after_the_threshold_and_probes_once_after_the_cooldown() {
         let breaker = Breaker::new("Test", 2, Duration::from_millis(30));
-        breaker.admit().map(Ticket::failure);
+        call(&breaker, false);
         assert!(!breaker.is_open());
-        breaker.admit().map(Ticket::failure);
+        call(&breaker, false);
         assert!(breaker.is_open());
         assert!(breaker.admit().is_none());
         std::thread::sleep(Duration::from_millis(40));
         let probe = breaker.admit();
         assert!(probe.as_ref().is_some_and(Ticket::is_probe));
         assert!(breaker.admit().is_none(), "one probe at a time");
-        probe.map(Ticket::failure);
+        if let Some(probe) = probe {
+            probe.failure();
+        }
         assert!(breaker.admit().is_none(), "a failed probe opens it again");
         std::thread::sleep(Duration::from_millis(40));
-        breaker.admit().map(Ticket::success);
+        call(&breaker, true);
         assert!(!breaker.is_open());
         assert!(breaker.admit().is_some_and(|t| !t.is_probe()));
     }
@@ -182,11 +197,11 @@ mod tests {
     #[test]
     fn a_success_resets_the_count_and_an_abandoned_probe_frees_the_slot() {
         let breaker = Breaker::new("Test", 2, Duration::from_millis(10));
-        breaker.admit().map(Ticket::failure);
-        breaker.admit().map(Ticket::success);
-        breaker.admit().map(Ticket::failure);
+        call(&breaker, false);
+        call(&breaker, true);
+        call(&breaker, false);
         assert!(!breaker.is_open());
-        breaker.admit().map(Ticket::failure);
+        call(&breaker, false);
         std::thread::sleep(Duration::from_millis(20));
         drop(breaker.admit());
         assert!(breaker.admit().is_some_and(|t| t.is_probe()));
