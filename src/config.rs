@@ -192,6 +192,14 @@ pub struct Settings {
     pub ses_smtp_username: Option<Secret>,
     /// `SES_SMTP_PASSWORD`.
     pub ses_smtp_password: Option<Secret>,
+    /// `SES_SMTP_HOST`: the SMTP server (default SES's endpoint for `SES_REGION`,
+    /// `email-smtp.<region>.amazonaws.com`).
+    pub ses_smtp_host: Option<String>,
+    /// `SES_SMTP_PORT` (default 587): the SMTP submission port (STARTTLS, required).
+    pub ses_smtp_port: u16,
+    /// `SES_SMTP_CA_FILE`: a PEM file of CA certificates trusted for the SMTP server, beside
+    /// the public roots (a private relay, or a test server).
+    pub ses_smtp_ca_file: Option<String>,
     /// `MAIL_DIR` (default `./mail`).
     pub mail_dir: String,
     /// `VITE_HUB_URL`, served as `me { hubUrl }`.
@@ -207,6 +215,10 @@ pub struct Settings {
     pub invoice_sync_interval: Duration,
     /// `BILLING_USAGE_AT` (default `00:58`, UTC), as (hour, minute).
     pub billing_usage_at: (u32, u32),
+    /// `RUN_SYNC_MIN_INTERVAL` (default `30s`, at most `24h`; `0` turns it off): how long
+    /// after one of its admins started a job with `runSync` a tenant waits before starting
+    /// that job by hand again (`RATE_LIMITED` with `retryAfter` meanwhile).
+    pub run_sync_min_interval: Duration,
     /// `GRAPHIQL` (default `true`).
     pub graphiql: bool,
     /// `GRAPHQL_INTROSPECTION` (default `true`); off also turns off field suggestions.
@@ -223,6 +235,13 @@ pub struct Settings {
     /// the rate limiter and the audit trail) to the rightmost `X-Forwarded-For` address that
     /// is not itself a trusted proxy; from any other peer `X-Forwarded-For` is ignored.
     pub trusted_proxies: Vec<IpNetwork>,
+    /// `HTTP_HEADER_TIMEOUT` (default `10s`): how long a connection may take to send a
+    /// request's headers, and so also how long an idle keep-alive connection stays open;
+    /// past it the connection is closed.
+    pub http_header_timeout: Duration,
+    /// `HTTP_BODY_TIMEOUT` (default `30s`): how long a request's body may take to arrive
+    /// after its headers; past it the request is answered `408` and the connection closed.
+    pub http_body_timeout: Duration,
     /// `WS_MAX_CONNECTIONS` (default 20000): open WebSockets across the server; further
     /// upgrades get HTTP 429 `RATE_LIMITED`.
     pub ws_max_connections: usize,
@@ -251,6 +270,9 @@ pub struct Settings {
     pub ws_init_timeout: Duration,
     /// `UPSTREAM_TIMEOUT` (default `5s`): how long one call to another product may take.
     pub upstream_timeout: Duration,
+    /// `UPSTREAM_MAX_BODY` (default 4194304, 4 MiB; at least 1024): the most bytes of one
+    /// answer from another product onegraph reads; a longer one fails that call.
+    pub upstream_max_body: usize,
     /// `OUTBOX_POLL_INTERVAL` (default `1s`): how often the outbox dispatcher looks for due
     /// rows (a full batch is followed by the next at once).
     pub outbox_poll_interval: Duration,
@@ -510,6 +532,9 @@ impl Settings {
             ses_region: r.get("SES_REGION")?,
             ses_smtp_username: r.secret("SES_SMTP_USERNAME")?,
             ses_smtp_password: r.secret("SES_SMTP_PASSWORD")?,
+            ses_smtp_host: r.get("SES_SMTP_HOST")?.filter(|h| !h.trim().is_empty()),
+            ses_smtp_port: r.parse("SES_SMTP_PORT", 587, "a port number")?,
+            ses_smtp_ca_file: r.get("SES_SMTP_CA_FILE")?.filter(|f| !f.trim().is_empty()),
             mail_dir: r.string("MAIL_DIR", "./mail")?,
             hub_url: r.get("VITE_HUB_URL")?,
             bus_url: r.get("VITE_BUS_URL")?,
@@ -517,12 +542,15 @@ impl Settings {
             ticket_sync_backoff: r.duration("TICKET_SYNC_BACKOFF", "1m")?,
             invoice_sync_interval: r.duration("INVOICE_SYNC_INTERVAL", "6h")?,
             billing_usage_at,
+            run_sync_min_interval: r.duration("RUN_SYNC_MIN_INTERVAL", "30s")?,
             graphiql: r.bool("GRAPHIQL", true)?,
             introspection: r.bool("GRAPHQL_INTROSPECTION", true)?,
             dataloader_delay: r.duration("DATALOADER_DELAY", "1ms")?,
             auth_rate_burst: r.parse("AUTH_RATE_BURST", 10, "a positive integer")?,
             auth_rate_per_minute: r.parse("AUTH_RATE_PER_MINUTE", 20, "a positive integer")?,
             trusted_proxies,
+            http_header_timeout: r.duration("HTTP_HEADER_TIMEOUT", "10s")?,
+            http_body_timeout: r.duration("HTTP_BODY_TIMEOUT", "30s")?,
             ws_max_connections: r.parse("WS_MAX_CONNECTIONS", 20_000, "a positive integer")?,
             graphql_max_nodes: r.parse("GRAPHQL_MAX_NODES", 20_000, "a positive integer")?,
             graphql_max_response_bytes: r.parse(
@@ -553,6 +581,11 @@ impl Settings {
             ws_max_operations: r.parse("WS_MAX_OPERATIONS", 20, "a positive integer")?,
             ws_init_timeout: r.duration("WS_INIT_TIMEOUT", "10s")?,
             upstream_timeout: r.duration("UPSTREAM_TIMEOUT", "5s")?,
+            upstream_max_body: r.parse(
+                "UPSTREAM_MAX_BODY",
+                4 * 1024 * 1024,
+                "a number of bytes",
+            )?,
             outbox_poll_interval: r.duration("OUTBOX_POLL_INTERVAL", "1s")?,
             outbox_retry_base: r.duration("OUTBOX_RETRY_BASE", "5s")?,
             outbox_max_attempts: r.parse("OUTBOX_MAX_ATTEMPTS", 20, "a positive integer")?,
@@ -612,6 +645,35 @@ impl Settings {
                 });
             }
         }
+        if settings.ses_smtp_port == 0 {
+            return Err(ConfigError {
+                name: "SES_SMTP_PORT",
+                message: "must be a port number from 1 to 65535".into(),
+            });
+        }
+        for (name, value) in [
+            ("HTTP_HEADER_TIMEOUT", settings.http_header_timeout),
+            ("HTTP_BODY_TIMEOUT", settings.http_body_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError {
+                    name,
+                    message: "must be longer than 0".into(),
+                });
+            }
+        }
+        if settings.upstream_max_body < 1024 {
+            return Err(ConfigError {
+                name: "UPSTREAM_MAX_BODY",
+                message: "must be at least 1024 (bytes)".into(),
+            });
+        }
+        if settings.run_sync_min_interval > Duration::from_secs(24 * 3600) {
+            return Err(ConfigError {
+                name: "RUN_SYNC_MIN_INTERVAL",
+                message: "must be at most 24h".into(),
+            });
+        }
         if settings.database_max_connections == 0 {
             return Err(ConfigError {
                 name: "DATABASE_MAX_CONNECTIONS",
@@ -660,6 +722,14 @@ mod tests {
         assert_eq!(s.invoice_sync_interval, Duration::from_secs(6 * 3600));
         assert_eq!(s.billing_usage_at, (0, 58));
         assert_eq!(s.dataloader_delay, Duration::from_millis(1));
+        assert_eq!(s.run_sync_min_interval, Duration::from_secs(30));
+        assert_eq!(s.upstream_max_body, 4 * 1024 * 1024);
+        assert_eq!(s.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(s.http_body_timeout, Duration::from_secs(30));
+        assert!(settings(&[("HTTP_HEADER_TIMEOUT", "0")]).is_err());
+        assert!(settings(&[("HTTP_BODY_TIMEOUT", "soon")]).is_err());
+        assert!(settings(&[("UPSTREAM_MAX_BODY", "1023")]).is_err());
+        assert!(settings(&[("UPSTREAM_MAX_BODY", "4MiB")]).is_err());
         assert!(s.sso_secret.is_none());
         assert!(!s.secure_cookies());
         Ok(())

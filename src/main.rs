@@ -77,10 +77,28 @@ enum JobsCommand {
     },
 }
 
+/// Libraries whose trace-level logs carry credentials: tungstenite dumps every WebSocket
+/// frame and message whole (`connection_init`'s bearer token included), and sea-orm's
+/// `connect` span records the connect options, `DATABASE_URL` and its password included (on
+/// every event logged inside it). They log at most at `debug`, whatever `RUST_LOG` asks for.
+const CREDENTIAL_LOGGERS: [&str; 3] = ["tungstenite", "tokio_tungstenite", "sea_orm"];
+
 fn init_tracing() {
+    use tracing_subscriber::{
+        Layer,
+        filter::{FilterExt, LevelFilter, Targets},
+        layer::SubscriberExt,
+        util::SubscriberInitExt,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let cap = CREDENTIAL_LOGGERS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |cap, target| cap.with_target(*target, LevelFilter::DEBUG),
+    );
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_filter(filter.and(cap)))
+        .init();
 }
 
 async fn shutdown_signal() {

@@ -68,22 +68,21 @@ impl Api {
     /// Signs a staff user of `tenant` in with every Visitor permission: mints a Hub SSO
     /// token with `secret` and exchanges it for a session token.
     pub async fn sign_in(&self, secret: &str, tenant: &str, label: &str) -> Result<String> {
-        let now = chrono::Utc::now().timestamp();
-        let claims = onegraph::auth::sso::MintClaims {
-            iss: ISSUER.into(),
-            aud: "visitor".into(),
-            sub: format!("bench-{label}-{}", uuid::Uuid::new_v4()),
-            email: Some(format!("{label}@bench.example.com")),
-            name: Some(format!("Bench {label}")),
-            role: Some("admin".into()),
-            tenant_id: tenant.to_owned(),
-            tenant_name: Some(format!("Bench {label}")),
-            permissions: Some(onegraph::auth::PermissionSet::all_visitor().names()),
-            jti: uuid::Uuid::new_v4().to_string(),
-            iat: now,
-            exp: now + 300,
-        };
+        let claims = staff_claims(
+            tenant,
+            &format!("bench-{label}-{}", uuid::Uuid::new_v4()),
+            label,
+        );
         let token = onegraph::auth::sso::mint(&claims, secret)?;
+        let (status, body) = self.sso_exchange(&token).await?;
+        body["session_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("sign-in failed ({status}): {body}").into())
+    }
+
+    /// POSTs a Hub SSO token to `/api/auth/client-hub-sso`: the status and the JSON body.
+    pub async fn sso_exchange(&self, token: &str) -> Result<(reqwest::StatusCode, Value)> {
         let response = self
             .http
             .post(format!("{}/api/auth/client-hub-sso", self.base))
@@ -91,11 +90,34 @@ impl Api {
             .send()
             .await?;
         let status = response.status();
-        let body: Value = response.json().await?;
-        body["session_token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("sign-in failed ({status}): {body}").into())
+        let body = response.bytes().await?;
+        let value = serde_json::from_slice(&body).map_err(|e| {
+            format!(
+                "sign-in answered {status} with a body that is not JSON ({e}): {}",
+                one_line(&String::from_utf8_lossy(&body), 200)
+            )
+        })?;
+        Ok((status, value))
+    }
+}
+
+/// Hub SSO claims of a staff user `sub` of `tenant` with every Visitor permission, valid
+/// for five minutes from now.
+pub fn staff_claims(tenant: &str, sub: &str, label: &str) -> onegraph::auth::sso::MintClaims {
+    let now = chrono::Utc::now().timestamp();
+    onegraph::auth::sso::MintClaims {
+        iss: ISSUER.into(),
+        aud: "visitor".into(),
+        sub: sub.to_owned(),
+        email: Some(format!("{label}@bench.example.com")),
+        name: Some(format!("Bench {label}")),
+        role: Some("admin".into()),
+        tenant_id: tenant.to_owned(),
+        tenant_name: Some(format!("Bench {label}")),
+        permissions: Some(onegraph::auth::PermissionSet::all_visitor().names()),
+        jti: uuid::Uuid::new_v4().to_string(),
+        iat: now,
+        exp: now + 300,
     }
 }
 

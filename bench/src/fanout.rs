@@ -24,7 +24,7 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// How long one handshake step may take.
 const STEP: Duration = Duration::from_secs(30);
 
-async fn next_text(ws: &mut Ws) -> Result<Value> {
+pub async fn next_text(ws: &mut Ws) -> Result<Value> {
     loop {
         let message = tokio::time::timeout(STEP, ws.next())
             .await
@@ -57,6 +57,28 @@ async fn expect(ws: &mut Ws, kind: &str) -> Result<()> {
 /// Connects to `ws_url`, initialises with `token`, subscribes to check-ins of the token's
 /// tenant and makes sure (by a ping round trip) the server has set the subscription up.
 pub async fn subscriber(ws_url: &str, token: &str) -> Result<Ws> {
+    subscribe(ws_url, token, json!({"query": CHECKED_IN_SUBSCRIPTION})).await
+}
+
+/// Connects to `ws_url`, initialises with `token`, sends `payload` (a query and its
+/// variables) as operation `1` and makes sure (by a ping round trip) the server has set the
+/// subscription up.
+pub async fn subscribe(ws_url: &str, token: &str, payload: Value) -> Result<Ws> {
+    let mut ws = connect(ws_url).await?;
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    ws.send(Message::text(init.to_string())).await?;
+    expect(&mut ws, "connection_ack").await?;
+    let subscribe = json!({"id": "1", "type": "subscribe", "payload": payload});
+    ws.send(Message::text(subscribe.to_string())).await?;
+    ws.send(Message::text(r#"{"type":"ping"}"#)).await?;
+    expect(&mut ws, "pong").await?;
+    Ok(ws)
+}
+
+/// Opens a `graphql-transport-ws` socket to `ws_url` with small buffers, before
+/// `connection_init`.
+pub async fn connect(ws_url: &str) -> Result<Ws> {
     let mut request = ws_url.into_client_request()?;
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -65,16 +87,7 @@ pub async fn subscriber(ws_url: &str, token: &str) -> Result<Ws> {
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0);
-    let (mut ws, _) = connect_async_with_config(request, Some(config), true).await?;
-    let init =
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
-    ws.send(Message::text(init.to_string())).await?;
-    expect(&mut ws, "connection_ack").await?;
-    let subscribe =
-        json!({"id": "1", "type": "subscribe", "payload": {"query": CHECKED_IN_SUBSCRIPTION}});
-    ws.send(Message::text(subscribe.to_string())).await?;
-    ws.send(Message::text(r#"{"type":"ping"}"#)).await?;
-    expect(&mut ws, "pong").await?;
+    let (ws, _) = connect_async_with_config(request, Some(config), true).await?;
     Ok(ws)
 }
 

@@ -19,6 +19,7 @@ mod report;
 mod scenarios;
 mod seed;
 mod server;
+mod soak;
 
 use std::{
     collections::HashMap,
@@ -118,6 +119,9 @@ fn scenario_help() -> String {
 enum Internal {
     /// The baseline server; the benchmark starts it itself.
     BaselineServer(baseline::Args),
+    /// A bounded soak on PostgreSQL: mixed load, open subscriptions, a failing Bus, and
+    /// checks of delivery and memory (see bench/soak.sh).
+    Soak(soak::Args),
 }
 
 /// Load and set-up options.
@@ -280,7 +284,9 @@ async fn cleanup(ctx: &Ctx) {
     }
 }
 
-async fn run(scenarios: Vec<String>, mut opts: Options) -> Result<()> {
+/// The context of a run: resolves the PostgreSQL URL and onegraph's binary, and makes the
+/// work directory.
+fn context(mut opts: Options) -> Result<Ctx> {
     opts.postgres_url = opts
         .postgres
         .clone()
@@ -320,6 +326,12 @@ async fn run(scenarios: Vec<String>, mut opts: Options) -> Result<()> {
         created_databases: tokio::sync::Mutex::new(Vec::new()),
         notes: Mutex::new(Vec::new()),
     };
+    eprintln!("bench: work directory {}", ctx.work_dir.display());
+    Ok(ctx)
+}
+
+async fn run(scenarios: Vec<String>, opts: Options) -> Result<()> {
+    let ctx = context(opts)?;
     let selected: Vec<&Scenario> = if scenarios.is_empty() || scenarios.iter().any(|s| s == "all") {
         SCENARIOS.iter().collect()
     } else {
@@ -328,7 +340,6 @@ async fn run(scenarios: Vec<String>, mut opts: Options) -> Result<()> {
             .filter(|s| scenarios.iter().any(|n| n == s.name))
             .collect()
     };
-    eprintln!("bench: work directory {}", ctx.work_dir.display());
     let mut report = Report {
         machine: machine::facts(),
         ..Report::default()
@@ -389,6 +400,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.internal {
         Some(Internal::BaselineServer(args)) => baseline::serve(args).await,
+        Some(Internal::Soak(args)) => soak::run(args).await,
         None => run(cli.scenarios, cli.opts).await,
     };
     match result {

@@ -73,12 +73,12 @@ const LOCATIONS: usize = 4;
 const HOSTS: usize = 20;
 const BADGES_PER_LOCATION: usize = 16;
 
-const CREATE_LOCATION: &str = "mutation($n: String!) { createLocation(input: {name: $n, timezone: \"Europe/London\"}) { id } }";
-const CREATE_HOST: &str = "mutation($n: String!, $e: String, $l: ID) { createHost(input: {name: $n, email: $e, department: \"Engineering\", locationId: $l}) { id } }";
+pub const CREATE_LOCATION: &str = "mutation($n: String!) { createLocation(input: {name: $n, timezone: \"Europe/London\"}) { id } }";
+pub const CREATE_HOST: &str = "mutation($n: String!, $e: String, $l: ID) { createHost(input: {name: $n, email: $e, department: \"Engineering\", locationId: $l}) { id } }";
 const ADD_BADGE: &str =
     "mutation($l: ID!, $n: String!) { addBadge(locationId: $l, number: $n) { id } }";
 const SEED_CHECK_IN: &str = "mutation($l: ID!, $h: ID, $b: ID, $n: String!, $c: String) { checkInVisitor(input: {locationId: $l, hostId: $h, badgeId: $b, visitor: {name: $n, company: $c}}) { id } }";
-const CHECK_OUT: &str = "mutation($v: ID!) { checkOutVisitor(visitId: $v) { id } }";
+pub const CHECK_OUT: &str = "mutation($v: ID!) { checkOutVisitor(visitId: $v) { id } }";
 
 /// A fresh database URL for `backend` (its PostgreSQL database dropped at the end).
 pub async fn fresh_database(ctx: &Ctx, backend: Backend) -> Result<String> {

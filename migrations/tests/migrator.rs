@@ -378,12 +378,27 @@ async fn assert_portal_tables(db: &DatabaseConnection, present: bool) -> TestRes
     Ok(())
 }
 
+const INTEGRATION_TABLES: [&str; 2] = ["integration_keys", "inbound_events"];
+
+async fn assert_integration_tables(db: &DatabaseConnection, present: bool) -> TestResult {
+    let manager = SchemaManager::new(db);
+    for table in INTEGRATION_TABLES {
+        assert_eq!(manager.has_table(table).await?, present, "table {table}");
+    }
+    Ok(())
+}
+
 async fn exercise(db: &DatabaseConnection) -> TestResult {
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;
     assert_portal_tables(db, true).await?;
+    assert_integration_tables(db, true).await?;
     assert_later_indexes(db, true).await?;
-    // The newest migration (Portal) alone goes down: its tables go, the rest stay.
+    // The newest migration (integration keys) alone goes down: its tables go, the rest stay.
+    Migrator::down(db, Some(1)).await?;
+    assert_integration_tables(db, false).await?;
+    assert_portal_tables(db, true).await?;
+    // Then the Portal migration: its tables go, the rest stay.
     Migrator::down(db, Some(1)).await?;
     assert_portal_tables(db, false).await?;
     assert_tables(db, true).await?;
@@ -395,10 +410,12 @@ async fn exercise(db: &DatabaseConnection) -> TestResult {
     Migrator::up(db, None).await?;
     assert_later_indexes(db, true).await?;
     assert_portal_tables(db, true).await?;
+    assert_integration_tables(db, true).await?;
     seed_and_query(db).await?;
     Migrator::down(db, None).await?;
     assert_tables(db, false).await?;
     assert_portal_tables(db, false).await?;
+    assert_integration_tables(db, false).await?;
     // Up again after a full down must work.
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;

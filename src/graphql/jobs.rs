@@ -54,9 +54,11 @@ impl SyncRun {
     async fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.record.finished_at
     }
-    /// Whether the whole run went without an error.
+    /// Whether the run went without an error for the caller's tenant: none of its own items
+    /// failed, and nothing failed that concerns every tenant (the upstream down). Other
+    /// tenants' failures do not show.
     async fn ok(&self) -> Option<bool> {
-        self.record.ok
+        self.record.tenant_ok(&self.tenant_id)
     }
     /// The caller's tenant's counts of the run, e.g. `pushed=1 pulled=2`.
     async fn summary(&self) -> Option<String> {
@@ -71,13 +73,14 @@ pub struct JobsMutation;
 #[Object]
 impl JobsMutation {
     /// Runs the platform-wide job now (`CONFLICT` while it is already running,
-    /// `UPSTREAM_NOT_CONFIGURED` without its upstream) and reports the caller's tenant's
-    /// counts.
+    /// `UPSTREAM_NOT_CONFIGURED` without its upstream, `RATE_LIMITED` with `retryAfter` when
+    /// the caller's tenant started it by hand less than `RUN_SYNC_MIN_INTERVAL` ago) and
+    /// reports the caller's tenant's counts.
     #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
     async fn run_sync(&self, ctx: &Context<'_>, job: SyncJob) -> Result<Option<SyncRun>> {
         let p = principal(ctx)?;
         let state = state(ctx)?;
-        let record = jobs::run_now(state, job.into()).await?;
+        let record = jobs::scheduler::run_now_for_tenant(state, job.into(), &p.tenant_id).await?;
         audit::record(
             &state.db,
             &p.tenant_id,

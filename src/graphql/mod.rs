@@ -13,6 +13,7 @@ pub mod field_errors;
 pub mod graphiql;
 pub mod guard;
 pub mod http;
+pub mod input;
 pub mod jobs;
 pub mod limits;
 pub mod loaders;
@@ -116,17 +117,19 @@ pub fn prepare(
     (request, budget)
 }
 
-/// Executes `request` for the caller in `meta`: the operation limits first (a refusal is
-/// the only error of the response, as before execution), then the schema, then `null` for
-/// the nullable fields that failed. A response that went over its budget is that one error
-/// alone, as a refusal before execution would be.
+/// Executes `request` for the caller in `meta`: the operation limits and the refusal of NUL
+/// in text first (a refusal is the only error of the response, as before execution), then
+/// the schema, then `null` for the nullable fields that failed. A response that went over
+/// its budget is that one error alone, as a refusal before execution would be.
 pub async fn execute(
     state: &AppState,
     request: async_graphql::Request,
     meta: RequestMeta,
 ) -> async_graphql::Response {
     let (mut request, budget) = prepare(state, request, meta);
-    if let Err(error) = limits::check_request(&mut request) {
+    if let Err(error) =
+        limits::check_request(&mut request).and_then(|()| input::refuse_nul(&mut request))
+    {
         return async_graphql::Response::from_errors(vec![error]);
     }
     let query = request.query.clone();
@@ -154,7 +157,9 @@ pub fn execute_stream(
 ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
     use futures_util::StreamExt;
     let (mut request, budget) = prepare(state, request, meta);
-    if let Err(error) = limits::check_request(&mut request) {
+    if let Err(error) =
+        limits::check_request(&mut request).and_then(|()| input::refuse_nul(&mut request))
+    {
         return futures_util::stream::once(async move {
             async_graphql::Response::from_errors(vec![error])
         })

@@ -8,7 +8,9 @@ pub async fn run(ctx: &Domain) -> AppResult<JobReport> {
     let mut report = JobReport::default();
     for tenant in housekeeping::auto_checkout(ctx, ctx.now()).await? {
         report.add(&tenant.tenant_id, "checked_out", tenant.count);
-        report.errors.extend(tenant.errors);
+        for error in tenant.errors {
+            report.tenant_error(&tenant.tenant_id, error);
+        }
     }
     Ok(report)
 }

@@ -62,12 +62,14 @@ pub async fn sync(ctx: &Domain, books: &dyn BooksApi) -> AppResult<JobReport> {
                 }
                 Err(Rejected::Skip(why)) => {
                     tracing::warn!(reason = %why, "skipping a Books invoice");
-                    if let Ok(tenant) =
-                        crate::services::shared::validate::id(&raw.tenant_id, "tenant")
-                    {
-                        report.add(&tenant, "skipped", 1);
+                    // An invoice naming no valid tenant is nobody's: it counts for everyone.
+                    match crate::services::shared::validate::id(&raw.tenant_id, "tenant") {
+                        Ok(tenant) => {
+                            report.add(&tenant, "skipped", 1);
+                            report.tenant_error(&tenant, why);
+                        }
+                        Err(_) => report.errors.push(why),
                     }
-                    report.errors.push(why);
                 }
             }
         }

@@ -68,6 +68,10 @@ pub struct JobReport {
     pub per_tenant: BTreeMap<String, BTreeMap<String, u64>>,
     /// Errors that did not stop the run (an upstream that refused one item), by step.
     pub errors: Vec<String>,
+    /// Tenant id → how many of [`JobReport::errors`] were that tenant's own (an item of
+    /// theirs refused). Every other error concerns every tenant (the upstream down, a page
+    /// refused as a whole); an error pushed without [`JobReport::tenant_error`] counts so.
+    pub tenant_errors: BTreeMap<String, usize>,
 }
 
 impl JobReport {
@@ -79,6 +83,18 @@ impl JobReport {
             .or_default()
             .entry(counter.to_owned())
             .or_default() += n;
+    }
+
+    /// Records an error about one of `tenant`'s items: it makes only that tenant's run not ok.
+    pub fn tenant_error(&mut self, tenant: &str, message: String) {
+        *self.tenant_errors.entry(tenant.to_owned()).or_default() += 1;
+        self.errors.push(message);
+    }
+
+    /// How many errors concern every tenant rather than one.
+    pub fn shared_errors(&self) -> usize {
+        let own: usize = self.tenant_errors.values().sum();
+        self.errors.len().saturating_sub(own)
     }
 
     /// The totals over every tenant, as `pushed=2 pulled=1`.

@@ -1,13 +1,23 @@
-//! Retention: visitor personal data older than `retentionDays` is anonymised.
+//! Retention: visitor personal data older than `retentionDays` is anonymised or cleared
+//! (visitors, visit purposes, dead visit events in the outbox).
 
 use super::JobReport;
 use crate::{domain::Domain, error::AppResult, services::visitor::housekeeping};
 
-/// Runs the job once: tenants where visitors were anonymised get their `anonymised` count.
+/// Runs the job once: each tenant where something was cleared gets its counts
+/// (`anonymised` visitors, `purposes_cleared`, `outbox_scrubbed` dead events).
 pub async fn run(ctx: &Domain) -> AppResult<JobReport> {
     let mut report = JobReport::default();
     for tenant in housekeeping::anonymise(&ctx.db, ctx.now()).await? {
-        report.add(&tenant.tenant_id, "anonymised", tenant.count);
+        for (counter, n) in [
+            ("anonymised", tenant.visitors),
+            ("purposes_cleared", tenant.purposes),
+            ("outbox_scrubbed", tenant.outbox),
+        ] {
+            if n > 0 {
+                report.add(&tenant.tenant_id, counter, n);
+            }
+        }
     }
     Ok(report)
 }

@@ -59,6 +59,10 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// Tenant id → that tenant's counts.
     pub per_tenant: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Tenant id → how many errors were about that tenant's own items.
+    pub tenant_errors: BTreeMap<String, usize>,
+    /// How many errors concerned every tenant (the upstream down, a page refused).
+    pub shared_errors: usize,
 }
 
 impl RunRecord {
@@ -72,6 +76,13 @@ impl RunRecord {
                 .join(" "),
             _ => "nothing to do".to_owned(),
         }
+    }
+
+    /// Whether the run went well for `tenant`: none of its own items failed and nothing
+    /// failed that concerns every tenant. Another tenant's failures do not count.
+    pub fn tenant_ok(&self, tenant: &str) -> Option<bool> {
+        self.ok
+            .map(|ok| ok || (self.shared_errors == 0 && !self.tenant_errors.contains_key(tenant)))
     }
 }
 
@@ -246,13 +257,21 @@ async fn run_leased(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
 
     let finished_at = now();
     let error = short_error(&result);
-    let (ok, summary, per_tenant) = match &result {
+    let (ok, summary, per_tenant, tenant_errors, shared_errors) = match &result {
         Ok(report) => (
             report.errors.is_empty(),
             report.summary(),
             report.per_tenant.clone(),
+            report.tenant_errors.clone(),
+            report.shared_errors(),
         ),
-        Err(_) => (false, "failed".to_owned(), BTreeMap::new()),
+        Err(_) => (
+            false,
+            "failed".to_owned(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            1,
+        ),
     };
     let counts = serde_json::to_string(&per_tenant).unwrap_or_else(|_| "{}".to_owned());
     let saved = Runs::update_many()
@@ -283,12 +302,40 @@ async fn run_leased(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
         summary: Some(summary),
         error,
         per_tenant,
+        tenant_errors,
+        shared_errors,
     })
 }
 
 /// Runs `job` now with its lease (`CONFLICT` "already running" when another run holds it;
 /// `UPSTREAM_NOT_CONFIGURED` without its upstream, recording nothing) and records the run.
 pub async fn run_now(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
+    take_lease_now(ctx, job).await?;
+    run_leased_detached(ctx, job).await
+}
+
+/// [`run_now`] started by an admin of `tenant_id` (`runSync`): besides the lease, the
+/// tenant's last start of this job by hand must be `RUN_SYNC_MIN_INTERVAL` ago, otherwise
+/// `RATE_LIMITED` with the seconds left, and nothing runs. A call refused for another
+/// reason (the job already running) does not count as a start.
+pub async fn run_now_for_tenant(ctx: &Domain, job: Job, tenant_id: &str) -> AppResult<RunRecord> {
+    take_lease_now(ctx, job).await?;
+    match claim_tenant_turn(&ctx.db, job, tenant_id, ctx.settings.run_sync_min_interval).await {
+        Ok(None) => run_leased_detached(ctx, job).await,
+        Ok(Some(wait)) => {
+            release(&ctx.db, job).await?;
+            Err(AppError::RateLimited {
+                retry_after_secs: wait.as_secs().saturating_add(1),
+            })
+        }
+        Err(err) => {
+            release(&ctx.db, job).await?;
+            Err(err)
+        }
+    }
+}
+
+async fn take_lease_now(ctx: &Domain, job: Job) -> AppResult<()> {
     if let Some(product) = missing_upstream(ctx, job) {
         return Err(AppError::UpstreamNotConfigured(product));
     }
@@ -298,7 +345,67 @@ pub async fn run_now(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
             job.as_str()
         )));
     }
-    run_leased_detached(ctx, job).await
+    Ok(())
+}
+
+/// The `job_leases` row that holds `tenant_id`'s last start of `job` by hand. It is never
+/// a lease: its `locked_until` is the start itself, and no timer reads it.
+fn tenant_turn_key(job: Job, tenant_id: &str) -> String {
+    format!("run-sync/{}/{tenant_id}", job.as_str())
+}
+
+/// Records a start of `job` by `tenant_id` when its last one was at least `gap` ago
+/// (`None`); otherwise records nothing and answers how long is left. The database decides
+/// between concurrent calls and replicas: an insert of the tenant's row, or an update only
+/// where its last start is old enough, must change exactly one row.
+async fn claim_tenant_turn(
+    db: &DatabaseConnection,
+    job: Job,
+    tenant_id: &str,
+    gap: Duration,
+) -> AppResult<Option<Duration>> {
+    let Ok(gap) = chrono::Duration::from_std(gap) else {
+        return Err(AppError::internal("RUN_SYNC_MIN_INTERVAL out of range"));
+    };
+    if gap.is_zero() {
+        return Ok(None);
+    }
+    let key = tenant_turn_key(job, tenant_id);
+    let at = now();
+    let inserted = Leases::insert(job_leases::ActiveModel {
+        job: Set(key.clone()),
+        holder: Set(replica_id().to_owned()),
+        locked_until: Set(at),
+        last_started_at: Set(Some(at)),
+    })
+    .on_conflict(OnConflict::column(L::Job).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let updated = Leases::update_many()
+        .col_expr(L::Holder, Expr::value(replica_id()))
+        .col_expr(L::LockedUntil, Expr::value(at))
+        .col_expr(L::LastStartedAt, Expr::value(at))
+        .filter(L::Job.eq(&key))
+        .filter(
+            Condition::any()
+                .add(L::LastStartedAt.is_null())
+                .add(L::LastStartedAt.lte(at - gap)),
+        )
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 1 {
+        return Ok(None);
+    }
+    let last = Leases::find_by_id(key)
+        .one(db)
+        .await?
+        .and_then(|row| row.last_started_at)
+        .unwrap_or(at);
+    let left = (last + gap - at).to_std().unwrap_or(Duration::ZERO);
+    Ok(Some(left))
 }
 
 /// How often the timers start each job.

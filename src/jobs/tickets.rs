@@ -77,7 +77,8 @@ async fn push_tickets(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) ->
                     let error = "push ticket: PSA answered an id another ticket already has";
                     svc::mark_ticket_failed(&ctx.db, &ticket, error, backoff).await?;
                     report.add(&ticket.tenant_id, "failed", 1);
-                    report.errors.push(format!("ticket {}: {error}", ticket.id));
+                    report
+                        .tenant_error(&ticket.tenant_id, format!("ticket {}: {error}", ticket.id));
                 }
             }
             Err(PsaError::Unreachable) => {
@@ -92,7 +93,7 @@ async fn push_tickets(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) ->
                 svc::mark_ticket_failed(&ctx.db, &ticket, &error, backoff).await?;
                 report.add(&ticket.tenant_id, "failed", 1);
                 tracing::warn!(ticket = %ticket.id, %error, "PSA refused a ticket");
-                report.errors.push(format!("ticket {}: {error}", ticket.id));
+                report.tenant_error(&ticket.tenant_id, format!("ticket {}: {error}", ticket.id));
                 if err.is_outage() {
                     return Ok(outage(report, "push ticket", &err));
                 }
@@ -125,9 +126,10 @@ async fn push_comments(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) -
                 svc::mark_comment_failed(&ctx.db, &comment, &error, backoff).await?;
                 report.add(&comment.tenant_id, "failed", 1);
                 tracing::warn!(comment = %comment.id, %error, "PSA refused a comment");
-                report
-                    .errors
-                    .push(format!("comment {}: {error}", comment.id));
+                report.tenant_error(
+                    &comment.tenant_id,
+                    format!("comment {}: {error}", comment.id),
+                );
                 if err.is_outage() {
                     return Ok(outage(report, "push comment", &err));
                 }
@@ -145,7 +147,14 @@ fn parse_time(text: Option<&str>) -> chrono::DateTime<chrono::Utc> {
         })
 }
 
-fn to_change(change: crate::upstream::psa::TicketChange) -> PulledChange {
+/// The change as the service applies it; `None` when it names a tenant that is not a
+/// tenant id, since it then cannot be placed safely. A change without a tenant (the
+/// contract's feed) is matched by its `external_ref` alone.
+fn to_change(change: crate::upstream::psa::TicketChange) -> Option<PulledChange> {
+    let tenant_id = match change.tenant_id.as_deref() {
+        None => None,
+        Some(t) => Some(crate::services::shared::validate::id(t, "tenant").ok()?),
+    };
     let status = match change.status.as_deref() {
         None => None,
         Some(text) => {
@@ -156,7 +165,8 @@ fn to_change(change: crate::upstream::psa::TicketChange) -> PulledChange {
             parsed
         }
     };
-    PulledChange {
+    Some(PulledChange {
+        tenant_id,
         psa_id: change.id,
         external_ref: change.external_ref,
         status,
@@ -174,10 +184,28 @@ fn to_change(change: crate::upstream::psa::TicketChange) -> PulledChange {
                 created_at: parse_time(c.created_at.as_deref()),
             })
             .collect(),
-    }
+    })
 }
 
 async fn pull_changes(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) -> AppResult<()> {
+    let mut untenanted = 0u64;
+    let result = pull_pages(ctx, psa, report, &mut untenanted).await;
+    if untenanted > 0 {
+        // PSA's feed lacks what places a change safely: every tenant's sync is affected.
+        let message =
+            format!("pull changes: {untenanted} changes with an invalid tenant_id ignored");
+        tracing::warn!(%message, "PSA change feed without tenants");
+        report.errors.push(message);
+    }
+    result
+}
+
+async fn pull_pages(
+    ctx: &Domain,
+    psa: &dyn PsaApi,
+    report: &mut JobReport,
+    untenanted: &mut u64,
+) -> AppResult<()> {
     let mut since = svc::cursor(&ctx.db, CURSOR).await?;
     for _ in 0..MAX_PAGES {
         let page = match psa.changes(since.as_deref()).await {
@@ -195,7 +223,10 @@ async fn pull_changes(ctx: &Domain, psa: &dyn PsaApi, report: &mut JobReport) ->
         // One transaction per page: its changes and the cursor after it move together.
         let txn = crate::db::begin_write(&ctx.db).await?;
         for change in page.changes {
-            let change = to_change(change);
+            let Some(change) = to_change(change) else {
+                *untenanted += 1;
+                continue;
+            };
             let applied = svc::apply_change(&txn, &change).await?;
             match &applied.tenant_id {
                 Some(tenant) => report.add(tenant, "pulled", 1),

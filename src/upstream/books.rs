@@ -23,6 +23,9 @@ pub enum BooksError {
     /// Books' answer was not the JSON the contract describes.
     #[error("Books answered malformed JSON: {0}")]
     Malformed(String),
+    /// Books' answer was longer than `UPSTREAM_MAX_BODY`; it was not read further.
+    #[error("Books answered a body over UPSTREAM_MAX_BODY")]
+    TooLarge,
 }
 
 /// One invoice as Books sends it. Amounts are decimal strings, validated by the sync.
@@ -82,6 +85,7 @@ pub struct HttpBooks {
     client: reqwest::Client,
     base: String,
     key: String,
+    max_body: usize,
 }
 
 impl HttpBooks {
@@ -92,6 +96,7 @@ impl HttpBooks {
                 client: super::http_client(settings),
                 base: base.trim_end_matches('/').to_owned(),
                 key: key.expose().to_owned(),
+                max_body: settings.upstream_max_body,
             }),
             _ => Err(BooksError::NotConfigured),
         }
@@ -128,10 +133,14 @@ impl BooksApi for HttpBooks {
         if status != reqwest::StatusCode::OK {
             return Err(BooksError::Status(status.as_u16()));
         }
-        let body = response
-            .bytes()
+        let body = super::read_body(response, self.max_body)
             .await
-            .map_err(|err| BooksError::Unreachable(err.without_url().to_string()))?;
+            .map_err(|err| match err {
+                super::BodyError::TooLarge => BooksError::TooLarge,
+                super::BodyError::Transport(err) => {
+                    BooksError::Unreachable(err.without_url().to_string())
+                }
+            })?;
         serde_json::from_slice(&body).map_err(|err| BooksError::Malformed(err.to_string()))
     }
 }

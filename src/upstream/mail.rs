@@ -1,7 +1,9 @@
-//! E-mail: SES's SMTP interface (`email-smtp.{SES_REGION}.amazonaws.com:587`, STARTTLS,
-//! `SES_SMTP_USERNAME`/`SES_SMTP_PASSWORD`, from `SES_FROM_ADDRESS`) when SES is fully
-//! configured; otherwise each message is written as an `.eml` file into `MAIL_DIR`, the
-//! embedded default for development. The transport is chosen once, at start-up.
+//! E-mail: SES's SMTP interface (`email-smtp.{SES_REGION}.amazonaws.com:587`, or
+//! `SES_SMTP_HOST`:`SES_SMTP_PORT`; STARTTLS required, the server's certificate checked
+//! against the public roots and `SES_SMTP_CA_FILE`; `SES_SMTP_USERNAME`/`SES_SMTP_PASSWORD`,
+//! from `SES_FROM_ADDRESS`) when SES is fully configured; otherwise each message is written
+//! as an `.eml` file into `MAIL_DIR`, the embedded default for development. The transport is
+//! chosen once, at start-up.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -9,16 +11,16 @@ use async_trait::async_trait;
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, header::ContentType},
-    transport::smtp::authentication::Credentials,
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Certificate, Tls, TlsParameters},
+    },
 };
 
 use crate::config::Settings;
 
 /// The sender of file-transport mail when `SES_FROM_ADDRESS` is unset.
 pub const LOCAL_FROM: &str = "onegraph@localhost";
-
-/// The SMTP submission port SES listens on with STARTTLS.
-pub const SES_SMTP_PORT: u16 = 587;
 
 /// Why a message was not sent: onegraph's own short description (what the outbox records),
 /// never the mail server's reply text.
@@ -101,6 +103,8 @@ fn build(from: &Mailbox, to: &str, subject: &str, text: &str) -> Result<Message,
         .from(from.clone())
         .to(to)
         .subject(subject)
+        // A fresh `<uuid@host>` Message-ID: mail servers and clients expect one.
+        .message_id(None)
         .header(ContentType::TEXT_PLAIN)
         .body(text.to_owned())
         .map_err(|_| MailError::InvalidMessage("message"))
@@ -133,10 +137,25 @@ impl SesMailer {
         {
             return Err("SES_REGION is not a region name");
         }
-        let host = format!("email-smtp.{region}.amazonaws.com");
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
-            .map_err(|_| "TLS parameters for the SES host could not be built")?
-            .port(SES_SMTP_PORT)
+        let host = settings
+            .ses_smtp_host
+            .clone()
+            .unwrap_or_else(|| format!("email-smtp.{region}.amazonaws.com"));
+        let mut tls = TlsParameters::builder(host.clone());
+        if let Some(file) = &settings.ses_smtp_ca_file {
+            let pem = std::fs::read(file).map_err(|_| "SES_SMTP_CA_FILE cannot be read")?;
+            for cert in pem_certificates(&pem) {
+                let cert = Certificate::from_pem(cert.as_bytes())
+                    .map_err(|_| "SES_SMTP_CA_FILE holds a certificate that does not parse")?;
+                tls = tls.add_root_certificate(cert);
+            }
+        }
+        let tls = tls
+            .build_rustls()
+            .map_err(|_| "TLS parameters for the SMTP host could not be built")?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
+            .tls(Tls::Required(tls))
+            .port(settings.ses_smtp_port)
             .credentials(Credentials::new(
                 user.expose().to_owned(),
                 password.expose().to_owned(),
@@ -167,6 +186,24 @@ impl Mailer for SesMailer {
                 }
             })
     }
+}
+
+/// The PEM blocks of certificates in `pem`, each as its own PEM text.
+fn pem_certificates(pem: &[u8]) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = String::from_utf8_lossy(pem);
+    let mut certs = Vec::new();
+    let mut rest = text.as_ref();
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(end) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + end + END.len();
+        certs.push(format!("{}\n", &rest[start..end]));
+        rest = &rest[end..];
+    }
+    certs
 }
 
 /// Each message as `<uuid>.eml` in a directory.

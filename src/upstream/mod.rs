@@ -39,3 +39,34 @@ pub fn http_client(settings: &crate::config::Settings) -> reqwest::Client {
                 .unwrap_or_default()
         })
 }
+
+/// Why an upstream answer's body could not be read whole.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Longer than `UPSTREAM_MAX_BODY`, by its `Content-Length` or as it streamed in.
+    TooLarge,
+    /// The transfer failed (connection lost, timed out).
+    Transport(reqwest::Error),
+}
+
+/// Reads `response`'s body chunk by chunk and stops as soon as it passes `limit` bytes
+/// (`UPSTREAM_MAX_BODY`), so a product answering with more than onegraph ever expects
+/// cannot fill its memory. Every upstream client reads bodies through this; what was read
+/// of a refused body is dropped, never logged.
+pub async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
+    if response.content_length().is_some_and(|n| n > limit_u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

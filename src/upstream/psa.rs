@@ -20,6 +20,8 @@ pub enum PsaError {
     Status(u16),
     /// PSA answered 2xx with a body that is not the JSON the contract names.
     Malformed,
+    /// PSA's answer was longer than `UPSTREAM_MAX_BODY`; it was not read further.
+    TooLarge,
 }
 
 impl PsaError {
@@ -31,6 +33,7 @@ impl PsaError {
             PsaError::Timeout => "PSA did not answer in time".to_owned(),
             PsaError::Status(code) => format!("PSA answered HTTP {code}"),
             PsaError::Malformed => "PSA answered malformed JSON".to_owned(),
+            PsaError::TooLarge => "PSA answered a body over UPSTREAM_MAX_BODY".to_owned(),
         }
     }
 
@@ -104,6 +107,10 @@ pub struct TicketChange {
     /// PSA's ticket id.
     #[serde(deserialize_with = "id_text")]
     pub id: String,
+    /// The tenant the ticket belongs to (as sent with the ticket's creation). Portal matches
+    /// a change only within this tenant, so a change without it is not applied.
+    #[serde(default, deserialize_with = "opt_id_text")]
+    pub tenant_id: Option<String>,
     /// Portal's ticket id, for tickets Portal created.
     #[serde(default, deserialize_with = "opt_id_text")]
     pub external_ref: Option<String>,
@@ -174,6 +181,7 @@ pub struct HttpPsa {
     client: reqwest::Client,
     base: reqwest::Url,
     key: String,
+    max_body: usize,
 }
 
 impl HttpPsa {
@@ -188,6 +196,7 @@ impl HttpPsa {
             client: super::http_client(settings),
             base,
             key: key.expose().to_owned(),
+            max_body: settings.upstream_max_body,
         })
     }
 
@@ -215,7 +224,12 @@ impl HttpPsa {
         if !status.is_success() {
             return Err(PsaError::Status(status.as_u16()));
         }
-        let bytes = response.bytes().await.map_err(transport)?;
+        let bytes = super::read_body(response, self.max_body)
+            .await
+            .map_err(|err| match err {
+                super::BodyError::TooLarge => PsaError::TooLarge,
+                super::BodyError::Transport(err) => transport(err),
+            })?;
         serde_json::from_slice(&bytes).map_err(|_| PsaError::Malformed)
     }
 }

@@ -878,3 +878,49 @@ on_every_backend!(a_request_with_two_session_cookies_is_refused, |app| {
         .expect("graphql");
     assert_eq!(response.status(), StatusCode::OK);
 });
+
+on_every_backend!(concurrent_first_logins_bind_one_hub_sub_only, |app| {
+    // A client's first SSO login binds Hub's `sub`; logins racing to be the first with
+    // different `sub`s must not all succeed (the last one would silently rebind it).
+    const RACERS: usize = 8;
+    for round in 0..12 {
+        let email = format!("racer{round}@example.com");
+        app.provision_client("acme", "co-1", &email, "client_user")
+            .await;
+        let tokens: Vec<(String, String)> = (0..RACERS)
+            .map(|i| {
+                let mut claims = app.client_claims("acme", &email, None);
+                claims.sub = format!("hub-racer-{round}-{i}");
+                (claims.sub.clone(), app.mint(&claims))
+            })
+            .collect();
+        let answers =
+            futures_util::future::join_all(tokens.iter().map(|(_, token)| app.exchange(token)))
+                .await;
+        let winners: Vec<&str> = tokens
+            .iter()
+            .zip(&answers)
+            .filter(|(_, (status, _))| *status == 200)
+            .map(|((sub, _), _)| sub.as_str())
+            .collect();
+        let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {statuses:?}");
+        for (status, body) in answers.iter().filter(|(status, _)| *status != 200) {
+            let body: &Value = body;
+            assert_eq!(*status, 401, "{body}");
+            assert_eq!(body["error"]["code"], "UNAUTHENTICATED", "{body}");
+        }
+        // The winner's `sub` is the one bound: it signs in again, the others do not.
+        let mut claims = app.client_claims("acme", &email, None);
+        claims.sub = winners[0].to_owned();
+        assert_eq!(app.exchange(&app.mint(&claims)).await.0, 200);
+        let mut claims = app.client_claims("acme", &email, None);
+        claims.sub = tokens
+            .iter()
+            .map(|(sub, _)| sub.as_str())
+            .find(|sub| *sub != winners[0])
+            .unwrap()
+            .to_owned();
+        assert_eq!(app.exchange(&app.mint(&claims)).await.0, 401);
+    }
+});

@@ -359,3 +359,126 @@ on_every_backend!(auto_checkout_runs_as_of_the_domain_clock, |app| {
     assert_eq!(count(&report, "acme", "checked_out"), 1, "{report:?}");
     assert_eq!(visit(&app, &admin, &open).await["status"], "CHECKED_OUT");
 });
+
+/// Checks a visitor of Initech in at `location` with `purpose` and out again; the visit id.
+async fn visit_with_purpose(app: &TestApp, token: &str, location: &str, purpose: &str) -> String {
+    let data = app
+        .ok(
+            token,
+            "mutation($l: ID!, $p: String){ checkInVisitor(input:{locationId:$l, purpose:$p,
+               visitor:{name:\"Olivia Private\", company:\"Initech\"}}){ id } }",
+            json!({"l": location, "p": purpose}),
+        )
+        .await;
+    let id = data["checkInVisitor"]["id"].as_str().unwrap().to_owned();
+    app.ok(
+        token,
+        "mutation($v: ID!){ checkOutVisitor(visitId:$v){ id } }",
+        json!({"v": id}),
+    )
+    .await;
+    id
+}
+
+/// The Bus rows of `visit`, by event type.
+async fn visit_events(app: &TestApp, visit: &str) -> Vec<entities::outbox::Model> {
+    entities::outbox::Entity::find()
+        .filter(entities::outbox::Column::Payload.contains(visit))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.event_type.starts_with("visitor."))
+        .collect()
+}
+
+/// Marks the outbox row `id` as failed for good, as the dispatcher does after its last try.
+async fn kill(app: &TestApp, id: &str) {
+    entities::outbox::Entity::update_many()
+        .col_expr(entities::outbox::Column::Dead, Expr::value(true))
+        .col_expr(entities::outbox::Column::Attempts, Expr::value(20))
+        .filter(entities::outbox::Column::Id.eq(id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+}
+
+on_every_backend!(
+    retention_clears_purposes_and_dead_events_of_old_visits,
+    |app| {
+        let admin = app.admin("acme").await;
+        settings(&app, &admin, json!({"retentionDays": 30})).await;
+        let loc = location(&app, &admin, "HQ", "UTC").await;
+        let old = visit_with_purpose(&app, &admin, &loc, "Interview for the CFO role").await;
+        let events = visit_events(&app, &old).await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        let dead = events
+            .iter()
+            .find(|e| e.event_type == "visitor.checked_in")
+            .unwrap();
+        let pending = events
+            .iter()
+            .find(|e| e.event_type == "visitor.checked_out")
+            .unwrap();
+        kill(&app, &dead.id).await;
+        // Another tenant keeps the default 365 days.
+        let beta = app.admin("beta").await;
+        let beta_loc = location(&app, &beta, "Beta", "UTC").await;
+        let kept = visit_with_purpose(&app, &beta, &beta_loc, "Audit of the books").await;
+        let beta_dead = visit_events(&app, &kept).await[0].clone();
+        kill(&app, &beta_dead.id).await;
+
+        // Forty days on, acme's visit is past its retention, beta's is not.
+        app.state.clock.set(Some(Utc::now() + Duration::days(40)));
+        let report = run(&app, Job::Retention).await;
+        app.state.clock.set(None);
+        assert_eq!(count(&report, "acme", "purposes_cleared"), 1, "{report:?}");
+        assert_eq!(count(&report, "acme", "outbox_scrubbed"), 1, "{report:?}");
+        assert_eq!(count(&report, "beta", "purposes_cleared"), 0, "{report:?}");
+
+        let purpose = "query($id: ID!){ visit(id:$id){ purpose status visitor { name } } }";
+        let visit = app.ok(&admin, purpose, json!({"id": old})).await["visit"].clone();
+        assert_eq!(visit["purpose"], Value::Null, "{visit}");
+        assert_eq!(visit["status"], "CHECKED_OUT", "{visit}");
+
+        // The dead event no longer names the visitor or their company; the rest of it stays.
+        let row = entities::outbox::Entity::find_by_id(dead.id.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!row.payload.contains("Olivia"), "{}", row.payload);
+        assert!(!row.payload.contains("Initech"), "{}", row.payload);
+        let before: Value = serde_json::from_str(&dead.payload).unwrap();
+        let after: Value = serde_json::from_str(&row.payload).unwrap();
+        assert_eq!(after["data"]["visitor_name"], "Anonymised visitor");
+        assert_eq!(after["data"]["company"], Value::Null);
+        assert_eq!(after["id"], before["id"]);
+        assert_eq!(after["data"]["visit_id"], before["data"]["visit_id"]);
+        assert!(row.dead);
+        // A row still to be delivered is the dispatcher's, not retention's.
+        let row = entities::outbox::Entity::find_by_id(pending.id.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.payload, pending.payload);
+
+        // Beta's visit and dead event keep everything.
+        let visit = app.ok(&beta, purpose, json!({"id": kept})).await["visit"].clone();
+        assert_eq!(visit["purpose"], "Audit of the books", "{visit}");
+        let row = entities::outbox::Entity::find_by_id(beta_dead.id.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.payload, beta_dead.payload);
+
+        // Running it again changes nothing.
+        app.state.clock.set(Some(Utc::now() + Duration::days(40)));
+        let report = run(&app, Job::Retention).await;
+        app.state.clock.set(None);
+        assert_eq!(count(&report, "acme", "purposes_cleared"), 0, "{report:?}");
+        assert_eq!(count(&report, "acme", "outbox_scrubbed"), 0, "{report:?}");
+    }
+);

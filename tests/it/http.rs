@@ -477,3 +477,142 @@ on_every_backend!(
         );
     }
 );
+
+/// Reads from `stream` until the server closes it (or 5 s pass: `None`); what it sent.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&received).into_owned())
+}
+
+on_every_backend!(
+    a_client_that_stalls_in_its_headers_is_disconnected,
+    env = [("HTTP_HEADER_TIMEOUT", "300ms")],
+    |app| {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let answer = read_until_closed(&mut stream).await;
+        assert!(answer.is_some(), "a half-sent header held the connection");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(250),
+            "{:?}",
+            started.elapsed()
+        );
+        // The server is fine, and whole requests are served as before.
+        let health = app
+            .client
+            .get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+    }
+);
+
+on_every_backend!(
+    a_client_that_stalls_in_its_body_gets_408,
+    env = [("HTTP_BODY_TIMEOUT", "300ms")],
+    |app| {
+        use tokio::io::AsyncWriteExt;
+        for (path, content_type) in [
+            ("/graphql", "application/json"),
+            ("/api/auth/client-hub-sso", "application/json"),
+            ("/internal/psa/contacts", "application/json"),
+        ] {
+            let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: loc\r\nContent-Type: {content_type}\r\n\
+                 X-Integration-Key: {PSA_KEY}\r\nContent-Length: 100\r\n\r\n{{\"query\":"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let started = std::time::Instant::now();
+            let answer = read_until_closed(&mut stream).await;
+            let answer =
+                answer.unwrap_or_else(|| panic!("{path}: a stalled body held the connection"));
+            assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+            assert!(answer.contains("BAD_USER_INPUT"), "{path}: {answer}");
+            assert!(
+                started.elapsed() >= std::time::Duration::from_millis(250),
+                "{path}: {:?}",
+                started.elapsed()
+            );
+        }
+        // A body that arrives in time, even in pieces, is served as before.
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let body = br#"{"query":"{ __typename }"}"#;
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: loc\r\nContent-Type: application/json\r\n\
+             Connection: close\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body[..10]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        stream.write_all(&body[10..]).await.unwrap();
+        let answer = read_until_closed(&mut stream).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(
+            answer.contains("\"__typename\":\"Mutation\"") || answer.contains("Query"),
+            "{answer}"
+        );
+    }
+);
+
+on_every_backend!(
+    websockets_outlive_the_request_timeouts,
+    env = [
+        ("HTTP_HEADER_TIMEOUT", "300ms"),
+        ("HTTP_BODY_TIMEOUT", "300ms")
+    ],
+    |app| {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::{
+            Message, client::IntoClientRequest, http::HeaderValue,
+        };
+        let token = app.staff_session("acme", &[VIEW]).await;
+        let mut request = app.ws_url().into_client_request().unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        // Quiet for longer than both timeouts, then used: the upgraded connection is not
+        // a request waiting for its headers or body.
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        let init = json!({"type": "connection_init",
+            "payload": {"Authorization": format!("Bearer {token}")}});
+        ws.send(Message::text(init.to_string())).await.unwrap();
+        let ack = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+            .await
+            .expect("an answer in time")
+            .expect("an open socket")
+            .expect("a frame");
+        assert!(ack.to_string().contains("connection_ack"), "{ack}");
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        ws.send(Message::text(json!({"type": "ping"}).to_string()))
+            .await
+            .unwrap();
+        let pong = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+            .await
+            .expect("an answer in time")
+            .expect("an open socket")
+            .expect("a frame");
+        assert!(pong.to_string().contains("pong"), "{pong}");
+    }
+);

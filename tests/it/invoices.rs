@@ -570,3 +570,28 @@ on_every_backend!(
         assert_eq!(five, fifty);
     }
 );
+
+on_every_backend!(
+    books_answers_past_the_size_limit_fail_and_store_nothing,
+    env = [
+        books::start(),
+        ("BOOKS_SERVICE_KEY", books::KEY),
+        ("UPSTREAM_MAX_BODY", "16384")
+    ],
+    |app| {
+        let books = FakeBooks::of(&app);
+        books.put(acme("h1", "open", "100.00", 1, 1));
+        books.set_mode(Mode::Huge);
+        assert_eq!(sync_fails(&app).await, "UPSTREAM_UNAVAILABLE");
+        let client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        assert_eq!(
+            numbers(&list(&app, &client, json!({})).await),
+            Vec::<String>::new()
+        );
+        books.set_mode(Mode::Normal);
+        sync(&app).await;
+        assert_eq!(numbers(&list(&app, &client, json!({})).await), ["N-h1"]);
+    }
+);

@@ -17,6 +17,7 @@ mod invoices;
 mod layering;
 
 mod limits;
+mod mail;
 mod mission;
 mod operations;
 mod outbox;
@@ -29,5 +30,6 @@ mod signing;
 mod statements;
 mod tickets;
 mod visitor;
+mod walks;
 mod ws;
 mod ws_caps;

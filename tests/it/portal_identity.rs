@@ -510,7 +510,9 @@ on_every_backend!(
         // Same company id, another tenant.
         let data = app.ok(&other_tenant, CLIENT_USERS, json!({})).await;
         assert_eq!(emails(&data), ["boss3@example.com"]);
-        // The e-mail is taken in acme whatever the company; globex may invite it.
+        // The e-mail is taken in acme; another company's invitation of it answers as for a
+        // new address (see `inviting_another_companys_user_reveals_nothing`) and changes
+        // nothing. Globex may invite it.
         let body = app
             .gql(
                 Some(&admin_2),
@@ -518,7 +520,9 @@ on_every_backend!(
                 json!({"e": "nina@example.com", "n": "Nina"}),
             )
             .await;
-        assert_eq!(code(&body), Some("CONFLICT"), "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+        let data = app.ok(&admin_2, CLIENT_USERS, json!({})).await;
+        assert_eq!(emails(&data), ["boss2@example.com"]);
         let data = app
             .ok(
                 &other_tenant,
@@ -866,5 +870,77 @@ on_every_backend!(
         );
         let body = login(&app, "acme", "nina@example.com", PASSWORD).await;
         assert!(body.get("errors").is_none(), "{body}");
+    }
+);
+
+on_every_backend!(
+    inviting_another_companys_user_reveals_nothing,
+    env = [("MAIL_DIR", &*own_mail_dir()), FAST_POLL],
+    |app| {
+        let admin = app
+            .client_session("acme", "co-1", "boss@example.com", true)
+            .await;
+        let other_admin = app
+            .client_session("acme", "co-2", "chief@example.com", true)
+            .await;
+        app.provision_client("acme", "co-2", "nina@example.com", "client_user")
+            .await;
+        let before = app.ok(&other_admin, CLIENT_USERS, json!({})).await;
+        let mails_before = app.queued_mails().await.len();
+
+        // Another company's user and an unknown address get the same answer: the same
+        // fields, nothing but the id and the address itself differing, and no error.
+        let strip = |body: &Value| {
+            let mut body = body.clone();
+            let invited = &mut body["data"]["inviteClientUser"];
+            assert!(invited["id"].is_string(), "{body}");
+            invited["id"] = Value::Null;
+            invited["email"] = Value::Null;
+            body
+        };
+        let vars = |e: &str| json!({"e": e, "n": "Nina New", "r": "CLIENT_ADMIN"});
+        let taken = app
+            .gql(Some(&admin), INVITE, vars("Nina@Example.com"))
+            .await;
+        let unknown = app
+            .gql(Some(&admin), INVITE, vars("fresh@example.com"))
+            .await;
+        assert_eq!(strip(&taken), strip(&unknown), "{taken} {unknown}");
+        assert_eq!(
+            taken["data"]["inviteClientUser"]["email"],
+            "nina@example.com"
+        );
+
+        // Nothing of the other company changed: its users (name, role, active), its user's
+        // sign-in, and no mail or token went to that user.
+        assert_eq!(app.ok(&other_admin, CLIENT_USERS, json!({})).await, before);
+        let mails = app.queued_mails().await;
+        assert_eq!(mails.len(), mails_before + 1, "{mails:?}");
+        assert!(
+            mails.iter().all(|m| m.to != "nina@example.com"),
+            "{mails:?}"
+        );
+        let token = app.mint(&app.client_claims("acme", "nina@example.com", None));
+        assert_eq!(app.exchange(&token).await.0, 200);
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let row = entities::client_users::Entity::find()
+            .filter(entities::client_users::Column::Email.eq("nina@example.com"))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.company_id, "co-2");
+        let tokens = entities::password_tokens::Entity::find()
+            .filter(entities::password_tokens::Column::ClientUserId.eq(&row.id))
+            .all(&app.state.db)
+            .await
+            .unwrap();
+        assert!(tokens.is_empty(), "{tokens:?}");
+
+        // The inviter's own company's address is still a conflict: the inviter lists it.
+        let body = app
+            .gql(Some(&admin), INVITE, vars("fresh@example.com"))
+            .await;
+        assert_eq!(code(&body), Some("CONFLICT"), "{body}");
     }
 );

@@ -551,12 +551,12 @@ on_every_backend!(
             {"id": "T-9", "author": "Tina Tech", "body": "On my way", "created_at": later(60)},
         ]);
         psa.push_change(
-            json!({"id": psa_id, "external_ref": id, "status": "in_progress",
-        "comments": comments, "updated_at": "2026-12-01T09:00:00Z"}),
+            json!({"id": psa_id, "tenant_id": tenant_id("acme"), "external_ref": id,
+        "status": "in_progress", "comments": comments, "updated_at": "2026-12-01T09:00:00Z"}),
         );
         // A change of a ticket Portal does not know is ignored.
         psa.push_change(
-            json!({"id": "PSA-404", "external_ref": null, "status": "closed",
+            json!({"id": "PSA-404", "tenant_id": tenant_id("acme"), "external_ref": null, "status": "closed",
         "comments": [], "updated_at": "2026-12-01T09:00:00Z"}),
         );
         let run = run_sync(&app, &admin).await;
@@ -575,7 +575,7 @@ on_every_backend!(
         // A second change repeats the comments and sends a status Portal does not know: no
         // duplicate, status kept.
         psa.push_change(
-            json!({"id": psa_id, "external_ref": id, "status": "escalated_to_mars",
+            json!({"id": psa_id, "tenant_id": tenant_id("acme"), "external_ref": id, "status": "escalated_to_mars",
         "comments": comments, "updated_at": "2026-12-01T10:00:00Z"}),
         );
         run_sync(&app, &admin).await;
@@ -788,5 +788,218 @@ on_every_backend!(
         assert!(stderr.contains("UPSTREAM_NOT_CONFIGURED"), "{stderr}");
         // Every run the command made is recorded; the unconfigured one is not.
         assert_eq!(recorded_runs(&app).await.len(), 2);
+    }
+);
+
+on_every_backend!(
+    run_sync_answers_each_tenant_its_own_outcome,
+    env = [("TICKET_SYNC_BACKOFF", "0")],
+    |app, psa: FakePsa| {
+        let acme_client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let beta_client = app
+            .client_session("beta", "co-1", "bob@example.com", false)
+            .await;
+        let acme_ticket = create_ticket(&app, &acme_client, "Fine").await;
+        let beta_ticket = create_ticket(&app, &beta_client, "Refused").await;
+        psa.refuse_tenant(&tenant_id("beta"));
+        let acme = app.admin("acme").await;
+        let beta = app.admin("beta").await;
+
+        // The platform-wide run failed beta's ticket; acme's own part went well.
+        let run = run_sync(&app, &acme).await;
+        assert_eq!(run["ok"], true, "{run}");
+        assert_eq!(run["summary"], "pushed=1", "{run}");
+        assert_eq!(
+            ticket(&app, &acme_client, &acme_ticket).await["syncState"],
+            "SYNCED"
+        );
+        let run = run_sync(&app, &beta).await;
+        assert_eq!(run["ok"], false, "{run}");
+        assert_eq!(run["summary"], "failed=1", "{run}");
+        assert_eq!(
+            ticket(&app, &beta_client, &beta_ticket).await["syncState"],
+            "FAILED"
+        );
+        // Both runs were platform-wide and recorded as not ok.
+        let runs = recorded_runs(&app).await;
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|r| r.ok == Some(false)), "{runs:?}");
+
+        // An error that concerns everyone (PSA down) is every tenant's.
+        create_ticket(&app, &acme_client, "Later").await;
+        psa.down().await;
+        let run = run_sync(&app, &acme).await;
+        assert_eq!(run["ok"], false, "{run}");
+        psa.up().await;
+    }
+);
+
+on_every_backend!(
+    run_sync_keeps_a_minimum_gap_per_tenant,
+    env = [("RUN_SYNC_MIN_INTERVAL", "30s")],
+    |app, psa: FakePsa| {
+        let acme = app.admin("acme").await;
+        let run = run_sync(&app, &acme).await;
+        assert_eq!(run["ok"], true, "{run}");
+
+        // Back to back, by the same or another admin of the tenant: refused, nothing run.
+        let other_admin = app.admin("acme").await;
+        for token in [&acme, &other_admin] {
+            let body = app.gql(Some(token), RUN, json!({})).await;
+            assert_eq!(code(&body), Some("RATE_LIMITED"), "{body}");
+            assert_eq!(body["data"]["runSync"], Value::Null, "{body}");
+            let retry = body["errors"][0]["extensions"]["retryAfter"]
+                .as_u64()
+                .unwrap_or(0);
+            assert!((1..=30).contains(&retry), "{body}");
+        }
+        assert_eq!(recorded_runs(&app).await.len(), 1);
+
+        // Another tenant has its own gap.
+        let beta = app.admin("beta").await;
+        assert_eq!(run_sync(&app, &beta).await["ok"], true);
+        assert_eq!(recorded_runs(&app).await.len(), 2);
+        assert!(psa.requests().len() >= 2);
+    }
+);
+
+on_every_backend!(
+    psa_answers_past_the_size_limit_fail_and_change_nothing,
+    env = [("UPSTREAM_MAX_BODY", "16384"), ("TICKET_SYNC_BACKOFF", "0")],
+    |app, psa: FakePsa| {
+        let client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let id = create_ticket(&app, &client, "Oversized").await;
+
+        // A creation answered with a body over the limit (with its Content-Length): the
+        // ticket is FAILED, and the text says why without any of PSA's body.
+        psa.set_mode(Mode::Huge { chunked: false });
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(false));
+        let t = ticket(&app, &client, &id).await;
+        assert_eq!(t["syncState"], "FAILED", "{t}");
+        assert_eq!(
+            t["syncError"],
+            "push ticket: PSA answered a body over UPSTREAM_MAX_BODY"
+        );
+        let health = app
+            .client
+            .get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+
+        psa.set_mode(Mode::Ok);
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(true), "{:?}", record.error);
+        let psa_id = ticket(&app, &client, &id).await["psaTicketId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // A change feed page streamed past the limit (no Content-Length): nothing of it is
+        // applied and the cursor stays.
+        psa.push_change(
+            json!({"id": psa_id, "tenant_id": tenant_id("acme"), "external_ref": id, "status": "in_progress",
+            "comments": [{"id": "T-1", "author": "Tina", "body": "On it"}]}),
+        );
+        psa.set_mode(Mode::Huge { chunked: true });
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(false));
+        let error = record.error.unwrap();
+        assert!(
+            error.contains("pull changes: PSA answered a body over UPSTREAM_MAX_BODY"),
+            "{error}"
+        );
+        assert!(!error.contains("xxxx"), "{error}");
+        let t = ticket(&app, &client, &id).await;
+        assert_eq!(t["status"], "NEW", "{t}");
+        assert_eq!(t["comments"], json!([]), "{t}");
+        let cursor = entities::sync_cursors::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap();
+        assert!(cursor.is_empty(), "{cursor:?}");
+
+        // A PSA that answers normally again brings the change in.
+        psa.set_mode(Mode::Ok);
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(true), "{:?}", record.error);
+        let t = ticket(&app, &client, &id).await;
+        assert_eq!(t["status"], "IN_PROGRESS", "{t}");
+        assert_eq!(t["comments"][0]["body"], "On it", "{t}");
+    }
+);
+
+on_every_backend!(
+    psa_changes_match_tickets_within_their_tenant_only,
+    |app, psa: FakePsa| {
+        psa.number_per_tenant();
+        let acme_client = app
+            .client_session("acme", "co-1", "cleo@example.com", false)
+            .await;
+        let beta_client = app
+            .client_session("beta", "co-1", "bob@example.com", false)
+            .await;
+        let a = create_ticket(&app, &acme_client, "Acme's").await;
+        let b = create_ticket(&app, &beta_client, "Beta's").await;
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(true), "{:?}", record.error);
+        // PSA numbers each tenant's tickets on its own: both are T-1.
+        assert_eq!(ticket(&app, &acme_client, &a).await["psaTicketId"], "T-1");
+        assert_eq!(ticket(&app, &beta_client, &b).await["psaTicketId"], "T-1");
+
+        // Beta's T-1 names acme's ticket as its external_ref: nothing of acme's changes.
+        psa.push_change(
+            json!({"id": "T-1", "tenant_id": tenant_id("beta"), "external_ref": a,
+            "status": "closed", "comments": [{"id": "X-1", "body": "Beta's secret"}]}),
+        );
+        // Beta's T-1 by its PSA id alone is beta's ticket, not acme's.
+        psa.push_change(json!({"id": "T-1", "tenant_id": tenant_id("beta"),
+            "status": "in_progress", "comments": []}));
+        // Acme's own change reaches acme's ticket.
+        psa.push_change(
+            json!({"id": "T-1", "tenant_id": tenant_id("acme"), "external_ref": a,
+            "status": "resolved", "comments": [{"id": "A-1", "body": "Fixed"}]}),
+        );
+        // A change without a tenant (the contract's feed) is placed by its external_ref,
+        // Portal's own id, whose ticket must carry the change's PSA id.
+        psa.push_change(json!({"id": "T-1", "external_ref": b,
+            "comments": [{"id": "B-2", "body": "Beta by its ref"}]}));
+        // Without a tenant, PSA's id alone names nothing.
+        psa.push_change(json!({"id": "T-1", "status": "closed",
+            "comments": [{"id": "X-2", "body": "Anyone's"}]}));
+        // A tenant that is not a tenant id: ignored, and the run says so.
+        psa.push_change(
+            json!({"id": "T-1", "tenant_id": "not-a-tenant", "external_ref": a,
+            "status": "closed", "comments": [{"id": "X-3", "body": "Garbled"}]}),
+        );
+        let record = run_now(&app.state, Job::Tickets).await.unwrap();
+        assert_eq!(record.ok, Some(false));
+        let error = record.error.unwrap_or_default();
+        assert!(error.contains("invalid tenant_id"), "{error}");
+
+        let acme = ticket(&app, &acme_client, &a).await;
+        assert_eq!(acme["status"], "RESOLVED", "{acme}");
+        let bodies: Vec<&str> = acme["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap())
+            .collect();
+        assert_eq!(bodies, ["Fixed"], "{acme}");
+        let beta = ticket(&app, &beta_client, &b).await;
+        assert_eq!(beta["status"], "IN_PROGRESS", "{beta}");
+        let bodies: Vec<&str> = beta["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap())
+            .collect();
+        assert_eq!(bodies, ["Beta by its ref"], "{beta}");
     }
 );

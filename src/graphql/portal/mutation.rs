@@ -46,7 +46,10 @@ impl UsersMutation {
     }
 
     /// Invites a client user into the caller's company and e-mails them a link to choose a
-    /// password (valid 7 days). `CONFLICT` when the e-mail is already a user of the tenant.
+    /// password (valid 7 days). `CONFLICT` when the e-mail is already a user of the caller's
+    /// company. An e-mail that belongs to another company's user is answered as a new one
+    /// would be, so the answer reveals nothing about other companies; that user is left
+    /// unchanged and nobody is added or e-mailed.
     #[graphql(guard = "Need::Perm(Permission::UsersManage)")]
     async fn invite_client_user(
         &self,

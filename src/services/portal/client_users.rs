@@ -326,16 +326,32 @@ pub async fn hub_login(
     let permissions = effective_permissions(user.role, claims.permissions.as_deref());
     let user_id = user.id.clone();
     let company_id = user.company_id.clone();
-    let mut model = user.into_active_model();
-    model.hub_sub = Set(Some(claims.sub.clone()));
+    // Conditional on the `sub` read above: bound to this one or still unbound. A login that
+    // bound another `sub` (or deactivated the user) since the read changes the row, this
+    // update then matches nothing, and the login is refused as a mismatch.
+    let mut update = ClientUsers::update_many()
+        .col_expr(Column::HubSub, Expr::value(claims.sub.clone()))
+        .col_expr(Column::LastLoginAt, Expr::value(at))
+        .col_expr(Column::UpdatedAt, Expr::value(at))
+        .filter(Column::Id.eq(&user_id))
+        .filter(Column::TenantId.eq(&claims.tenant_id))
+        .filter(Column::Active.eq(true))
+        .filter(
+            Condition::any()
+                .add(Column::HubSub.is_null())
+                .add(Column::HubSub.eq(&claims.sub)),
+        );
     if let Some(member) = claims.mission_member_id.as_deref().map(str::trim)
         && !member.is_empty()
     {
-        model.mission_member_id = Set(Some(member.chars().take(200).collect()));
+        update = update.col_expr(
+            Column::MissionMemberId,
+            Expr::value(member.chars().take(200).collect::<String>()),
+        );
     }
-    model.last_login_at = Set(Some(at));
-    model.updated_at = Set(at);
-    model.update(&txn).await?;
+    if update.exec(&txn).await?.rows_affected != 1 {
+        return Ok(Err(Refused("sub_mismatch")));
+    }
     let mut outcome = create_session(
         &txn,
         &claims.tenant_id,

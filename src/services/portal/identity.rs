@@ -143,7 +143,11 @@ async fn issue_token(
 /// Invites a client user into the inviter's company: creates the user (without a password),
 /// an invitation token valid 7 days and the invitation e-mail with its
 /// `{PUBLIC_URL}/set-password?token=…` link, in one transaction with the audit entry.
-/// `CONFLICT` when the e-mail already belongs to a user of the tenant.
+/// `CONFLICT` when the e-mail already belongs to a user of the inviter's company (whom the
+/// inviter lists anyway). An e-mail of another company's user gets the answer a new one
+/// gets, so that an invitation does not reveal who uses Portal elsewhere: a user built from
+/// the input with a fresh id, stored nowhere; nothing is written, sent or audited, and the
+/// other company's user is left as it was (the refusal is logged).
 pub async fn invite(
     ctx: &Domain,
     principal: &Principal,
@@ -161,15 +165,12 @@ pub async fn invite(
     let txn = crate::db::begin_write(&ctx.db).await?;
     let exists = ClientUsers::find()
         .select_only()
-        .column(Column::Id)
+        .column(Column::CompanyId)
         .filter(Column::TenantId.eq(&principal.tenant_id))
         .filter(Column::Email.eq(&email))
         .into_tuple::<String>()
         .one(&txn)
         .await?;
-    if exists.is_some() {
-        return Err(conflict());
-    }
     let user = ClientUser {
         id: new_id(),
         tenant_id: principal.tenant_id.clone(),
@@ -186,6 +187,18 @@ pub async fn invite(
         updated_at: at,
         last_login_at: None,
     };
+    match exists {
+        None => {}
+        Some(owner) if owner == user.company_id => return Err(conflict()),
+        Some(_) => {
+            txn.rollback().await?;
+            tracing::info!(
+                tenant = %user.tenant_id,
+                "invitation of another company's client user answered as new; nothing changed"
+            );
+            return Ok(user);
+        }
+    }
     match ClientUsers::insert(user.clone().into_active_model())
         .exec_without_returning(&txn)
         .await

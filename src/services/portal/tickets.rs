@@ -448,6 +448,9 @@ pub struct PulledComment {
 /// A ticket change from PSA's feed.
 #[derive(Debug, Clone)]
 pub struct PulledChange {
+    /// The tenant PSA says the ticket is of (a UUID), when it says; the change is then
+    /// matched within it only.
+    pub tenant_id: Option<String>,
     /// PSA's ticket id.
     pub psa_id: String,
     /// Portal's ticket id, when PSA sent it.
@@ -467,8 +470,11 @@ pub struct Applied {
     pub comments_added: u64,
 }
 
-/// Finds the Portal ticket a change is about: by `external_ref` (Portal's id, which must
-/// carry PSA's id or none yet), else by PSA's id when exactly one ticket has it.
+/// Finds the Portal ticket a change is about: by `external_ref` (Portal's own id, unique
+/// across tenants, whose ticket must carry PSA's id or none yet), within the change's tenant
+/// when it names one; else, only when the change names its tenant, by PSA's id when exactly
+/// one ticket of that tenant has it (PSA may number each tenant's tickets on its own, so its
+/// ids say nothing across tenants).
 async fn find_for_change(
     db: &impl ConnectionTrait,
     change: &PulledChange,
@@ -478,7 +484,11 @@ async fn find_for_change(
         .as_deref()
         .and_then(|r| validate::id(r, "Ticket").ok())
     {
-        let found = Tickets::find_by_id(id).one(db).await?;
+        let mut query = Tickets::find_by_id(id);
+        if let Some(tenant) = &change.tenant_id {
+            query = query.filter(Column::TenantId.eq(tenant));
+        }
+        let found = query.one(db).await?;
         if let Some(ticket) = found
             && ticket
                 .psa_ticket_id
@@ -489,7 +499,11 @@ async fn find_for_change(
         }
         return Ok(None);
     }
+    let Some(tenant) = &change.tenant_id else {
+        return Ok(None);
+    };
     let mut rows = Tickets::find()
+        .filter(Column::TenantId.eq(tenant))
         .filter(Column::PsaTicketId.eq(&change.psa_id))
         .limit(2)
         .all(db)

@@ -127,14 +127,32 @@ pub async fn auto_checkout(ctx: &Domain, at: DateTime<Utc>) -> AppResult<Vec<Ten
     Ok(out)
 }
 
-/// Anonymises, tenant by tenant, the visitors whose personal data is older than the
-/// tenant's `retentionDays` (default 365): created before the cutoff, with no visit checked
-/// in since, no open visit and no pre-registration still expected. Name becomes
-/// [`ANONYMISED_NAME`]; e-mail, phone, company and risk notes are cleared, and so are the
-/// details (the visitor's name) of the audit entries of their check-ins and
-/// pre-registrations. Visits stay, so counts and reports do not change. Running it again
-/// changes nothing.
-pub async fn anonymise(db: &DatabaseConnection, at: DateTime<Utc>) -> AppResult<Vec<TenantCount>> {
+/// What retention did in one tenant.
+#[derive(Debug, Clone, Default)]
+pub struct Retained {
+    /// The tenant.
+    pub tenant_id: String,
+    /// Visitors anonymised.
+    pub visitors: u64,
+    /// Visits whose `purpose` was cleared.
+    pub purposes: u64,
+    /// Dead outbox events whose visitor details were cleared.
+    pub outbox: u64,
+}
+
+/// Applies retention, tenant by tenant, to the personal data older than the tenant's
+/// `retentionDays` (default 365):
+/// - visitors created before the cutoff, with no visit checked in since, no open visit and
+///   no pre-registration still expected, are anonymised: name becomes [`ANONYMISED_NAME`];
+///   e-mail, phone, company and risk notes are cleared, and so are the details (the
+///   visitor's name) of the audit entries of their check-ins and pre-registrations;
+/// - visits checked in before the cutoff and checked out lose their `purpose`;
+/// - Bus events about visits (`visitor.checked_in`, `visitor.checked_out`) written before
+///   the cutoff whose delivery failed for good (dead outbox rows, kept for support) lose
+///   the visitor's name and company. Rows still to be delivered are left to the dispatcher.
+///
+/// Visits stay, so counts and reports do not change. Running it again changes nothing.
+pub async fn anonymise(db: &DatabaseConnection, at: DateTime<Utc>) -> AppResult<Vec<Retained>> {
     let tenants: Vec<String> = entities::tenants::Entity::find()
         .select_only()
         .column(entities::tenants::Column::Id)
@@ -146,22 +164,141 @@ pub async fn anonymise(db: &DatabaseConnection, at: DateTime<Utc>) -> AppResult<
     for tenant_id in tenants {
         let days = Ord::max(settings::get(db, &tenant_id).await?.retention_days, 1);
         let cutoff = at - Duration::days(i64::from(days));
-        let mut done = TenantCount {
+        let mut done = Retained {
             tenant_id: tenant_id.clone(),
-            ..TenantCount::default()
+            ..Retained::default()
         };
         loop {
             let n = anonymise_chunk(db, &tenant_id, cutoff, days).await?;
-            done.count += n;
+            done.visitors += n;
             if n < CHUNK {
                 break;
             }
         }
-        if done.count > 0 {
+        done.purposes = clear_purposes(db, &tenant_id, cutoff, days).await?;
+        let mut after = None;
+        loop {
+            let (seen, scrubbed, last) =
+                scrub_dead_events(db, &tenant_id, cutoff, after.as_deref()).await?;
+            done.outbox += scrubbed;
+            if seen < CHUNK {
+                break;
+            }
+            after = last;
+        }
+        if done.visitors + done.purposes + done.outbox > 0 {
             out.push(done);
         }
     }
     Ok(out)
+}
+
+/// Clears the `purpose` (free text, often personal) of `tenant_id`'s checked-out visits
+/// checked in before `cutoff`, with its audit entry; returns how many.
+async fn clear_purposes(
+    db: &DatabaseConnection,
+    tenant_id: &str,
+    cutoff: DateTime<Utc>,
+    days: i32,
+) -> AppResult<u64> {
+    use entities::visits::{Column as Vs, Entity as Visits};
+    let txn = crate::db::begin_write(db).await?;
+    let cleared = Visits::update_many()
+        .col_expr(Vs::Purpose, Expr::value(Option::<String>::None))
+        .filter(Vs::TenantId.eq(tenant_id))
+        .filter(Vs::Purpose.is_not_null())
+        .filter(Vs::Status.eq(visits::VisitStatus::CheckedOut))
+        .filter(Vs::CheckedInAt.lt(cutoff))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if cleared > 0 {
+        audit::record(
+            &txn,
+            tenant_id,
+            RETENTION_ACTOR,
+            "visit.purpose_cleared",
+            None,
+            Some(format!(
+                "purposes of {cleared} visits older than {days} days cleared"
+            )),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(cleared)
+}
+
+/// The visit events whose payload names a visitor.
+const VISIT_EVENTS: [&str; 2] = ["visitor.checked_in", "visitor.checked_out"];
+
+/// Looks at up to [`CHUNK`] of `tenant_id`'s dead visit events written before `cutoff`, in
+/// id order after `after`, and clears the visitor's name and company in those that still
+/// have them. Returns (rows looked at, rows changed, the last id looked at).
+async fn scrub_dead_events(
+    db: &DatabaseConnection,
+    tenant_id: &str,
+    cutoff: DateTime<Utc>,
+    after: Option<&str>,
+) -> AppResult<(u64, u64, Option<String>)> {
+    use entities::outbox::{Column as O, Entity as Outbox, OutboxKind};
+    let mut query = Outbox::find();
+    if let Some(after) = after {
+        query = query.filter(O::Id.gt(after));
+    }
+    let rows: Vec<(String, String)> = query
+        .select_only()
+        .column(O::Id)
+        .column(O::Payload)
+        .filter(O::TenantId.eq(tenant_id))
+        .filter(O::Dead.eq(true))
+        .filter(O::Kind.eq(OutboxKind::Bus))
+        .filter(O::EventType.is_in(VISIT_EVENTS))
+        .filter(O::CreatedAt.lt(cutoff))
+        // What is already anonymised is not read again on later days.
+        .filter(O::Payload.not_like(format!("%\"visitor_name\":\"{ANONYMISED_NAME}\"%")))
+        .order_by_asc(O::Id)
+        .limit(CHUNK)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let seen = rows.len() as u64;
+    let last = rows.last().map(|(id, _)| id.clone());
+    let mut scrubbed = 0;
+    for (id, payload) in rows {
+        let Some(cleared) = scrubbed_event(&payload) else {
+            continue;
+        };
+        let changed = Outbox::update_many()
+            .col_expr(O::Payload, Expr::value(cleared))
+            .filter(O::Id.eq(&id))
+            .filter(O::Dead.eq(true))
+            .exec(db)
+            .await?
+            .rows_affected;
+        scrubbed += changed;
+    }
+    Ok((seen, scrubbed, last))
+}
+
+/// A visit event's envelope with the visitor's name replaced by [`ANONYMISED_NAME`] and the
+/// company cleared; the whole payload replaced by the envelope's bare bones when it does not
+/// parse as one. `None` when there is nothing to clear.
+fn scrubbed_event(payload: &str) -> Option<String> {
+    let mut envelope: serde_json::Value = match serde_json::from_str(payload) {
+        Ok(value @ serde_json::Value::Object(_)) => value,
+        _ => return Some(serde_json::json!({"anonymised": true}).to_string()),
+    };
+    let data = envelope.get_mut("data")?.as_object_mut()?;
+    let name = serde_json::Value::String(ANONYMISED_NAME.to_owned());
+    if data.get("visitor_name") == Some(&name)
+        && data.get("company").is_none_or(serde_json::Value::is_null)
+    {
+        return None;
+    }
+    data.insert("visitor_name".to_owned(), name);
+    data.insert("company".to_owned(), serde_json::Value::Null);
+    Some(envelope.to_string())
 }
 
 /// Anonymises up to [`CHUNK`] visitors of `tenant_id` in one transaction; returns how many.
@@ -277,6 +414,23 @@ mod tests {
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_dead_visit_event_loses_the_visitor_once() {
+        let event = r#"{"id":"e1","type":"visitor.checked_in","data":{"visit_id":"v1","visitor_name":"Olivia","company":"Initech"}}"#;
+        let cleared = scrubbed_event(event).unwrap_or_default();
+        let value: serde_json::Value = serde_json::from_str(&cleared).unwrap_or_default();
+        assert_eq!(value["data"]["visitor_name"], ANONYMISED_NAME);
+        assert_eq!(value["data"]["company"], serde_json::Value::Null);
+        assert_eq!(value["data"]["visit_id"], "v1");
+        assert_eq!(value["id"], "e1");
+        assert_eq!(scrubbed_event(&cleared), None);
+        assert_eq!(scrubbed_event(r#"{"id":"e2"}"#), None);
+        assert_eq!(
+            scrubbed_event("Olivia, not JSON").as_deref(),
+            Some(r#"{"anonymised":true}"#)
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub enum Mode {
     LoopBack,
     /// Every page says another page follows.
     Endless,
+    /// Each page padded past 64 KiB, streamed in chunks without a `Content-Length`.
+    Huge,
 }
 
 /// One request the fake received.
@@ -114,6 +116,17 @@ impl FakeBooks {
             .lock()
             .unwrap()
             .get(&base)
+            .cloned()
+            .expect("a fake Books started with books::start()")
+    }
+
+    /// The fake started with [`start`] whose `BOOKS_API_URL` is `base` (for a server run
+    /// as a separate process, which has no [`TestApp`]).
+    pub fn at(base: &str) -> FakeBooks {
+        registry()
+            .lock()
+            .unwrap()
+            .get(base)
             .cloned()
             .expect("a fake Books started with books::start()")
     }
@@ -205,6 +218,22 @@ async fn invoices(
         Mode::Slow => {
             tokio::time::sleep(Duration::from_secs(4)).await;
             Json(body).into_response()
+        }
+        Mode::Huge => {
+            let mut body = body;
+            body["padding"] = Value::String("x".repeat(64 * 1024));
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body
+                .to_string()
+                .into_bytes()
+                .chunks(4096)
+                .map(|c| Ok(c.to_vec()))
+                .collect();
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+            )
+                .into_response()
         }
         _ => Json(body).into_response(),
     }

@@ -9,6 +9,7 @@ pub mod fake;
 pub mod legal;
 pub mod mission;
 pub mod psa;
+pub mod smtp;
 
 use std::{
     collections::HashMap,
@@ -214,6 +215,8 @@ impl TestApp {
             ("DATALOADER_DELAY", "1ms"),
             ("MAIL_DIR", mail_dir.as_str()),
             ("PSA_SERVICE_KEY", PSA_KEY),
+            // Tests run `runSync` back to back; the one about its gap sets its own.
+            ("RUN_SYNC_MIN_INTERVAL", "0"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -31,6 +31,32 @@ pub enum Mode {
     Slow(Duration),
     /// `201`/`200` with a body that is not JSON.
     Malformed,
+    /// The answer the contract names, padded past [`HUGE`] bytes with a field onegraph
+    /// does not read: with a `Content-Length`, or streamed in chunks without one.
+    Huge { chunked: bool },
+}
+
+/// The size of a [`Mode::Huge`] answer, at least.
+pub const HUGE: usize = 64 * 1024;
+
+/// `value` padded past [`HUGE`] bytes, as one body or as a stream of chunks.
+fn huge(status: StatusCode, mut value: Value, chunked: bool) -> Response {
+    value["padding"] = Value::String("x".repeat(HUGE));
+    let text = value.to_string();
+    if !chunked {
+        return (status, [("content-type", "application/json")], text).into_response();
+    }
+    let chunks: Vec<Result<Bytes, std::io::Error>> = text
+        .into_bytes()
+        .chunks(4096)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    (
+        status,
+        [("content-type", "application/json")],
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response()
 }
 
 /// One request the fake answered.
@@ -55,6 +81,13 @@ struct Inner {
     comments: HashMap<String, String>,
     feed: Vec<Value>,
     next_id: u64,
+    /// Tenants whose ticket creations are refused with `422`.
+    refused_tenants: std::collections::HashSet<String>,
+    /// Whether ticket ids are numbered per tenant (`T-1` in every tenant), as a PSA that
+    /// keeps each tenant's tickets apart may number them.
+    per_tenant_ids: bool,
+    /// Tenant → the last ticket number given in it.
+    tenant_numbers: HashMap<String, u64>,
 }
 
 /// The secret-looking text PSA's error bodies carry: it must never reach a client.
@@ -82,8 +115,8 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 async fn gate(inner: &Shared) -> Option<Response> {
     let mode = inner.lock().unwrap().mode.unwrap_or(Mode::Ok);
     match mode {
-        // A slow PSA does the work, then answers late (see `answer`).
-        Mode::Ok | Mode::Slow(_) => None,
+        // A slow PSA does the work, then answers late (see `answer`); a huge one pads it.
+        Mode::Ok | Mode::Slow(_) | Mode::Huge { .. } => None,
         Mode::Error500 => Some(
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,12 +137,16 @@ async fn gate(inner: &Shared) -> Option<Response> {
 
 /// Answers `response`, after the delay of a slow PSA: the request was processed and
 /// recorded already, as when PSA's answer is lost to the caller's timeout.
-async fn answer(inner: &Shared, response: Response) -> Response {
+async fn answer(inner: &Shared, status: StatusCode, body: Value) -> Response {
     let mode = inner.lock().unwrap().mode;
-    if let Some(Mode::Slow(d)) = mode {
-        tokio::time::sleep(d).await;
+    match mode {
+        Some(Mode::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Mode::Huge { chunked }) if status.is_success() => {
+            return huge(status, body, chunked);
+        }
+        _ => {}
     }
-    response
+    (status, Json(body)).into_response()
 }
 
 fn record(
@@ -147,14 +184,28 @@ async fn create_ticket(State(inner): State<Shared>, headers: HeaderMap, body: By
         );
         return refusal;
     }
+    let tenant = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b["tenant_id"].as_str().map(str::to_owned))
+        .unwrap_or_default();
     let (status, response) = {
         let mut state = inner.lock().unwrap();
         match header(&headers, "idempotency-key") {
             _ if !authorized(&headers) => (StatusCode::UNAUTHORIZED, json!({"error": "key"})),
+            _ if state.refused_tenants.contains(&tenant) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": LEAK}))
+            }
             None => (StatusCode::BAD_REQUEST, json!({"error": "Idempotency-Key"})),
             Some(key) => {
                 let (id, status) = match state.tickets.get(&key) {
                     Some(existing) => existing.clone(),
+                    None if state.per_tenant_ids => {
+                        let n = state.tenant_numbers.entry(tenant.clone()).or_default();
+                        *n += 1;
+                        let created = (format!("T-{n}"), "new".to_owned());
+                        state.tickets.insert(key, created.clone());
+                        created
+                    }
                     None => {
                         state.next_id += 1;
                         let created = (format!("PSA-{}", state.next_id), "new".to_owned());
@@ -167,7 +218,7 @@ async fn create_ticket(State(inner): State<Shared>, headers: HeaderMap, body: By
         }
     };
     record(&inner, "POST", path, &headers, &body, status.as_u16());
-    answer(&inner, (status, Json(response)).into_response()).await
+    answer(&inner, status, response).await
 }
 
 async fn add_comment(
@@ -210,7 +261,7 @@ async fn add_comment(
         }
     };
     record(&inner, "POST", path, &headers, &body, status.as_u16());
-    answer(&inner, (status, Json(response)).into_response()).await
+    answer(&inner, status, response).await
 }
 
 async fn changes(
@@ -250,7 +301,7 @@ async fn changes(
         json!({"changes": state.feed[start..end], "next_cursor": end.to_string()})
     };
     record(&inner, "GET", path, &headers, &Bytes::new(), 200);
-    answer(&inner, (StatusCode::OK, Json(response)).into_response()).await
+    answer(&inner, StatusCode::OK, response).await
 }
 
 impl FakePsa {
@@ -298,6 +349,21 @@ impl FakePsa {
     /// Switches how the fake answers.
     pub fn set_mode(&self, mode: Mode) {
         self.inner.lock().unwrap().mode = Some(mode);
+    }
+
+    /// Numbers new tickets per tenant (`T-1`, `T-2`, … in each tenant), so that tickets of
+    /// two tenants share PSA ids.
+    pub fn number_per_tenant(&self) {
+        self.inner.lock().unwrap().per_tenant_ids = true;
+    }
+
+    /// Refuses (`422`) the ticket creations of tenant `tenant_id` from now on.
+    pub fn refuse_tenant(&self, tenant_id: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .refused_tenants
+            .insert(tenant_id.to_owned());
     }
 
     /// Serves the whole feed from its start whatever `since` says (a PSA replaying changes).
