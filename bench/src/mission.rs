@@ -13,9 +13,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 
 use crate::{
-    Ctx, Result,
-    client::ISSUER,
-    cpu,
+    Ctx, Result, client, cpu,
     load::{self, Outcome, Sample, Spec, Workload},
     report::{self, RESULTS, Row, latency, mark, mib, rate, thousands},
     seed::{self, Backend},
@@ -183,30 +181,21 @@ async fn client_session(ctx: &Ctx, server: &Server) -> Result<(String, String)> 
     if !response.status().is_success() {
         return Err(format!("provisioning the client user: HTTP {}", response.status()).into());
     }
-    let now = chrono::Utc::now().timestamp();
-    let claims = onegraph::auth::sso::MintClaims {
-        iss: ISSUER.into(),
-        aud: "portal".into(),
-        sub: format!("bench-member-{}", uuid::Uuid::new_v4()),
-        email: Some(email.into()),
-        name: Some("Bench Member".into()),
-        role: None,
-        tenant_id: tenant.clone(),
-        tenant_name: Some("Bench church".into()),
-        permissions: None,
-        jti: uuid::Uuid::new_v4().to_string(),
-        iat: now,
-        exp: now + 300,
-    };
+    let mut claims = client::staff_claims(
+        &tenant,
+        &format!("bench-member-{}", uuid::Uuid::new_v4()),
+        "member",
+    );
+    claims.aud = "portal".into();
+    claims.email = Some(email.into());
+    claims.role = None;
+    claims.permissions = None;
     let token = onegraph::auth::sso::mint(&claims, &ctx.secret)?;
-    let response = ctx
-        .http
-        .post(format!("{}/api/auth/client-hub-sso", server.base))
-        .json(&json!({"token": token}))
-        .send()
-        .await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
+    let api = client::Api {
+        http: ctx.http.clone(),
+        base: server.base.clone(),
+    };
+    let (status, body) = api.sso_exchange(&token).await?;
     let session = body["session_token"]
         .as_str()
         .map(str::to_owned)
