@@ -7,7 +7,8 @@
 //! (connection refused or reset, HTTP 5xx or 429) is tried once more within what is left of
 //! it; a write is never repeated. A per-process [`Breaker`] fails calls at once after
 //! `UPSTREAM_BREAKER_THRESHOLD` consecutive failures, for `UPSTREAM_BREAKER_COOLDOWN`, then
-//! lets one probe through. Answers are read up to [`MAX_BODY`] bytes and parsed as JSON;
+//! lets one probe through. Answers are read up to `UPSTREAM_MAX_BODY` bytes (through
+//! [`super::read_body`]) and parsed as JSON;
 //! Mission's bodies are never logged or passed on, only onegraph's description of what went
 //! wrong ([`MissionError::describe`]).
 
@@ -22,9 +23,6 @@ use crate::config::Settings;
 
 /// The product's name in errors and logs.
 pub const PRODUCT: &str = "Mission";
-
-/// The most bytes of one answer read; a longer answer fails the call.
-pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// The pause before a read's second attempt (when the budget leaves room for it).
 pub const RETRY_PAUSE: Duration = Duration::from_millis(20);
@@ -42,7 +40,7 @@ pub enum MissionError {
     Status(u16),
     /// Mission answered 2xx with a body that is not the JSON the contract names.
     Malformed,
-    /// Mission's answer was longer than [`MAX_BODY`].
+    /// Mission's answer was longer than `UPSTREAM_MAX_BODY`.
     TooLarge,
     /// The circuit is open after repeated failures: the call was not made.
     CircuitOpen,
@@ -60,7 +58,7 @@ impl MissionError {
             MissionError::Status(code) => format!("Mission answered HTTP {code}"),
             MissionError::Malformed => "Mission answered malformed JSON".to_owned(),
             MissionError::TooLarge => {
-                format!("Mission answered more than {MAX_BODY} bytes")
+                "Mission answered more than UPSTREAM_MAX_BODY bytes".to_owned()
             }
             MissionError::CircuitOpen => "Mission circuit open after repeated failures".to_owned(),
             MissionError::InvalidHeader => {
@@ -355,6 +353,7 @@ pub struct HttpMission {
     base: reqwest::Url,
     key: String,
     timeout: Duration,
+    max_body: usize,
     breaker: Breaker,
 }
 
@@ -372,6 +371,7 @@ impl HttpMission {
             base,
             key: key.expose().to_owned(),
             timeout: settings.upstream_timeout,
+            max_body: settings.upstream_max_body,
             breaker: Breaker::new(
                 PRODUCT,
                 settings.upstream_breaker_threshold,
@@ -414,7 +414,8 @@ impl HttpMission {
             .header("X-Member-Id", header(&member.member_id)?))
     }
 
-    /// One attempt: send, check the status, read the body up to [`MAX_BODY`], parse it.
+    /// One attempt: send, check the status, read the body up to `UPSTREAM_MAX_BODY`, parse
+    /// it.
     async fn attempt(
         &self,
         request: reqwest::RequestBuilder,
@@ -425,7 +426,12 @@ impl HttpMission {
             // The body is not read: nothing of it goes anywhere.
             return Err(MissionError::Status(status.as_u16()));
         }
-        let body = read_body(response, MAX_BODY).await?;
+        let body = super::read_body(response, self.max_body)
+            .await
+            .map_err(|err| match err {
+                super::BodyError::TooLarge => MissionError::TooLarge,
+                super::BodyError::Transport(err) => transport(err),
+            })?;
         serde_json::from_slice(&body).map_err(|_| MissionError::Malformed)
     }
 
@@ -456,27 +462,6 @@ fn transport(err: reqwest::Error) -> MissionError {
     } else {
         MissionError::Unreachable
     }
-}
-
-/// Reads `response`'s body chunk by chunk, stopping as soon as it passes `limit` bytes, so
-/// an answer longer than onegraph ever expects cannot fill its memory. What was read of a
-/// refused body is dropped, never logged.
-async fn read_body(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<bytes::Bytes, MissionError> {
-    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
-    if response.content_length().is_some_and(|n| n > limit_u64) {
-        return Err(MissionError::TooLarge);
-    }
-    let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len().saturating_add(chunk.len()) > limit {
-            return Err(MissionError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 #[async_trait]

@@ -343,6 +343,35 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    answers_are_read_up_to_upstream_max_body,
+    env = [
+        mission::start(),
+        mission::key(),
+        ("UPSTREAM_MAX_BODY", "1024")
+    ],
+    |app| {
+        let fake = FakeMission::of(&app);
+        let token = member_session(&app, "church", "ann@example.org", Some("m-1"), None).await;
+        // 501 groups are some 17 KiB: past the limit before they could be counted.
+        fake.set_path_mode("/mission/groups", Mode::TooMany);
+        let body = app
+            .gql(
+                Some(&token),
+                "{ mission { groups { id } events { id } } }",
+                json!({}),
+            )
+            .await;
+        assert!(body["data"]["mission"]["groups"].is_null(), "{body}");
+        assert_eq!(
+            code_at(&body, "mission.groups"),
+            Some("UPSTREAM_UNAVAILABLE"),
+            "{body}"
+        );
+        assert_eq!(body["data"]["mission"]["events"][0]["id"], "ev-1", "{body}");
+    }
+);
+
+on_every_backend!(
     the_circuit_opens_fails_fast_probes_once_and_closes,
     env = [
         mission::start(),
