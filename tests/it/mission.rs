@@ -74,7 +74,7 @@ on_every_backend!(
         assert_eq!(
             m["donations"],
             json!([
-                {"id": "don-1", "amount": {"amount": "125.50", "currency": "USD"},
+                {"id": "don-1.m-1", "amount": {"amount": "125.50", "currency": "USD"},
                  "fund": "General", "date": "2026-03-01", "method": "card"},
                 {"id": "2", "amount": {"amount": "10.00", "currency": "USD"},
                  "fund": null, "date": "2026-03-08", "method": null},
@@ -90,16 +90,16 @@ on_every_backend!(
         assert_eq!(
             m["events"],
             json!([
-                {"id": "ev-1", "title": "Sunday service", "startsAt": "2026-03-01T10:00:00+00:00",
+                {"id": "ev-1.m-1", "title": "Sunday service", "startsAt": "2026-03-01T10:00:00+00:00",
                  "endsAt": "2026-03-01T10:30:00+00:00", "location": "Main hall"},
-                {"id": "ev-2", "title": "Choir", "startsAt": "2026-03-04T19:00:00+00:00",
+                {"id": "ev-2.m-1", "title": "Choir", "startsAt": "2026-03-04T19:00:00+00:00",
                  "endsAt": null, "location": null},
             ])
         );
         assert_eq!(
             m["groups"],
             json!([
-                {"id": "g-1", "name": "Youth", "description": "Teens on Fridays", "memberCount": 14},
+                {"id": "g-1.m-1", "name": "Youth", "description": "Teens on Fridays", "memberCount": 14},
                 {"id": "77", "name": "Choir", "description": null, "memberCount": null},
             ])
         );
@@ -109,7 +109,7 @@ on_every_backend!(
         );
         assert_eq!(
             m["prayerRequests"],
-            json!([{"id": "p-1", "body": "For the harvest", "isPrivate": false,
+            json!([{"id": "p-1.m-1", "body": "For the harvest", "isPrivate": false,
                     "createdAt": "2026-02-01T08:00:00+00:00"}])
         );
 
@@ -122,7 +122,7 @@ on_every_backend!(
             .await;
         assert_eq!(
             created["submitPrayerRequest"],
-            json!({"id": "p-new", "body": "Please pray for my mother", "isPrivate": true,
+            json!({"id": "p-new.m-1", "body": "Please pray for my mother", "isPrivate": true,
                    "createdAt": "2026-03-10T12:00:00+00:00"})
         );
 
@@ -264,7 +264,7 @@ on_every_backend!(
         let token = member_session(&app, "church", "ann@example.org", Some("m-1"), None).await;
         fake.fail_next(1);
         let data = app.ok(&token, EVENTS, json!({})).await;
-        assert_eq!(data["mission"]["events"][0]["id"], "ev-1");
+        assert_eq!(data["mission"]["events"][0]["id"], "ev-1.m-1");
         assert_eq!(fake.calls("GET", "/mission/events").len(), 2);
     }
 );
@@ -338,7 +338,10 @@ on_every_backend!(
             Some("BAD_USER_INPUT"),
             "{body}"
         );
-        assert_eq!(body["data"]["mission"]["events"][0]["id"], "ev-1", "{body}");
+        assert_eq!(
+            body["data"]["mission"]["events"][0]["id"], "ev-1.m-1",
+            "{body}"
+        );
     }
 );
 
@@ -367,7 +370,10 @@ on_every_backend!(
             Some("UPSTREAM_UNAVAILABLE"),
             "{body}"
         );
-        assert_eq!(body["data"]["mission"]["events"][0]["id"], "ev-1", "{body}");
+        assert_eq!(
+            body["data"]["mission"]["events"][0]["id"], "ev-1.m-1",
+            "{body}"
+        );
     }
 );
 
@@ -409,7 +415,7 @@ on_every_backend!(
         fake.set_mode(Mode::Normal);
         tokio::time::sleep(Duration::from_millis(500)).await;
         let data = app.ok(&token, EVENTS, json!({})).await;
-        assert_eq!(data["mission"]["events"][0]["id"], "ev-1");
+        assert_eq!(data["mission"]["events"][0]["id"], "ev-1.m-1");
         assert_eq!(events(), 6);
         for _ in 0..3 {
             app.ok(&token, EVENTS, json!({})).await;
@@ -539,7 +545,10 @@ on_every_backend!(
             Some("BAD_USER_INPUT"),
             "{body}"
         );
-        assert_eq!(body["data"]["mission"]["groups"][0]["id"], "g-1", "{body}");
+        assert_eq!(
+            body["data"]["mission"]["groups"][0]["id"], "g-1.m-1",
+            "{body}"
+        );
         for text in ["   ", &"x".repeat(4001)] {
             let body = app
                 .gql(Some(&token), SUBMIT, json!({"b": text, "p": false}))

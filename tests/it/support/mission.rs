@@ -200,11 +200,14 @@ impl FakeMission {
     }
 }
 
-/// The data of a path, as Mission would send it.
-fn data(path: &str, query: &HashMap<String, String>, body: &str) -> Value {
+/// The data of a path, as Mission would send it to `member`: the ids given as text name
+/// the member (`don-1.m-1`), as Mission's are its own to each church; those given as
+/// numbers are the same for everyone.
+fn data(path: &str, query: &HashMap<String, String>, body: &str, member: &str) -> Value {
+    let id = |base: &str| format!("{base}.{member}");
     match path {
         "/mission/donations" => json!([
-            {"id": "don-1", "amount": "125.50", "currency": "usd", "fund": "General",
+            {"id": id("don-1"), "amount": "125.50", "currency": "usd", "fund": "General",
              "date": "2026-03-01", "method": "card"},
             {"id": 2, "amount": {"amount": "0010.00", "currency": "USD"}, "fund": null,
              "date": "2026-03-08"},
@@ -219,12 +222,12 @@ fn data(path: &str, query: &HashMap<String, String>, body: &str) -> Value {
             "year": query.get("year"),
         }),
         "/mission/events" => json!([
-            {"id": "ev-1", "title": "Sunday service", "starts_at": "2026-03-01T10:00:00Z",
+            {"id": id("ev-1"), "title": "Sunday service", "starts_at": "2026-03-01T10:00:00Z",
              "ends_at": "2026-03-01T11:30:00+01:00", "location": "Main hall"},
-            {"id": "ev-2", "title": "Choir", "starts_at": "2026-03-04T19:00:00Z"},
+            {"id": id("ev-2"), "title": "Choir", "starts_at": "2026-03-04T19:00:00Z"},
         ]),
         "/mission/groups" => json!([
-            {"id": "g-1", "name": "Youth", "description": "Teens on Fridays", "member_count": 14},
+            {"id": id("g-1"), "name": "Youth", "description": "Teens on Fridays", "member_count": 14},
             {"id": 77, "name": "Choir"},
         ]),
         "/mission/directory" => {
@@ -246,13 +249,13 @@ fn data(path: &str, query: &HashMap<String, String>, body: &str) -> Value {
             )
         }
         "/mission/prayer" if body.is_empty() => json!([
-            {"id": "p-1", "body": "For the harvest", "is_private": false,
+            {"id": id("p-1"), "body": "For the harvest", "is_private": false,
              "created_at": "2026-02-01T08:00:00Z"},
         ]),
         _ => {
             let sent: Value = serde_json::from_str(body).unwrap_or(Value::Null);
             json!({
-                "id": "p-new", "body": sent["body"], "is_private": sent["is_private"],
+                "id": id("p-new"), "body": sent["body"], "is_private": sent["is_private"],
                 "created_at": "2026-03-10T12:00:00Z",
             })
         }
@@ -269,6 +272,11 @@ async fn answer(
 ) -> Response {
     let path = uri.path().to_owned();
     let body = String::from_utf8_lossy(&body).into_owned();
+    let member = headers
+        .get("x-member-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let mode = {
         let mut inner = fake.inner.lock().unwrap();
         inner.seen.push(Seen {
@@ -303,7 +311,7 @@ async fn answer(
     };
     match mode {
         Mode::Normal => {
-            let mut response = json_ok(data(&path, &query, &body));
+            let mut response = json_ok(data(&path, &query, &body, &member));
             *response.status_mut() = status;
             response
         }
@@ -314,7 +322,7 @@ async fn answer(
             .into_response(),
         Mode::Slow => {
             tokio::time::sleep(Duration::from_secs(3)).await;
-            json_ok(data(&path, &query, &body))
+            json_ok(data(&path, &query, &body, &member))
         }
         Mode::Garbage => (
             StatusCode::OK,
