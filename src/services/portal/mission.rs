@@ -60,11 +60,6 @@ impl Proxy {
         Proxy { api }
     }
 
-    /// A proxy over another client (a fake, in tests of the rules).
-    pub fn with_api(api: Arc<dyn MissionApi>) -> Self {
-        Proxy { api: Some(api) }
-    }
-
     /// Whether Mission is configured.
     pub fn is_configured(&self) -> bool {
         self.api.is_some()
