@@ -464,6 +464,29 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    a_member_id_that_cannot_be_sent_is_not_linked,
+    env = [mission::start(), mission::key()],
+    |app| {
+        let fake = FakeMission::of(&app);
+        // PSA may send a line break inside the id; no header can carry it.
+        let token = member_session(&app, "church", "zoe@example.org", Some("m\n1"), None).await;
+        let body = app.gql(Some(&token), EVENTS, json!({})).await;
+        assert!(body["data"]["mission"].is_null(), "{body}");
+        assert_eq!(
+            code_at(&body, "mission"),
+            Some("MISSION_MEMBER_NOT_LINKED"),
+            "{body}"
+        );
+        assert_eq!(fake.count(), 0);
+        // Any other text is sent as it is (UTF-8 in the header), for Mission to judge.
+        let token = member_session(&app, "church", "amy@example.org", Some("mé-2"), None).await;
+        let data = app.ok(&token, EVENTS, json!({})).await;
+        assert_eq!(data["mission"]["events"][0]["id"], "ev-1.mé-2");
+        assert_eq!(fake.seen()[0].header("x-member-id"), Some("mé-2"));
+    }
+);
+
+on_every_backend!(
     mission_needs_its_permissions,
     env = [mission::start(), mission::key()],
     |app| {

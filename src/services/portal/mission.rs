@@ -167,10 +167,12 @@ async fn member_id(domain: &Domain, principal: &Principal) -> AppResult<Option<S
     })
 }
 
-/// What a failed call is to the client: never Mission's words.
+/// What a failed call is to the client: never Mission's words. A member id that cannot be
+/// sent as a header (not visible ASCII) links to no member Mission can be asked about.
 fn unavailable(err: MissionError) -> AppError {
     match err {
         MissionError::NotConfigured => AppError::UpstreamNotConfigured(PRODUCT),
+        MissionError::InvalidHeader => AppError::MissionMemberNotLinked,
         _ => AppError::UpstreamUnavailable(PRODUCT),
     }
 }

@@ -274,9 +274,8 @@ async fn answer(
     let body = String::from_utf8_lossy(&body).into_owned();
     let member = headers
         .get("x-member-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
     let mode = {
         let mut inner = fake.inner.lock().unwrap();
         inner.seen.push(Seen {
@@ -285,7 +284,10 @@ async fn answer(
             query: query.clone(),
             headers: headers
                 .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                .map(|(k, v)| {
+                    let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                    (k.as_str().to_owned(), value)
+                })
                 .collect(),
             body: body.clone(),
         });
