@@ -34,6 +34,8 @@ pub struct Inner {
     pub ws_connections: std::sync::atomic::AtomicI64,
     /// Open WebSocket connections per client address and per principal.
     pub ws_counts: graphql::ws::ConnectionCounts,
+    /// The way to Mission (its HTTP client and circuit breaker), one per process.
+    pub mission: crate::services::portal::mission::Proxy,
 }
 
 impl Deref for AppState {
@@ -56,6 +58,7 @@ impl AppState {
         crate::upstream::install_crypto_provider();
         let schema = graphql::build_schema(&settings);
         let limiter = RateLimiter::new(settings.auth_rate_burst, settings.auth_rate_per_minute);
+        let mission = crate::services::portal::mission::Proxy::from_settings(&settings);
         let domain = Domain::new(settings, db, stats, Arc::new(LocalHub::default()));
         AppState(Arc::new(Inner {
             domain,
@@ -63,6 +66,7 @@ impl AppState {
             limiter,
             ws_connections: std::sync::atomic::AtomicI64::new(0),
             ws_counts: graphql::ws::ConnectionCounts::default(),
+            mission,
         }))
     }
 }

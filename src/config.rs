@@ -282,6 +282,12 @@ pub struct Settings {
     /// `OUTBOX_MAX_ATTEMPTS` (default 20): failed deliveries after which a row is marked
     /// dead and no longer tried.
     pub outbox_max_attempts: u32,
+    /// `UPSTREAM_BREAKER_THRESHOLD` (default 5): consecutive failed calls to one product
+    /// (Mission) after which its circuit opens and calls fail at once.
+    pub upstream_breaker_threshold: u32,
+    /// `UPSTREAM_BREAKER_COOLDOWN` (default `30s`): how long an open circuit fails calls at
+    /// once before it lets one probe through.
+    pub upstream_breaker_cooldown: Duration,
 }
 
 /// Where settings are read from: the process environment, or a map in tests.
@@ -583,7 +589,25 @@ impl Settings {
             outbox_poll_interval: r.duration("OUTBOX_POLL_INTERVAL", "1s")?,
             outbox_retry_base: r.duration("OUTBOX_RETRY_BASE", "5s")?,
             outbox_max_attempts: r.parse("OUTBOX_MAX_ATTEMPTS", 20, "a positive integer")?,
+            upstream_breaker_threshold: r.parse(
+                "UPSTREAM_BREAKER_THRESHOLD",
+                5,
+                "a positive integer",
+            )?,
+            upstream_breaker_cooldown: r.duration("UPSTREAM_BREAKER_COOLDOWN", "30s")?,
         };
+        if settings.upstream_breaker_threshold == 0 {
+            return Err(ConfigError {
+                name: "UPSTREAM_BREAKER_THRESHOLD",
+                message: "must be at least 1".into(),
+            });
+        }
+        if settings.upstream_breaker_cooldown.is_zero() {
+            return Err(ConfigError {
+                name: "UPSTREAM_BREAKER_COOLDOWN",
+                message: "must be longer than 0".into(),
+            });
+        }
         if settings.outbox_poll_interval.is_zero() {
             return Err(ConfigError {
                 name: "OUTBOX_POLL_INTERVAL",
@@ -804,6 +828,8 @@ mod tests {
         assert_eq!(s.outbox_poll_interval, Duration::from_secs(1));
         assert_eq!(s.outbox_retry_base, Duration::from_secs(5));
         assert_eq!(s.outbox_max_attempts, 20);
+        assert_eq!(s.upstream_breaker_threshold, 5);
+        assert_eq!(s.upstream_breaker_cooldown, Duration::from_secs(30));
         let s = settings(&[
             ("OUTBOX_POLL_INTERVAL", "50ms"),
             ("OUTBOX_MAX_ATTEMPTS", "3"),
@@ -815,6 +841,8 @@ mod tests {
             ("OUTBOX_POLL_INTERVAL", "soon"),
             ("OUTBOX_MAX_ATTEMPTS", "0"),
             ("OUTBOX_RETRY_BASE", "5 minutes"),
+            ("UPSTREAM_BREAKER_THRESHOLD", "0"),
+            ("UPSTREAM_BREAKER_COOLDOWN", "0"),
         ] {
             let err = settings(&[(name, value)]).err();
             assert!(err.is_some_and(|e| e.name == name), "{name}={value}");

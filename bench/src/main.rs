@@ -14,6 +14,7 @@ mod cpu;
 mod fanout;
 mod load;
 mod machine;
+mod mission;
 mod report;
 mod scenarios;
 mod seed;
@@ -70,6 +71,11 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "statements",
         about: "SQL statements per read request at page sizes 5, 50 and 100",
         run: |ctx| Box::pin(scenarios::statements(ctx)),
+    },
+    Scenario {
+        name: "mission",
+        about: "mission { events } via a fake Mission vs me { kind } and the fake alone, 1 client",
+        run: |ctx| Box::pin(mission::mission(ctx)),
     },
     Scenario {
         name: "sweep",

@@ -80,8 +80,8 @@ const ADD_BADGE: &str =
 const SEED_CHECK_IN: &str = "mutation($l: ID!, $h: ID, $b: ID, $n: String!, $c: String) { checkInVisitor(input: {locationId: $l, hostId: $h, badgeId: $b, visitor: {name: $n, company: $c}}) { id } }";
 pub const CHECK_OUT: &str = "mutation($v: ID!) { checkOutVisitor(visitId: $v) { id } }";
 
-/// A fresh database URL for `backend`.
-async fn fresh_database(ctx: &Ctx, backend: Backend) -> Result<String> {
+/// A fresh database URL for `backend` (its PostgreSQL database dropped at the end).
+pub async fn fresh_database(ctx: &Ctx, backend: Backend) -> Result<String> {
     match backend {
         Backend::Sqlite => {
             let path = ctx

@@ -151,6 +151,13 @@ weigh!(entities::audit_log::Model, fields: 5, text: [actor, action], optional: [
 weigh!(entities::integration_keys::Model, fields: 5, text: [name], optional: []);
 weigh!(entities::signing_requests::Model, fields: 8, text: [title, document_url], optional: []);
 
+weigh!(crate::services::portal::mission::Donation, fields: 6, text: [id, amount, currency, date], optional: [fund, method]);
+weigh!(crate::services::portal::mission::FundTotal, fields: 3, text: [fund, total, currency], optional: []);
+weigh!(crate::services::portal::mission::MissionEvent, fields: 5, text: [id, title], optional: [location]);
+weigh!(crate::services::portal::mission::MissionGroup, fields: 4, text: [id, name], optional: [description]);
+weigh!(crate::services::portal::mission::DirectoryEntry, fields: 3, text: [member_id, name], optional: [email]);
+weigh!(crate::services::portal::mission::PrayerRequest, fields: 4, text: [id, body], optional: []);
+
 impl Weigh
     for (
         entities::signing_requests::Model,

@@ -39,6 +39,7 @@ pub struct Query(
     portal::query::InvoiceQuery,
     portal::query::TicketsQuery,
     portal::query::SigningQuery,
+    portal::query::MissionQuery,
 );
 
 /// Every mutation field.
@@ -50,6 +51,7 @@ pub struct Mutation(
     portal::mutation::TicketsMutation,
     jobs::JobsMutation,
     portal::mutation::SigningMutation,
+    portal::mutation::MissionMutation,
 );
 
 /// Every subscription field.
@@ -96,8 +98,9 @@ fn build_schema_for_export() -> AppSchema {
     .finish()
 }
 
-/// Attaches what resolvers need to `request`: the state, the caller, fresh DataLoaders and
-/// a fresh response budget (returned too, for the caller to read once the request ran).
+/// Attaches what resolvers need to `request`: the state, the caller, fresh DataLoaders, the
+/// request's Mission reads (each resource fetched once per request) and a fresh response
+/// budget (returned too, for the caller to read once the request ran).
 pub fn prepare(
     state: &AppState,
     request: async_graphql::Request,
@@ -109,6 +112,7 @@ pub fn prepare(
         .data(state.clone())
         .data(meta)
         .data(loaders)
+        .data(crate::services::portal::mission::RequestCalls::default())
         .data(budget.clone());
     (request, budget)
 }

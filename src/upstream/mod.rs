@@ -1,11 +1,14 @@
-//! Clients of the other products (PSA, Books, Legal, Hub, Bus, mail), each behind a trait
-//! so tests can point them at fakes that speak real HTTP.
+//! Clients of the other products (PSA, Books, Mission, Legal, Hub, Bus, mail), each behind a
+//! trait so tests can point them at fakes that speak real HTTP, and the circuit breaker the
+//! live proxies use.
 
 pub mod books;
+pub mod breaker;
 pub mod bus;
 pub mod hub;
 pub mod legal;
 pub mod mail;
+pub mod mission;
 pub mod psa;
 
 /// Installs rustls' `ring` provider as the process default, once; every HTTPS client

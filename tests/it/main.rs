@@ -19,6 +19,7 @@ mod layering;
 
 mod limits;
 mod mail;
+mod mission;
 mod operations;
 mod outbox;
 mod permissions;

@@ -1,13 +1,16 @@
 //! Portal mutations: client sign-in by password, invitations and password changes; opening
 //! and commenting tickets (stored locally with `syncState: PENDING`, pushed to PSA by the
-//! ticket sync); signing. Each returns the changed object (nullable); refusals are errors
-//! with stable codes and change nothing.
+//! ticket sync); signing; prayer requests, sent to Mission live. Each returns the changed
+//! object (nullable); refusals are errors with stable codes and change nothing.
 
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
     inputs::CreateTicketInput,
-    types::{Acknowledgement, ClientRole, ClientUser, Ticket, TicketComment},
+    types::{
+        Acknowledgement, ClientRole, ClientUser, PrayerRequest, Ticket, TicketComment,
+        mission_calls,
+    },
 };
 use crate::{
     auth::{Permission, RequestMeta},
@@ -164,5 +167,33 @@ impl SigningMutation {
         )
         .await?;
         Ok(Some(ack.into()))
+    }
+}
+
+/// Mission mutation fields.
+#[derive(Default)]
+pub struct MissionMutation;
+
+#[Object]
+impl MissionMutation {
+    /// Sends a prayer request (1 to 4,000 characters) to Mission as the caller's member, once:
+    /// it is never retried, so a `null` with `UPSTREAM_UNAVAILABLE` may still have reached
+    /// Mission if Mission failed after receiving it. `isPrivate` asks Mission to show it to
+    /// the church's staff only. Nothing of it is stored by onegraph.
+    #[graphql(guard = "Need::Perm(Permission::MissionPrayerSubmit)")]
+    async fn submit_prayer_request(
+        &self,
+        ctx: &Context<'_>,
+        body: String,
+        #[graphql(default = false)] is_private: bool,
+    ) -> Result<Option<PrayerRequest>> {
+        let state = state(ctx)?;
+        let p = principal(ctx)?;
+        let session =
+            services::portal::mission::open(state, &state.mission, mission_calls(ctx)?, &p).await?;
+        let created = session
+            .submit_prayer_request(state, &p, &body, is_private)
+            .await?;
+        Ok(Some(PrayerRequest(created)))
     }
 }

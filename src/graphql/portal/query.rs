@@ -1,13 +1,16 @@
-//! Portal queries: the company's client users, tickets and invoices, and the caller's own
-//! signing requests. Resolvers take the principal from the context, call a service (which
-//! confines the query to the caller's tenant, company and, for signing, user) and convert.
+//! Portal queries: the company's client users, tickets and invoices, the caller's own
+//! signing requests, and the caller's church in Mission. Resolvers take the principal from
+//! the context, call a service (which confines the query to the caller's tenant, company
+//! and, for signing, user; Mission to the caller's member id) and convert.
 
 use async_graphql::{
     Context, ID, Object, Result,
     connection::{Connection, EmptyFields},
 };
 
-use super::types::{ClientUser, Invoice, InvoiceTotal, SigningRequest, Ticket, TicketTotal};
+use super::types::{
+    ClientUser, Invoice, InvoiceTotal, Mission, SigningRequest, Ticket, TicketTotal, mission_calls,
+};
 use crate::{
     auth::Permission,
     graphql::enums::{InvoiceStatus, SigningStatus, TicketStatus},
@@ -142,5 +145,29 @@ impl SigningQuery {
         let rows = signing::list(&state(ctx)?.db, &p, status.map(Into::into)).await?;
         crate::graphql::budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(SigningRequest::from).collect()))
+    }
+}
+
+/// Mission query fields.
+#[derive(Default)]
+pub struct MissionQuery;
+
+#[Object]
+impl MissionQuery {
+    /// The caller's church in Mission, read live with the caller's Mission member id (never
+    /// stored). `null` with `MISSION_MEMBER_NOT_LINKED` for a caller whose account has no
+    /// member id, and with `UPSTREAM_NOT_CONFIGURED` when this server has no Mission
+    /// settings.
+    #[graphql(guard = "Need::Perm(Permission::MissionView)")]
+    async fn mission(&self, ctx: &Context<'_>) -> Result<Option<Mission>> {
+        let state = state(ctx)?;
+        let session = services::portal::mission::open(
+            state,
+            &state.mission,
+            mission_calls(ctx)?,
+            &*principal(ctx)?,
+        )
+        .await?;
+        Ok(Some(Mission(session)))
     }
 }

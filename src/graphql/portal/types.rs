@@ -1,7 +1,8 @@
 //! Portal GraphQL object types, built from entity models: client users, tickets and their
 //! comments, invoices, signing requests and signatures, and the `totalCount` of the Portal
-//! connections. `Ticket.comments` goes through the request's DataLoaders, so a page of
-//! tickets costs a constant number of statements.
+//! connections; and Mission's types, built from what the Mission service read live.
+//! `Ticket.comments` goes through the request's DataLoaders, so a page of tickets costs a
+//! constant number of statements.
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use crate::{
     },
     services::{
         self,
-        portal::{client_users, signing},
+        portal::{client_users, mission, signing},
     },
 };
 
@@ -311,5 +312,238 @@ impl Acknowledgement {
     /// SHA-256 (hex) of the document as signed.
     async fn content_sha256(&self) -> &str {
         &self.0.content_sha256
+    }
+}
+
+/// The request's Mission reads, shared by every Mission field of the request.
+pub(super) fn mission_calls<'a>(
+    ctx: &Context<'a>,
+) -> Result<&'a services::portal::mission::RequestCalls> {
+    ctx.data::<services::portal::mission::RequestCalls>()
+        .map_err(|_| crate::error::AppError::internal("Mission calls missing from request").into())
+}
+
+/// The caller's church, read live from Mission with the caller's tenant and member id and
+/// never stored. Each field is asked of Mission when selected, and one request asks Mission
+/// for each resource once, however many fields or aliases select it. A field Mission does
+/// not answer in time, or answers with something onegraph cannot read, is `null` with
+/// `UPSTREAM_UNAVAILABLE`; the other fields are served.
+pub struct Mission(pub(super) mission::Session);
+
+#[Object]
+impl Mission {
+    /// The caller's gifts, optionally between `from` and `to` (at most 500; narrow with
+    /// them). Counted as 50 by the query limits.
+    async fn donations(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Option<Vec<Donation>>> {
+        let rows = self.0.donations(mission_calls(ctx)?, from, to).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(Some(rows.into_iter().map(Donation).collect()))
+    }
+
+    /// The caller's giving in `year` (Mission's current year when absent; 1900 to 2200).
+    async fn donation_stats(
+        &self,
+        ctx: &Context<'_>,
+        year: Option<i32>,
+    ) -> Result<Option<DonationStats>> {
+        Ok(Some(DonationStats(
+            self.0.donation_stats(mission_calls(ctx)?, year).await?,
+        )))
+    }
+
+    /// The church's events, optionally between `from` and `to` (at most 500; narrow with
+    /// them). Counted as 20 by the query limits.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Option<Vec<MissionEvent>>> {
+        let rows = self.0.events(mission_calls(ctx)?, from, to).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(Some(rows.into_iter().map(MissionEvent).collect()))
+    }
+
+    /// The church's groups (at most 500). Counted as 20 by the query limits.
+    async fn groups(&self, ctx: &Context<'_>) -> Result<Option<Vec<MissionGroup>>> {
+        let rows = self.0.groups(mission_calls(ctx)?).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(Some(rows.into_iter().map(MissionGroup).collect()))
+    }
+
+    /// The church's member directory as Mission shows it to the caller, narrowed by
+    /// `search` (at most 200 characters; at most 500 entries). Counted as 50 by the query
+    /// limits.
+    async fn directory(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+    ) -> Result<Option<Vec<DirectoryEntry>>> {
+        let rows = self
+            .0
+            .directory(mission_calls(ctx)?, search.as_deref())
+            .await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(Some(rows.into_iter().map(DirectoryEntry).collect()))
+    }
+
+    /// The prayer requests Mission shows the caller (at most 500). Counted as 20 by the
+    /// query limits.
+    async fn prayer_requests(&self, ctx: &Context<'_>) -> Result<Option<Vec<PrayerRequest>>> {
+        let rows = self.0.prayer_requests(mission_calls(ctx)?).await?;
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(Some(rows.into_iter().map(PrayerRequest).collect()))
+    }
+}
+
+/// A gift to the church, as Mission records it.
+pub struct Donation(mission::Donation);
+
+#[Object]
+impl Donation {
+    /// Mission's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// The amount, exact.
+    async fn amount(&self) -> Money {
+        Money::new(&self.0.amount, &self.0.currency)
+    }
+    /// The fund given to.
+    async fn fund(&self) -> Option<&str> {
+        self.0.fund.as_deref()
+    }
+    /// The day of the gift, as Mission writes it (`YYYY-MM-DD`).
+    async fn date(&self) -> &str {
+        &self.0.date
+    }
+    /// How it was given (card, cash, …), as Mission writes it.
+    async fn method(&self) -> Option<&str> {
+        self.0.method.as_deref()
+    }
+}
+
+/// The caller's giving in one year.
+pub struct DonationStats(mission::DonationStats);
+
+#[Object]
+impl DonationStats {
+    /// Everything given, exact.
+    async fn total(&self) -> Money {
+        Money::new(&self.0.total, &self.0.currency)
+    }
+    /// How many gifts.
+    async fn count(&self) -> i32 {
+        self.0.count
+    }
+    /// The total per fund. Counted as 10 by the query limits.
+    async fn by_fund(&self, ctx: &Context<'_>) -> Result<Vec<FundTotal>> {
+        let rows = self.0.by_fund.clone();
+        crate::graphql::budget::charge(ctx, &rows)?;
+        Ok(rows.into_iter().map(FundTotal).collect())
+    }
+}
+
+/// What was given to one fund.
+pub struct FundTotal(mission::FundTotal);
+
+#[Object]
+impl FundTotal {
+    /// The fund.
+    async fn fund(&self) -> &str {
+        &self.0.fund
+    }
+    /// Its total, exact.
+    async fn total(&self) -> Money {
+        Money::new(&self.0.total, &self.0.currency)
+    }
+}
+
+/// An event of the church.
+pub struct MissionEvent(mission::MissionEvent);
+
+#[Object]
+impl MissionEvent {
+    /// Mission's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+    async fn ends_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ends_at
+    }
+    /// Where it takes place.
+    async fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
+    }
+}
+
+/// A group of the church.
+pub struct MissionGroup(mission::MissionGroup);
+
+#[Object]
+impl MissionGroup {
+    /// Mission's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// How many members it has, when Mission says.
+    async fn member_count(&self) -> Option<i32> {
+        self.0.member_count
+    }
+}
+
+/// A member in the church's directory.
+pub struct DirectoryEntry(mission::DirectoryEntry);
+
+#[Object]
+impl DirectoryEntry {
+    /// Mission's member id.
+    async fn member_id(&self) -> ID {
+        ID(self.0.member_id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The member's e-mail, when the member shares it.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+}
+
+/// A prayer request.
+pub struct PrayerRequest(pub(super) mission::PrayerRequest);
+
+#[Object]
+impl PrayerRequest {
+    /// Mission's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    /// Whether only the church's staff see it.
+    async fn is_private(&self) -> bool {
+        self.0.is_private
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }

@@ -7,6 +7,7 @@ pub mod books;
 pub mod bus;
 pub mod fake;
 pub mod legal;
+pub mod mission;
 pub mod psa;
 pub mod smtp;
 

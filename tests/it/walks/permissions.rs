@@ -48,11 +48,12 @@ const TICKETS_CREATE: &str = "portal.tickets.create";
 const INVOICES: &str = "portal.invoices.view";
 const SIGNING: &str = "portal.signing.sign";
 const USERS: &str = "portal.users.manage";
+const MISSION: &str = "portal.mission.view";
+const PRAYER: &str = "portal.mission.prayer.submit";
 
 /// CONTRACT section 2's table, one row per field of the schema. Rows of the contract whose
-/// fields are not built yet (`mission`, `submitPrayerRequest`, `search`,
-/// `integrationHealth`, the integration keys) join when their fields do: the walk fails
-/// until they are classified.
+/// fields are not built yet (`search`, `integrationHealth`) join when their fields do: the
+/// walk fails until they are classified.
 const GUARDED: &[(&str, Guard)] = &[
     ("Query.me", Principal),
     ("Query.locations", AnyVisitor),
@@ -111,6 +112,8 @@ const GUARDED: &[(&str, Guard)] = &[
     ("Mutation.signDocument", Perm(SIGNING)),
     ("Query.clientUsers", Perm(USERS)),
     ("Mutation.inviteClientUser", Perm(USERS)),
+    ("Query.mission", Perm(MISSION)),
+    ("Mutation.submitPrayerRequest", Perm(PRAYER)),
 ];
 
 /// Every other field of the schema, by type: served to whoever reaches its parent (the
@@ -130,6 +133,10 @@ const UNGUARDED: &[(&str, &[&str])] = &[
     ),
     ("AuditEntryEdge", &["node", "cursor"]),
     ("Badge", &["id", "number", "location", "status"]),
+    ("DirectoryEntry", &["memberId", "name", "email"]),
+    ("Donation", &["id", "amount", "fund", "date", "method"]),
+    ("DonationStats", &["total", "count", "byFund"]),
+    ("FundTotal", &["fund", "total"]),
     ("CreatedIntegrationKey", &["key", "integrationKey"]),
     (
         "IntegrationKey",
@@ -173,6 +180,25 @@ const UNGUARDED: &[(&str, &[&str])] = &[
         "Location",
         &["id", "name", "address", "type", "timezone", "archived"],
     ),
+    (
+        "Mission",
+        &[
+            "donations",
+            "donationStats",
+            "events",
+            "groups",
+            "directory",
+            "prayerRequests",
+        ],
+    ),
+    (
+        "MissionEvent",
+        &["id", "title", "startsAt", "endsAt", "location"],
+    ),
+    (
+        "MissionGroup",
+        &["id", "name", "description", "memberCount"],
+    ),
     ("Money", &["amount", "currency"]),
     (
         "Mutation",
@@ -201,6 +227,7 @@ const UNGUARDED: &[(&str, &[&str])] = &[
             "status",
         ],
     ),
+    ("PrayerRequest", &["id", "body", "isPrivate", "createdAt"]),
     ("Session", &["token", "expiresAt", "principal"]),
     (
         "SigningRequest",

@@ -4,8 +4,9 @@
 //! every secret and issues every kind of token: Hub sign-on for staff and clients, staff
 //! queries and mutations, pre-registration and kiosk pairing codes, a kiosk token, a
 //! WebSocket subscription authenticated in `connection_init`, PSA's contact push and the
-//! ticket sync against the fake PSA, the invoice sync from the fake Books, Legal's push and
-//! the signed webhook back, Bus events, invitation and password-reset links, passwords, and
+//! ticket sync against the fake PSA, the invoice sync from the fake Books, Mission read and
+//! written live through the fake Mission, Legal's push and the signed webhook back, Bus
+//! events, invitation and password-reset links, passwords, and
 //! the failure paths: upstreams answering 500 or malformed bodies, replayed, forged and
 //! expired sign-on tokens, revoked and unknown tokens, wrong integration keys. Then the log
 //! is searched for each secret, each token and each credential presented. Two start-up
@@ -412,6 +413,7 @@ on_every_backend!(no_secret_or_token_reaches_the_log, |backend: Backend| {
 
     let psa = FakePsa::start().await;
     let (_, books_url) = books::start();
+    let fake_mission = support::mission::FakeMission::start();
     let fake_books = books::FakeBooks::at(books_url);
     let legal = support::legal::start().await;
     let bus = support::bus::start().await;
@@ -440,7 +442,7 @@ on_every_backend!(no_secret_or_token_reaches_the_log, |backend: Backend| {
             ("RUST_LOG", "trace".to_owned()),
             ("PSA_API_URL", psa.base.clone()),
             ("BOOKS_API_URL", books_url.to_owned()),
-            ("MISSION_API_URL", "http://127.0.0.1:9/mission".to_owned()),
+            ("MISSION_API_URL", fake_mission.base.clone()),
             ("LEGAL_WEBHOOK_URL", legal.url()),
             ("BUS_API_URL", bus.base.clone()),
             ("HUB_API_URL", hub.base.clone()),
@@ -659,6 +661,7 @@ on_every_backend!(no_secret_or_token_reaches_the_log, |backend: Backend| {
         json!({
             "tenant_id": tenant_id(TENANT), "contact_id": format!("c-{email}"), "company_id": COMPANY,
             "email": email, "name": "Client Admin", "portal_access": true, "role": role,
+            "mission_member_id": "secrets-member",
         })
     };
     let (status, body) = api
@@ -778,6 +781,48 @@ on_every_backend!(no_secret_or_token_reaches_the_log, |backend: Backend| {
         .await;
     }
     fake_books.set_mode(books::Mode::Normal);
+
+    // Mission, live, with its key and the member's headers; Mission failing, answering
+    // garbage: its answers' bodies reach neither the log nor the client.
+    watch.add("Mission's failing answer", support::mission::SECRET);
+    api.ok(
+        &client,
+        "{ mission { events { id } groups { name } directory(search: \"ann\") { name } } }",
+        json!({}),
+    )
+    .await;
+    api.ok(
+        &client,
+        "mutation{ submitPrayerRequest(body: \"For the team\"){ id } }",
+        json!({}),
+    )
+    .await;
+    let mission_key = secret("MISSION_SERVICE_KEY");
+    let calls = fake_mission.seen();
+    assert_eq!(calls.len(), 4, "{calls:#?}");
+    assert!(calls.iter().all(|c| {
+        c.header("authorization") == Some(format!("Bearer {mission_key}").as_str())
+            && c.header("x-member-id") == Some("secrets-member")
+    }));
+    for mode in [
+        support::mission::Mode::Fail500,
+        support::mission::Mode::Garbage,
+        support::mission::Mode::WrongShape,
+    ] {
+        fake_mission.set_mode(mode);
+        let body = api
+            .gql(Some(&client), "{ mission { events { id } } }", json!({}))
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "UPSTREAM_UNAVAILABLE",
+            "{body}"
+        );
+        assert!(
+            !body.to_string().contains(support::mission::SECRET),
+            "{body}"
+        );
+    }
+    fake_mission.set_mode(support::mission::Mode::Normal);
 
     // Legal pushes a policy with its key; the signature goes back signed with the secret;
     // a failing Legal is retried.

@@ -1,4 +1,4 @@
-//! The world both walks run in: one server with fakes of Books and Legal, two tenants (A and
+//! The world both walks run in: one server with fakes of Books, Legal and Mission, two tenants (A and
 //! B) and, inside A, two client companies (1 and 2; B's client company has company 1's id
 //! too). Each side has something of every kind: a rich location (hosts, badges, visits
 //! open and closed, pre-registrations, a kiosk), tickets with comments, invoices, signing
@@ -25,7 +25,7 @@ use super::schema::{self, Op, Root, Schema};
 use crate::support::{
     ALL_VISITOR, Backend, TestApp, books,
     fake::{FakeServer, pairs},
-    legal, tenant_id,
+    legal, mission, tenant_id,
 };
 
 pub const TENANT_A: &str = "walk-a";
@@ -190,9 +190,13 @@ impl World {
         let legal = legal::start().await;
         let mut env = legal::env(&legal);
         let (books_key, books_url) = books::start();
+        let (mission_url_key, mission_url) = mission::start();
+        let (mission_key_name, mission_key) = mission::key();
         env.extend([
             (books_key.to_owned(), books_url.to_owned()),
             ("BOOKS_SERVICE_KEY".to_owned(), books::KEY.to_owned()),
+            (mission_url_key.to_owned(), mission_url.to_owned()),
+            (mission_key_name.to_owned(), mission_key.to_owned()),
             ("WS_MAX_OPERATIONS".to_owned(), "1000".to_owned()),
         ]);
         let app = TestApp::spawn_on(backend, &pairs(&env)).await;
@@ -207,6 +211,26 @@ impl World {
         let client_b1 = app
             .client_session(TENANT_B, COMPANY_1, "b1@walk.example.com", true)
             .await;
+        // Each signed-in client is a Mission member: Mission answers each with its own ids.
+        for (tenant, company, email, member) in [
+            (TENANT_A, COMPANY_1, "a1@walk.example.com", "walk-member-a1"),
+            (TENANT_A, COMPANY_2, "a2@walk.example.com", "walk-member-a2"),
+            (TENANT_B, COMPANY_1, "b1@walk.example.com", "walk-member-b1"),
+        ] {
+            let (status, body) = app
+                .psa_contact(json!({
+                    "tenant_id": tenant_id(tenant),
+                    "contact_id": format!("contact-{email}"),
+                    "company_id": company,
+                    "email": email,
+                    "name": format!("Client {email}"),
+                    "portal_access": true,
+                    "role": "client_admin",
+                    "mission_member_id": member,
+                }))
+                .await;
+            assert_eq!(status, 200, "linking {email} to Mission: {body}");
+        }
         for (tenant, company, email) in [
             (TENANT_A, COMPANY_1, "a1-user@walk.example.com"),
             (TENANT_A, COMPANY_2, "a2-user@walk.example.com"),
