@@ -157,8 +157,9 @@ pub fn execute_stream(
 ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
     use futures_util::StreamExt;
     let (mut request, budget) = prepare(state, request, meta);
-    if let Err(error) =
-        limits::check_request(&mut request).and_then(|()| input::refuse_nul(&mut request))
+    if let Err(error) = limits::check_request(&mut request)
+        .and_then(|()| input::refuse_nul(&mut request))
+        .and_then(|()| single_root_field(&mut request))
     {
         return futures_util::stream::once(async move {
             async_graphql::Response::from_errors(vec![error])
@@ -167,13 +168,17 @@ pub fn execute_stream(
     }
     let query = request.query.clone();
     let operation_name = request.operation_name.clone();
+    let mutation = is_mutation(&mut request);
     state
         .schema
         .execute_stream(request)
         .map(move |mut response| {
-            // The events of one operation are resolved one after the other, each before it
-            // is yielded here, so the budget is the event's alone.
-            if budget.exceeded() {
+            // The events of one operation (it has one root field) are resolved one after
+            // the other, each before it is yielded here, so the budget is the event's alone.
+            // A mutation keeps its data, as over HTTP.
+            if budget.exceeded() && mutation {
+                budget.reset();
+            } else if budget.exceeded() {
                 budget.reset();
                 return async_graphql::Response::from_errors(vec![budget.error()]);
             }
@@ -185,25 +190,83 @@ pub fn execute_stream(
         .boxed()
 }
 
-/// Whether the operation `request` runs is a mutation (its document is parsed by now).
+/// The operation `request` runs (its document is parsed by now), borrowed.
+fn operation<'a>(
+    document: &'a async_graphql::parser::types::ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a async_graphql::parser::types::OperationDefinition> {
+    use async_graphql::parser::types::DocumentOperations;
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        _ => None,
+    }?;
+    Some(&operation.node)
+}
+
+/// Whether the operation `request` runs is a mutation.
 fn is_mutation(request: &mut async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
     let name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return false;
     };
-    let ty = match (&document.operations, name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            operations.get(name).map(|operation| operation.node.ty)
+    operation(document, name.as_deref())
+        .is_some_and(|op| op.ty == async_graphql::parser::types::OperationType::Mutation)
+}
+
+/// Refuses a subscription with more than one root field (the GraphQL specification's
+/// "single root field" rule): each event must be resolved alone, against its own budget.
+fn single_root_field(
+    request: &mut async_graphql::Request,
+) -> Result<(), async_graphql::ServerError> {
+    use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
+    fn count(
+        set: &SelectionSet,
+        fragments: &std::collections::HashMap<&str, &SelectionSet>,
+        depth: usize,
+    ) -> usize {
+        if depth > 8 {
+            return usize::MAX / 4;
         }
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
-            .values()
-            .next()
-            .map(|operation| operation.node.ty),
-        _ => None,
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) if field.node.name.node == "__typename" => 0,
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(inline) => {
+                    count(&inline.node.selection_set.node, fragments, depth + 1)
+                }
+                Selection::FragmentSpread(spread) => fragments
+                    .get(spread.node.fragment_name.node.as_str())
+                    .map_or(0, |f| count(f, fragments, depth + 1)),
+            })
+            .fold(0usize, usize::saturating_add)
+    }
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return Ok(());
     };
-    ty == Some(OperationType::Mutation)
+    let fragments: std::collections::HashMap<&str, &SelectionSet> = document
+        .fragments
+        .iter()
+        .map(|(name, f)| (name.as_str(), &f.node.selection_set.node))
+        .collect();
+    match operation(document, name.as_deref()) {
+        Some(op)
+            if op.ty == OperationType::Subscription
+                && count(&op.selection_set.node, &fragments, 0) > 1 =>
+        {
+            Err(limits::error(
+                "A subscription selects exactly one root field",
+                crate::error::ErrorCode::BadUserInput,
+                None,
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Gives `BAD_USER_INPUT` to the errors async-graphql raises without a code: syntax,

@@ -237,8 +237,6 @@ on_every_backend!(the_nested_list_attack_is_refused_at_once, |app| {
 const UNCHARGED_LISTS: &[&str] = &[
     // `me.permissions`: the caller's own permissions, a few dozen names at most.
     "permissions",
-    // `visitReport.days`: one per day of the report's range, which is bounded.
-    "days",
 ];
 
 /// Every resolver in `src/graphql` that returns a list or a connection charges the budget
@@ -325,3 +323,52 @@ on_every_backend!(
         assert_eq!(open["visits"]["totalCount"], 3, "{open}");
     }
 );
+
+on_every_backend!(a_subscription_selects_one_root_field, |app| {
+    let token = app.admin("budget-roots").await;
+    let mut request = app.ws_url().into_client_request().expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut ws, _) = connect_async(request).await.expect("connect");
+    send(
+        &mut ws,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
+    )
+    .await;
+    assert_eq!(next_message(&mut ws).await["type"], "connection_ack");
+    // Two aliased roots would resolve one event twice over against one budget.
+    for query in [
+        "subscription { a: visitorCheckedIn { id } b: visitorCheckedIn { id } }",
+        "subscription { ...F } fragment F on Subscription { a: visitorCheckedIn { id } b: visitorCheckedOut { id } }",
+    ] {
+        send(
+            &mut ws,
+            json!({"id": "1", "type": "subscribe", "payload": {"query": query}}),
+        )
+        .await;
+        let answer = next_message(&mut ws).await;
+        assert_eq!(answer["type"], "error", "{answer}");
+        assert_eq!(
+            answer["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{answer}"
+        );
+    }
+    let _ = ws.close(None).await;
+});
+
+on_every_backend!(a_cursor_with_a_control_character_is_bad_input, |app| {
+    use base64::Engine;
+    let token = app.admin("budget-cursor").await;
+    let after =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("1700000000000000\u{1f}\u{0}");
+    let body = app
+        .gql(
+            Some(&token),
+            "query($a: String) { visits(after: $a) { totalCount } }",
+            json!({"a": after}),
+        )
+        .await;
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+});

@@ -287,7 +287,7 @@ async fn webhook_entries(app: &TestApp, token: &str) -> usize {
         .expect("edges")
         .iter()
         .filter(|e| e["node"]["action"] == "webhook.door.opened")
-        .inspect(|e| assert_eq!(e["node"]["actor"], "acme-doors", "{e}"))
+        .inspect(|e| assert_eq!(e["node"]["actor"], "webhook:acme-doors", "{e}"))
         .count()
 }
 

@@ -538,8 +538,11 @@ impl VisitReport {
     }
     /// One entry per location and local day with check-ins. Counted as 31 by the query
     /// limits.
-    async fn days(&self) -> Vec<VisitReportDay<'_>> {
-        self.0.days.iter().map(VisitReportDay).collect()
+    async fn days(&self, ctx: &Context<'_>) -> Result<Vec<VisitReportDay<'_>>> {
+        crate::graphql::budget::charge_with(ctx, self.0.days.len(), || {
+            self.0.days.len() * crate::graphql::budget::EDGE
+        })?;
+        Ok(self.0.days.iter().map(VisitReportDay).collect())
     }
 }
 

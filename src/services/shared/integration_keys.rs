@@ -94,9 +94,15 @@ pub async fn authenticate(ctx: &Domain, presented: &str) -> AppResult<Access> {
         .last_used_at
         .is_none_or(|used| at - used >= LAST_USED_GRANULARITY)
     {
+        // Only where it is still stale, so that concurrent requests do not all write it.
         IntegrationKey::update_many()
             .col_expr(Column::LastUsedAt, Expr::value(at))
             .filter(Column::Id.eq(&key.id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(Column::LastUsedAt.is_null())
+                    .add(Column::LastUsedAt.lte(at - LAST_USED_GRANULARITY)),
+            )
             .exec(&ctx.db)
             .await?;
     }
@@ -208,13 +214,21 @@ async fn find(
         .await?)
 }
 
-/// The tenant's keys, live and revoked, newest first.
+/// How long a revoked key stays listed.
+const REVOKED_LISTED: Duration = Duration::days(30);
+
+/// The tenant's live keys and those revoked in the last 30 days, newest first.
 pub async fn list(
     db: &DatabaseConnection,
     principal: &Principal,
 ) -> AppResult<Vec<integration_keys::Model>> {
     let rows = IntegrationKey::find()
         .filter(Column::TenantId.eq(&principal.tenant_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(Column::RevokedAt.is_null())
+                .add(Column::RevokedAt.gt(now() - REVOKED_LISTED)),
+        )
         .order_by_desc(Column::CreatedAt)
         .order_by_desc(Column::Id)
         .limit(page::MAX_LIST as u64 + 1)

@@ -70,6 +70,11 @@ impl Cursor {
     pub fn decode(text: &str) -> Result<Self, AppError> {
         let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        // A cursor names a time or a name and an id: never a control character (the
+        // separator aside), which PostgreSQL text could not even hold.
+        if text.chars().filter(|c| c.is_control()).count() != 1 {
+            return Err(invalid());
+        }
         let (key, id) = text.split_once('\u{1f}').ok_or_else(invalid)?;
         Ok(Cursor {
             key: key.to_owned(),

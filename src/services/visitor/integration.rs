@@ -301,10 +301,12 @@ pub async fn take_event(ctx: &Domain, access: &Access, event: InboundEvent) -> A
         "via": access.actor(),
         "data": event.data,
     });
+    // The actor names the source under `webhook:`, so that no event can pass itself off
+    // as a person or as onegraph (`staff:…`, `system`).
     audit::record(
         &txn,
         &tenant_id,
-        &source,
+        &format!("webhook:{source}"),
         &format!("webhook.{event_type}"),
         Some(&id),
         Some(details.to_string()),
