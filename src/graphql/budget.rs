@@ -63,6 +63,21 @@ impl Budget {
         Ok(())
     }
 
+    /// Refuses once the budget is spent, or when `items` more list items would overrun
+    /// what is left of it (then the budget is spent); charges nothing. A DataLoader asks
+    /// before it sends a batch (`0`) and after, with the list items the batch loaded, so
+    /// that a request past its budget stops loading, not only returning.
+    pub fn admit(&self, items: usize) -> Result<(), AppError> {
+        if self.exceeded.load(Ordering::Relaxed) {
+            return Err(self.refusal());
+        }
+        if self.nodes.load(Ordering::Relaxed).saturating_add(items) > self.max_nodes {
+            self.exceeded.store(true, Ordering::Relaxed);
+            return Err(self.refusal());
+        }
+        Ok(())
+    }
+
     /// Whether a charge was refused since the last [`Budget::reset`].
     pub fn exceeded(&self) -> bool {
         self.exceeded.load(Ordering::Relaxed)

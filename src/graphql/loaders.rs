@@ -20,6 +20,7 @@ use std::{
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
+use super::budget::Budget;
 use crate::{
     app::AppState,
     auth::Principal,
@@ -34,23 +35,41 @@ use crate::{
     },
 };
 
-/// Turns a loader failure (already logged) into the generic internal error.
-pub fn load_err(_: Arc<AppError>) -> async_graphql::Error {
-    AppError::Internal(String::new()).into()
+/// Turns a loader failure into a GraphQL error: a refusal by the response budget keeps its
+/// code; anything else (already logged) is the generic internal error.
+pub fn load_err(error: Arc<AppError>) -> async_graphql::Error {
+    match &*error {
+        AppError::QueryTooComplex(message) => AppError::QueryTooComplex(message.clone()).into(),
+        _ => AppError::Internal(String::new()).into(),
+    }
 }
 
-/// Declares a loader whose batch is the service function `$batch`.
+/// Declares a loader whose batch is the service function `$batch`. A batch is not sent once
+/// the request's response budget is spent, and a batch of lists (`lists`) that would overrun
+/// what is left of it spends it: a wide request stops at the first batch past its budget
+/// instead of loading every batch before its lists charge what they hold.
 macro_rules! loader {
     ($(#[$doc:meta])* $name:ident, $value:ty, $batch:path) => {
+        loader!(@define $(#[$doc])* $name, $value, $batch, |_: &HashMap<String, $value>| 0);
+    };
+    ($(#[$doc:meta])* $name:ident, $value:ty, $batch:path, lists) => {
+        loader!(@define $(#[$doc])* $name, $value, $batch,
+            |values: &HashMap<String, $value>| values.values().map(Vec::len).sum());
+    };
+    (@define $(#[$doc:meta])* $name:ident, $value:ty, $batch:path, $items:expr) => {
         $(#[$doc])*
-        pub struct $name(TenantScope);
+        pub struct $name(TenantScope, Arc<Budget>);
 
         impl Loader<String> for $name {
             type Value = $value;
             type Error = Arc<AppError>;
 
             async fn load(&self, keys: &[String]) -> Result<HashMap<String, $value>, Self::Error> {
-                $batch(&self.0, keys).await.map_err(Arc::new)
+                self.1.admit(0).map_err(Arc::new)?;
+                let values = $batch(&self.0, keys).await.map_err(Arc::new)?;
+                let items: fn(&HashMap<String, $value>) -> usize = $items;
+                self.1.admit(items(&values)).map_err(Arc::new)?;
+                Ok(values)
             }
         }
     };
@@ -84,21 +103,21 @@ loader!(
 loader!(
     /// A location's kiosks, newest first; at most [`page::MAX_LIST`] + 1, so that the field
     /// can refuse a list past its bound.
-    KiosksByLocation, Vec<entities::kiosks::Model>, visitor::batch::kiosks_by_location
+    KiosksByLocation, Vec<entities::kiosks::Model>, visitor::batch::kiosks_by_location, lists
 );
 loader!(
     /// A location's open visits, newest first; at most [`page::MAX_LIST`] + 1, so that the
     /// field can refuse a list past its bound.
     CurrentVisitsByLocation, Vec<entities::visits::Model>,
-    visitor::batch::current_visits_by_location
+    visitor::batch::current_visits_by_location, lists
 );
 loader!(
     /// A visitor's last visits, newest first.
-    VisitsByVisitor, Vec<entities::visits::Model>, visitor::batch::visits_by_visitor
+    VisitsByVisitor, Vec<entities::visits::Model>, visitor::batch::visits_by_visitor, lists
 );
 loader!(
     /// A ticket's latest comments, oldest first.
-    CommentsByTicket, Vec<entities::ticket_comments::Model>, portal::batch::comments_by_ticket
+    CommentsByTicket, Vec<entities::ticket_comments::Model>, portal::batch::comments_by_ticket, lists
 );
 
 /// Waits until `activity` has not moved for `delay`.
@@ -133,6 +152,7 @@ fn make<T: Loader<String>>(loader: T, delay: Duration, activity: Arc<AtomicU64>)
 /// The request's loaders, each created on first use.
 pub struct Loaders {
     scope: TenantScope,
+    budget: Arc<Budget>,
     delay: Duration,
     /// Bumped on every load of the request; batches wait for it to stay still.
     activity: Arc<AtomicU64>,
@@ -153,17 +173,24 @@ macro_rules! accessor {
         /// The loader, created on first use; every call counts as activity.
         pub fn $field(&self) -> &DataLoader<$ty> {
             self.activity.fetch_add(1, Ordering::AcqRel);
-            self.$field
-                .get_or_init(|| make($ty(self.scope.clone()), self.delay, self.activity.clone()))
+            self.$field.get_or_init(|| {
+                make(
+                    $ty(self.scope.clone(), self.budget.clone()),
+                    self.delay,
+                    self.activity.clone(),
+                )
+            })
         }
     };
 }
 
 impl Loaders {
-    /// Loaders for one request of `principal` (none: loaders that find nothing).
-    pub fn new(state: &AppState, principal: Option<&Principal>) -> Self {
+    /// Loaders for one request of `principal` (none: loaders that find nothing), whose
+    /// batches stop once the request's `budget` is spent.
+    pub fn new(state: &AppState, principal: Option<&Principal>, budget: Arc<Budget>) -> Self {
         Loaders {
             scope: TenantScope::new(&state.db, principal),
+            budget,
             delay: state.settings.dataloader_delay,
             activity: Arc::new(AtomicU64::new(0)),
             location: OnceLock::new(),

@@ -106,8 +106,8 @@ pub fn prepare(
     request: async_graphql::Request,
     meta: RequestMeta,
 ) -> (async_graphql::Request, Arc<budget::Budget>) {
-    let loaders = loaders::Loaders::new(state, meta.principal.as_deref());
     let budget = budget::Budget::new(&state.settings);
+    let loaders = loaders::Loaders::new(state, meta.principal.as_deref(), budget.clone());
     let request = request
         .data(state.clone())
         .data(meta)

@@ -99,6 +99,38 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    a_request_past_its_budget_stops_loading,
+    env = [("GRAPHQL_MAX_NODES", "5")],
+    |app| {
+        let token = app.admin("budget-loading").await;
+        two_busy_locations(&app, &token).await;
+        // Statements of a request: the budget's refusal must come before the loads that the
+        // refused lists' items would have asked for.
+        async fn cost(app: &TestApp, token: &str, query: &str) -> (u64, Value) {
+            let before = app.statements().await;
+            let body = app.gql(Some(token), query, json!({})).await;
+            (app.statements().await - before, body)
+        }
+        let (lists, body) = cost(&app, &token, "{ locations { id currentVisits { id } } }").await;
+        assert_refused(&body);
+        // The 2 locations fit; the batch of their 6 open visits overruns the 3 items left,
+        // so the visits' visitors are never loaded.
+        let (nested, body) = cost(
+            &app,
+            &token,
+            "{ locations { id currentVisits { id visitor { name } } } }",
+        )
+        .await;
+        assert_refused(&body);
+        assert_eq!(
+            nested, lists,
+            "loads went on after the budget was spent: {nested} statements, {lists} without \
+             the nested fields"
+        );
+    }
+);
+
+on_every_backend!(
     lists_past_the_byte_budget_are_refused_whole,
     env = [("GRAPHQL_MAX_RESPONSE_BYTES", "4000")],
     |app| {
