@@ -253,6 +253,12 @@ pub struct Settings {
     /// the rate limiter sees it: behind `TRUSTED_PROXIES`, IPv6 by /64), counted from the
     /// upgrade on; further upgrades get HTTP 429 `RATE_LIMITED`.
     pub ws_max_connections_per_ip: usize,
+    /// `WS_MAX_PENDING_PER_IP` (default 50): WebSockets per client address (counted as for
+    /// `WS_MAX_CONNECTIONS_PER_IP`) that have not yet authenticated, by a session cookie at
+    /// the upgrade or by `connection_init`; further upgrades get HTTP 429 `RATE_LIMITED`.
+    /// Sockets that hold a place without saying who they are cost nothing to open, so they
+    /// get far fewer places than authenticated ones.
+    pub ws_max_pending_per_ip: usize,
     /// `WS_MAX_CONNECTIONS_PER_PRINCIPAL` (default 50): open WebSockets per principal (a
     /// user or kiosk, whatever its sessions); past it a cookie upgrade gets HTTP 429
     /// `RATE_LIMITED` and a `connection_init` with a token is closed with 4429.
@@ -563,6 +569,7 @@ impl Settings {
                 500,
                 "a positive integer",
             )?,
+            ws_max_pending_per_ip: r.parse("WS_MAX_PENDING_PER_IP", 50, "a positive integer")?,
             ws_max_connections_per_principal: r.parse(
                 "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
                 50,
@@ -626,6 +633,7 @@ impl Settings {
                 "WS_MAX_CONNECTIONS_PER_IP",
                 settings.ws_max_connections_per_ip,
             ),
+            ("WS_MAX_PENDING_PER_IP", settings.ws_max_pending_per_ip),
             (
                 "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
                 settings.ws_max_connections_per_principal,
@@ -714,6 +722,7 @@ mod tests {
         assert!(s.trusted_proxies.is_empty());
         assert_eq!(s.ws_max_connections, 20_000);
         assert_eq!(s.ws_max_connections_per_ip, 500);
+        assert_eq!(s.ws_max_pending_per_ip, 50);
         assert_eq!(s.ws_max_connections_per_principal, 50);
         assert_eq!(s.ws_max_document_bytes, 16 * 1024);
         assert_eq!(s.ws_max_variables_bytes, 16 * 1024);

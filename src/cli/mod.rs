@@ -142,6 +142,15 @@ pub async fn serve(
         .map_err(|e| format!("binding {}: {e}", settings.bind_addr))?;
     let public_url = settings.public_url.clone();
     let bind = listener.local_addr().map_err(|e| e.to_string())?;
+    if settings.trusted_proxies.is_empty() && !bind.ip().is_loopback() {
+        // Behind a load balancer every client would share its address: one client's
+        // failed logins or sockets would use up everyone's per-address allowance.
+        tracing::warn!(
+            "TRUSTED_PROXIES is empty: per-address limits (the rate limiter, \
+             WS_MAX_CONNECTIONS_PER_IP, WS_MAX_PENDING_PER_IP) count each peer address; \
+             behind a proxy or load balancer, set TRUSTED_PROXIES to its addresses"
+        );
+    }
     let state = app::AppState::new(settings, conn, stats);
     if demo {
         let sessions = demo::seed(&state)

@@ -30,9 +30,11 @@
 //! The upgrade itself is refused with HTTP 429 `RATE_LIMITED` and `Retry-After` (see
 //! [`reserve`]) when `WS_MAX_CONNECTIONS` connections are open, or
 //! `WS_MAX_CONNECTIONS_PER_IP` from the client's address (behind `TRUSTED_PROXIES`, IPv6 by
-//! /64, as the rate limiter sees it), or `WS_MAX_CONNECTIONS_PER_PRINCIPAL` of the principal
-//! its session cookie authenticates. A connection counts from the upgrade on, whether or not
-//! it sends `connection_init`, until it ends by any path: [`Slots`] gives its places back
+//! /64, as the rate limiter sees it), or `WS_MAX_PENDING_PER_IP` from that address that have
+//! not authenticated yet (by cookie or `connection_init`), or
+//! `WS_MAX_CONNECTIONS_PER_PRINCIPAL` of the principal its session cookie authenticates. A
+//! connection counts from the upgrade on, whether or not it sends `connection_init`, until
+//! it ends by any path: [`Slots`] gives its places back
 //! when dropped. The counts are touched at the upgrade, at `connection_init` and at the end,
 //! never per message; an address or principal with no open connection has no entry.
 //!
@@ -115,6 +117,8 @@ mod code {
 #[derive(Default)]
 pub struct ConnectionCounts {
     by_address: Counts<IpAddr>,
+    /// Connections per address that have not authenticated yet.
+    pending_by_address: Counts<IpAddr>,
     by_principal: Counts<PrincipalKey>,
 }
 
@@ -125,6 +129,8 @@ pub enum Refusal {
     Server,
     /// `WS_MAX_CONNECTIONS_PER_IP`.
     Address,
+    /// `WS_MAX_PENDING_PER_IP`.
+    Pending,
     /// `WS_MAX_CONNECTIONS_PER_PRINCIPAL`.
     Principal,
 }
@@ -135,6 +141,9 @@ impl Refusal {
         match self {
             Refusal::Server => "Too many open connections",
             Refusal::Address => "Too many open connections from this address",
+            Refusal::Pending => {
+                "Too many connections from this address that have not authenticated"
+            }
             Refusal::Principal => "Too many open connections for this account",
         }
     }
@@ -208,18 +217,22 @@ pub struct Slots {
     state: AppState,
     /// The address's key, as the rate limiter forms it; `None` without connection info.
     address: Option<IpAddr>,
+    /// The same key while the connection has not authenticated.
+    pending: Option<IpAddr>,
     /// The principal counted for this connection, once known.
     principal: Option<PrincipalKey>,
 }
 
-/// Takes a place for a new connection from `ip` under `WS_MAX_CONNECTIONS` and
-/// `WS_MAX_CONNECTIONS_PER_IP`, or says which cap is reached.
+/// Takes a place for a new connection from `ip` under `WS_MAX_CONNECTIONS`,
+/// `WS_MAX_CONNECTIONS_PER_IP` and `WS_MAX_PENDING_PER_IP` (given back by
+/// [`Slots::set_principal`]), or says which cap is reached.
 pub fn reserve(state: &AppState, ip: Option<IpAddr>) -> Result<Slots, Refusal> {
     let cap = i64::try_from(state.settings.ws_max_connections).unwrap_or(i64::MAX);
     let open = state.ws_connections.fetch_add(1, Ordering::Relaxed);
     let mut slots = Slots {
         state: state.clone(),
         address: None,
+        pending: None,
         principal: None,
     };
     if open >= cap {
@@ -241,13 +254,23 @@ pub fn reserve(state: &AppState, ip: Option<IpAddr>) -> Result<Slots, Refusal> {
             return Err(Refusal::Address);
         }
         slots.address = Some(key);
+        if !state
+            .ws_counts
+            .pending_by_address
+            .acquire(key, state.settings.ws_max_pending_per_ip)
+        {
+            tracing::debug!(%key, "WebSocket upgrade refused: WS_MAX_PENDING_PER_IP reached");
+            return Err(Refusal::Pending);
+        }
+        slots.pending = Some(key);
     }
     Ok(slots)
 }
 
 impl Slots {
-    /// Counts the connection for `principal` (and no longer for the one before, if another),
-    /// unless `principal` has `WS_MAX_CONNECTIONS_PER_PRINCIPAL` connections open already.
+    /// Counts the connection for `principal` (and no longer for the one before, if another,
+    /// nor as not authenticated), unless `principal` has `WS_MAX_CONNECTIONS_PER_PRINCIPAL`
+    /// connections open already.
     pub fn set_principal(&mut self, principal: &Principal) -> Result<(), Refusal> {
         let key = PrincipalKey::of(principal);
         if self.principal.as_ref() == Some(&key) {
@@ -264,6 +287,9 @@ impl Slots {
         if let Some(old) = self.principal.replace(key) {
             counts.release(&old);
         }
+        if let Some(pending) = self.pending.take() {
+            self.state.ws_counts.pending_by_address.release(&pending);
+        }
         Ok(())
     }
 }
@@ -273,6 +299,9 @@ impl Drop for Slots {
         self.state.ws_connections.fetch_sub(1, Ordering::Relaxed);
         if let Some(address) = &self.address {
             self.state.ws_counts.by_address.release(address);
+        }
+        if let Some(pending) = &self.pending {
+            self.state.ws_counts.pending_by_address.release(pending);
         }
         if let Some(principal) = &self.principal {
             self.state.ws_counts.by_principal.release(principal);

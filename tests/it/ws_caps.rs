@@ -139,6 +139,42 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    sockets_that_have_not_authenticated_have_fewer_places,
+    env = [
+        ("WS_MAX_CONNECTIONS_PER_IP", "10"),
+        ("WS_MAX_PENDING_PER_IP", "2")
+    ],
+    |app| -> TestResult {
+        let token = app.staff_session("t1", &[VIEW]).await;
+        let mut first = upgrade_with(&app, &[]).await.expect("first");
+        let _second = upgrade_with(&app, &[]).await.expect("second");
+        // Two sockets that have said nothing fill the address's pending places.
+        assert_refused(&app, &[]).await;
+        // Once one authenticates, its pending place is free for the next socket.
+        init(&mut first, &token).await?;
+        let mut third = upgrade_with(&app, &[])
+            .await
+            .expect("after connection_init");
+        assert_refused(&app, &[]).await;
+        init(&mut third, &token).await?;
+        // A cookie that authenticates at the upgrade never holds a pending place.
+        let session = app.staff_session("t1", &[VIEW]).await;
+        let _cookie_a = upgrade_with(&app, &cookie(&session))
+            .await
+            .expect("cookie a");
+        let _cookie_b = upgrade_with(&app, &cookie(&session))
+            .await
+            .expect("cookie b");
+        let _fourth = upgrade_with(&app, &[])
+            .await
+            .expect("a pending place is free");
+        assert_refused(&app, &[]).await;
+        ping_pong(&mut first).await?;
+        Ok(())
+    }
+);
+
+on_every_backend!(
     forwarded_clients_are_counted_apart,
     env = [
         ("WS_MAX_CONNECTIONS_PER_IP", "2"),
