@@ -603,6 +603,36 @@ impl Settings {
             )?,
             upstream_breaker_cooldown: r.duration("UPSTREAM_BREAKER_COOLDOWN", "30s")?,
         };
+        if let Some(key) = &settings.integration_key {
+            // The platform key reads every tenant: it must not be guessable, nor the key that
+            // another product holds for a narrower purpose.
+            if key.expose().len() < 32 {
+                return Err(ConfigError {
+                    name: "INTEGRATION_KEY",
+                    message: "must be at least 32 bytes long".into(),
+                });
+            }
+            for (name, other) in [
+                ("PORTAL_CLIENT_SSO_SECRET", &settings.sso_secret),
+                ("PORTAL_INTEGRATION_KEY", &settings.portal_integration_key),
+                ("PSA_SERVICE_KEY", &settings.psa_service_key),
+                ("BOOKS_SERVICE_KEY", &settings.books_service_key),
+                ("MISSION_SERVICE_KEY", &settings.mission_service_key),
+                ("LEGAL_WEBHOOK_SECRET", &settings.legal_webhook_secret),
+                ("BUS_INTEGRATION_KEY", &settings.bus_integration_key),
+                ("BUS_SDK_KEY", &settings.bus_sdk_key),
+                ("SES_SMTP_PASSWORD", &settings.ses_smtp_password),
+            ] {
+                if other.as_ref().is_some_and(|o| o.expose() == key.expose()) {
+                    return Err(ConfigError {
+                        name: "INTEGRATION_KEY",
+                        message: format!(
+                            "must differ from {name}: the platform key reads every tenant"
+                        ),
+                    });
+                }
+            }
+        }
         if settings.upstream_breaker_threshold == 0 {
             return Err(ConfigError {
                 name: "UPSTREAM_BREAKER_THRESHOLD",
@@ -750,6 +780,21 @@ mod tests {
         let text = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(text.contains("at least 32 bytes"), "{text}");
         assert!(!text.contains("too-short-secret"));
+    }
+
+    #[test]
+    fn the_platform_integration_key_is_long_and_its_own() {
+        let long = "k".repeat(32);
+        let short = settings(&[("INTEGRATION_KEY", "short-key")]);
+        assert_eq!(short.err().map(|e| e.name), Some("INTEGRATION_KEY"));
+        let shared = settings(&[
+            ("INTEGRATION_KEY", long.as_str()),
+            ("PSA_SERVICE_KEY", long.as_str()),
+        ]);
+        let error = shared.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("PSA_SERVICE_KEY"), "{error}");
+        assert!(!error.contains(&long), "{error}");
+        assert!(settings(&[("INTEGRATION_KEY", long.as_str())]).is_ok());
     }
 
     #[test]

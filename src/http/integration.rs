@@ -12,17 +12,19 @@
 //!
 //! Lists come in pages (`limit`, default 500, at most 1000) with `next_cursor` for `after`.
 
+use std::net::SocketAddr;
+
 use axum::{
     Json,
     body::Bytes,
-    extract::{Query, State},
+    extract::{ConnectInfo, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::internal::{Fields, KEY_HEADER};
+use super::internal::{Fields, key_attempt, presented_key};
 use crate::{
     app::AppState,
     error::{AppError, AppResult},
@@ -62,12 +64,15 @@ impl ListParams {
     }
 }
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> AppResult<Access> {
-    let presented = headers
-        .get(KEY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    integration_keys::authenticate(state, presented).await
+/// Who holds the request's key; wrong keys count against the address's allowance.
+pub async fn caller(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> AppResult<Access> {
+    key_attempt(
+        state,
+        peer,
+        headers,
+        integration_keys::authenticate(state, presented_key(headers)),
+    )
+    .await
 }
 
 fn params(
@@ -81,11 +86,12 @@ fn params(
 /// `GET /api/integration/visitors-today`.
 pub async fn visitors_today(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let answer = async {
-        let access = caller(&state, &headers).await?;
+        let access = caller(&state, peer, &headers).await?;
         let params = params(query)?;
         let (day, listing) = integration::visitors_today(
             &state,
@@ -134,11 +140,12 @@ pub async fn visitors_today(
 /// `GET /api/integration/locations`.
 pub async fn locations(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let answer = async {
-        let access = caller(&state, &headers).await?;
+        let access = caller(&state, peer, &headers).await?;
         let params = params(query)?;
         let listing = integration::locations(
             &state,
@@ -173,9 +180,14 @@ pub async fn locations(
 }
 
 /// `POST /api/integration/webhook`.
-pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn webhook(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let answer = async {
-        let access = caller(&state, &headers).await?;
+        let access = caller(&state, peer, &headers).await?;
         let fields = Fields::parse(&body)?;
         let event = InboundEvent {
             id: fields.string("id")?,

@@ -2,10 +2,12 @@
 //! policy push. Every answer is JSON; a missing or wrong key is `401` and changes nothing;
 //! a malformed body is `400` naming the field.
 
+use std::net::SocketAddr;
+
 use axum::{
     Json,
     body::Bytes,
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -24,20 +26,51 @@ use crate::{
 /// The header other products send their key in.
 pub const KEY_HEADER: &str = "x-integration-key";
 
-/// Checks `X-Integration-Key` against `configured` (digests, constant time; an unset key
-/// matches nothing).
-pub fn require_key(headers: &HeaderMap, configured: Option<&Secret>) -> AppResult<()> {
-    let presented = headers
+/// The `X-Integration-Key` a request presents (empty when there is none).
+pub fn presented_key(headers: &HeaderMap) -> &str {
+    headers
         .get(KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if tokens::key_matches(presented, configured.map(Secret::expose)) {
-        Ok(())
-    } else {
-        Err(AppError::Unauthenticated(
-            "Missing or wrong integration key".into(),
-        ))
+        .unwrap_or("")
+}
+
+/// Runs the key check `check` of a request from `peer` under the per-address limiter of the
+/// sign-on endpoints: a token is taken before the check and given back when the key is
+/// right, so that wrong keys are what is limited (`429 RATE_LIMITED` past
+/// `AUTH_RATE_BURST`).
+pub async fn key_attempt<T>(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    check: impl Future<Output = AppResult<T>>,
+) -> AppResult<T> {
+    let ip = super::auth::request_ip(state, Some(peer), headers);
+    state.limiter.check(ip)?;
+    let outcome = check.await;
+    if outcome.is_ok() {
+        state.limiter.refund(ip);
     }
+    outcome
+}
+
+/// Checks `X-Integration-Key` against `configured` (digests, constant time; an unset key
+/// matches nothing), under [`key_attempt`]'s limiter.
+pub async fn require_key(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    configured: Option<&Secret>,
+) -> AppResult<()> {
+    key_attempt(state, peer, headers, async {
+        if tokens::key_matches(presented_key(headers), configured.map(Secret::expose)) {
+            Ok(())
+        } else {
+            Err(AppError::Unauthenticated(
+                "Missing or wrong integration key".into(),
+            ))
+        }
+    })
+    .await
 }
 
 /// Parses a JSON body; a syntax error, a missing field or a field of the wrong type is
@@ -73,10 +106,11 @@ struct ContactBody {
 /// `POST /internal/psa/contacts`: PSA turns a contact's portal access on or off.
 pub async fn psa_contacts(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match psa_contacts_inner(&state, &headers, &body).await {
+    match psa_contacts_inner(&state, peer, &headers, &body).await {
         Ok(outcome) => (StatusCode::OK, Json(json!({"status": outcome.as_str()}))).into_response(),
         Err(err) => err.into_response(),
     }
@@ -84,10 +118,17 @@ pub async fn psa_contacts(
 
 async fn psa_contacts_inner(
     state: &AppState,
+    peer: SocketAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> AppResult<client_users::ContactOutcome> {
-    require_key(headers, state.settings.psa_service_key.as_ref())?;
+    require_key(
+        state,
+        peer,
+        headers,
+        state.settings.psa_service_key.as_ref(),
+    )
+    .await?;
     let body: ContactBody = parse_json(body)?;
     client_users::apply_contact(
         state,
@@ -186,10 +227,11 @@ impl Fields {
 /// (nothing new), both with `{"created", "already_requested"}`.
 pub async fn signing_push(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match signing_push_inner(&state, &headers, &body).await {
+    match signing_push_inner(&state, peer, &headers, &body).await {
         Ok(outcome) => {
             let status = if outcome.created > 0 {
                 StatusCode::ACCEPTED
@@ -211,10 +253,17 @@ pub async fn signing_push(
 
 async fn signing_push_inner(
     state: &AppState,
+    peer: SocketAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> AppResult<signing::PushOutcome> {
-    require_key(headers, state.settings.portal_integration_key.as_ref())?;
+    require_key(
+        state,
+        peer,
+        headers,
+        state.settings.portal_integration_key.as_ref(),
+    )
+    .await?;
     let fields = Fields::parse(body)?;
     let push = signing::SigningPush {
         tenant_id: fields.string("tenant_id")?,

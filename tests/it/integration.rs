@@ -370,3 +370,42 @@ on_every_backend!(
         assert_eq!(webhook_entries(&app, &a).await, 1);
     }
 );
+
+on_every_backend!(
+    wrong_keys_are_rate_limited_per_address,
+    env = [
+        ("INTEGRATION_KEY", PLATFORM_KEY),
+        ("AUTH_RATE_BURST", "3"),
+        ("AUTH_RATE_PER_MINUTE", "1")
+    ],
+    |app| {
+        // The right key gives its token back: it is never what runs the allowance out.
+        for _ in 0..5 {
+            let (status, body) = get(&app, Some(PLATFORM_KEY), "/api/integration/locations").await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        // Wrong keys use it up, on the integration endpoints and on PSA's push alike.
+        for path in [
+            "/api/integration/locations",
+            "/api/integration/visitors-today",
+        ] {
+            let (status, body) = get(&app, Some("ogi_guess"), path).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        }
+        let response = app
+            .client
+            .post(format!("{}/internal/psa/contacts", app.base))
+            .header("X-Integration-Key", "guess")
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let (status, body) = get(&app, Some("ogi_guess"), "/api/integration/locations").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["error"]["code"], "RATE_LIMITED", "{body}");
+        let (status, body) = webhook(&app, "guess", "{}".to_owned()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    }
+);
