@@ -409,3 +409,61 @@ on_every_backend!(
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     }
 );
+
+on_every_backend!(
+    webhook_events_are_forgotten_after_the_retention_days,
+    |app| {
+        use onegraph::jobs::{Job, execute};
+        let a = app.admin("forget-a").await;
+        let b = app.admin("forget-b").await;
+        app.ok(
+            &a,
+            "mutation { updateVisitorSettings(input: {retentionDays: 30}) { retentionDays } }",
+            json!({}),
+        )
+        .await;
+        let (key_a, _) = create_key(&app, &a, "Doors").await;
+        let (key_b, _) = create_key(&app, &b, "Doors").await;
+        for (key, tenant) in [(&key_a, "forget-a"), (&key_b, "forget-b")] {
+            let (status, body) =
+                webhook(&app, key, event("evt-1", &tenant_id(tenant)).to_string()).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        }
+
+        // Forty days on, tenant a's event is past its 30 days; b keeps the default 365.
+        app.state
+            .clock
+            .set(Some(chrono::Utc::now() + chrono::Duration::days(40)));
+        let report = execute(&app.state, Job::Retention)
+            .await
+            .expect("retention");
+        app.state.clock.set(None);
+        let expired = |tenant: &str| {
+            report
+                .per_tenant
+                .get(&tenant_id(tenant))
+                .and_then(|c| c.get("webhook_events_expired"))
+                .copied()
+                .unwrap_or(0)
+        };
+        assert_eq!(expired("forget-a"), 1, "{report:?}");
+        assert_eq!(expired("forget-b"), 0, "{report:?}");
+        assert_eq!(webhook_entries(&app, &a).await, 0);
+        assert_eq!(webhook_entries(&app, &b).await, 1);
+        // Tenant b's event is still a replay; tenant a's id is free again.
+        let (_, body) = webhook(
+            &app,
+            &key_b,
+            event("evt-1", &tenant_id("forget-b")).to_string(),
+        )
+        .await;
+        assert_eq!(body["duplicate"], true, "{body}");
+        let (_, body) = webhook(
+            &app,
+            &key_a,
+            event("evt-1", &tenant_id("forget-a")).to_string(),
+        )
+        .await;
+        assert_eq!(body["duplicate"], false, "{body}");
+    }
+);

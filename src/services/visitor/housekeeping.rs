@@ -138,6 +138,8 @@ pub struct Retained {
     pub purposes: u64,
     /// Dead outbox events whose visitor details were cleared.
     pub outbox: u64,
+    /// Webhook events forgotten: their audit entries and the ids kept for idempotency.
+    pub webhook_events: u64,
 }
 
 /// Applies retention, tenant by tenant, to the personal data older than the tenant's
@@ -149,7 +151,10 @@ pub struct Retained {
 /// - visits checked in before the cutoff and checked out lose their `purpose`;
 /// - Bus events about visits (`visitor.checked_in`, `visitor.checked_out`) written before
 ///   the cutoff whose delivery failed for good (dead outbox rows, kept for support) lose
-///   the visitor's name and company. Rows still to be delivered are left to the dispatcher.
+///   the visitor's name and company. Rows still to be delivered are left to the dispatcher;
+/// - events taken by the integration webhook before the cutoff are forgotten: their audit
+///   entries (actor `webhook:…`, whose `data` is whatever the sender put there) and the ids
+///   kept to refuse replays, so that a webhook's idempotency lasts `retentionDays`.
 ///
 /// Visits stay, so counts and reports do not change. Running it again changes nothing.
 pub async fn anonymise(db: &DatabaseConnection, at: DateTime<Utc>) -> AppResult<Vec<Retained>> {
@@ -186,7 +191,8 @@ pub async fn anonymise(db: &DatabaseConnection, at: DateTime<Utc>) -> AppResult<
             }
             after = last;
         }
-        if done.visitors + done.purposes + done.outbox > 0 {
+        done.webhook_events = expire_webhook_events(db, &tenant_id, cutoff, days).await?;
+        if done.visitors + done.purposes + done.outbox + done.webhook_events > 0 {
             out.push(done);
         }
     }
@@ -227,6 +233,49 @@ async fn clear_purposes(
     }
     txn.commit().await?;
     Ok(cleared)
+}
+
+/// Deletes `tenant_id`'s webhook events taken before `cutoff` (the audit entries of
+/// `webhook:` actors and the ids in `inbound_events`), with an audit entry saying how many;
+/// returns how many events.
+async fn expire_webhook_events(
+    db: &DatabaseConnection,
+    tenant_id: &str,
+    cutoff: DateTime<Utc>,
+    days: i32,
+) -> AppResult<u64> {
+    use entities::audit_log::{Column as A, Entity as Audit};
+    use entities::inbound_events::{Column as I, Entity as Inbound};
+    let txn = crate::db::begin_write(db).await?;
+    let entries = Audit::delete_many()
+        .filter(A::TenantId.eq(tenant_id))
+        .filter(A::Actor.starts_with("webhook:"))
+        .filter(A::At.lt(cutoff))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let ids = Inbound::delete_many()
+        .filter(I::TenantId.eq(tenant_id))
+        .filter(I::ReceivedAt.lt(cutoff))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let expired = Ord::max(entries, ids);
+    if expired > 0 {
+        audit::record(
+            &txn,
+            tenant_id,
+            RETENTION_ACTOR,
+            "webhook.events_expired",
+            None,
+            Some(format!(
+                "{expired} webhook events older than {days} days forgotten"
+            )),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(expired)
 }
 
 /// The visit events whose payload names a visitor.
