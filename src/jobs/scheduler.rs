@@ -316,23 +316,32 @@ pub async fn run_now(ctx: &Domain, job: Job) -> AppResult<RunRecord> {
 
 /// [`run_now`] started by an admin of `tenant_id` (`runSync`): besides the lease, the
 /// tenant's last start of this job by hand must be `RUN_SYNC_MIN_INTERVAL` ago, otherwise
-/// `RATE_LIMITED` with the seconds left, and nothing runs. A call refused for another
-/// reason (the job already running) does not count as a start.
+/// `RATE_LIMITED` with the seconds left, and nothing runs. The tenant's turn is claimed
+/// before the lease, so that an admin calling too often never holds the job's lease, not
+/// even for a moment (the timers and other tenants would find it taken); a call refused
+/// for another reason (no upstream, the job already running) gives its turn back and does
+/// not count as a start.
 pub async fn run_now_for_tenant(ctx: &Domain, job: Job, tenant_id: &str) -> AppResult<RunRecord> {
-    take_lease_now(ctx, job).await?;
-    match claim_tenant_turn(&ctx.db, job, tenant_id, ctx.settings.run_sync_min_interval).await {
-        Ok(None) => run_leased_detached(ctx, job, Trigger::Hand).await,
-        Ok(Some(wait)) => {
-            release(&ctx.db, job).await?;
-            Err(AppError::RateLimited {
-                retry_after_secs: wait.as_secs().saturating_add(1),
-            })
-        }
-        Err(err) => {
-            release(&ctx.db, job).await?;
-            Err(err)
-        }
+    if let Some(product) = missing_upstream(ctx, job) {
+        return Err(AppError::UpstreamNotConfigured(product));
     }
+    let turn = match claim_tenant_turn(&ctx.db, job, tenant_id, ctx.settings.run_sync_min_interval)
+        .await?
+    {
+        Ok(turn) => turn,
+        Err(wait) => {
+            return Err(AppError::RateLimited {
+                retry_after_secs: wait.as_secs().saturating_add(1),
+            });
+        }
+    };
+    if let Err(err) = take_lease_now(ctx, job).await {
+        if let Some(turn) = turn {
+            give_back_turn(&ctx.db, &turn).await?;
+        }
+        return Err(err);
+    }
+    run_leased_detached(ctx, job, Trigger::Hand).await
 }
 
 async fn take_lease_now(ctx: &Domain, job: Job) -> AppResult<()> {
@@ -354,21 +363,30 @@ fn tenant_turn_key(job: Job, tenant_id: &str) -> String {
     format!("run-sync/{}/{tenant_id}", job.as_str())
 }
 
+/// A tenant's start of a job by hand, as [`claim_tenant_turn`] recorded it.
+struct Turn {
+    key: String,
+    /// The start it replaced (none: the tenant's first).
+    previous: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+}
+
 /// Records a start of `job` by `tenant_id` when its last one was at least `gap` ago
-/// (`None`); otherwise records nothing and answers how long is left. The database decides
-/// between concurrent calls and replicas: an insert of the tenant's row, or an update only
-/// where its last start is old enough, must change exactly one row.
+/// (`Ok`, with the turn to give back if the run cannot start; none when `gap` is zero);
+/// otherwise records nothing and answers how long is left. The database decides between
+/// concurrent calls and replicas: an insert of the tenant's row, or an update only where
+/// its last start is still the one read, must change exactly one row.
 async fn claim_tenant_turn(
     db: &DatabaseConnection,
     job: Job,
     tenant_id: &str,
     gap: Duration,
-) -> AppResult<Option<Duration>> {
+) -> AppResult<Result<Option<Turn>, Duration>> {
     let Ok(gap) = chrono::Duration::from_std(gap) else {
         return Err(AppError::internal("RUN_SYNC_MIN_INTERVAL out of range"));
     };
     if gap.is_zero() {
-        return Ok(None);
+        return Ok(Ok(None));
     }
     let key = tenant_turn_key(job, tenant_id);
     let at = now();
@@ -382,30 +400,59 @@ async fn claim_tenant_turn(
     .exec_without_returning(db)
     .await?;
     if inserted == 1 {
-        return Ok(None);
+        return Ok(Ok(Some(Turn {
+            key,
+            previous: None,
+            at,
+        })));
+    }
+    let previous = Leases::find_by_id(key.clone())
+        .one(db)
+        .await?
+        .and_then(|row| row.last_started_at);
+    let wait = |last: DateTime<Utc>| (last + gap - at).to_std().unwrap_or(Duration::ZERO);
+    if let Some(last) = previous
+        && last > at - gap
+    {
+        return Ok(Err(wait(last)));
     }
     let updated = Leases::update_many()
         .col_expr(L::Holder, Expr::value(replica_id()))
         .col_expr(L::LockedUntil, Expr::value(at))
         .col_expr(L::LastStartedAt, Expr::value(at))
         .filter(L::Job.eq(&key))
-        .filter(
-            Condition::any()
-                .add(L::LastStartedAt.is_null())
-                .add(L::LastStartedAt.lte(at - gap)),
-        )
+        .filter(match previous {
+            Some(last) => L::LastStartedAt.eq(last),
+            None => L::LastStartedAt.is_null(),
+        })
         .exec(db)
         .await?;
     if updated.rows_affected == 1 {
-        return Ok(None);
+        return Ok(Ok(Some(Turn { key, previous, at })));
     }
-    let last = Leases::find_by_id(key)
-        .one(db)
-        .await?
-        .and_then(|row| row.last_started_at)
-        .unwrap_or(at);
-    let left = (last + gap - at).to_std().unwrap_or(Duration::ZERO);
-    Ok(Some(left))
+    // Another call claimed the turn between the read and the update.
+    Ok(Err(wait(at)))
+}
+
+/// Undoes `turn` (a run that could not start is not a start), unless a later claim
+/// replaced it.
+async fn give_back_turn(db: &DatabaseConnection, turn: &Turn) -> AppResult<()> {
+    let mine = Condition::all()
+        .add(L::Job.eq(&turn.key))
+        .add(L::LastStartedAt.eq(turn.at));
+    match turn.previous {
+        None => {
+            Leases::delete_many().filter(mine).exec(db).await?;
+        }
+        Some(previous) => {
+            Leases::update_many()
+                .col_expr(L::LastStartedAt, Expr::value(previous))
+                .filter(mine)
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// How often the billing-usage job runs: each run sends what is due, so this is also the

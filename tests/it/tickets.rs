@@ -866,6 +866,55 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    run_sync_checks_the_tenant_gap_before_the_lease,
+    env = [("RUN_SYNC_MIN_INTERVAL", "30s")],
+    |app, _psa: FakePsa| {
+        use sea_orm::{ActiveValue::Set, sea_query::OnConflict};
+        let acme = app.admin("acme").await;
+        assert_eq!(run_sync(&app, &acme).await["ok"], true);
+
+        // Another replica holds the job now.
+        let held = entities::job_leases::ActiveModel {
+            job: Set("tickets".to_owned()),
+            holder: Set("another-replica".to_owned()),
+            locked_until: Set(chrono::Utc::now() + chrono::Duration::hours(1)),
+            last_started_at: Set(Some(chrono::Utc::now())),
+        };
+        entities::job_leases::Entity::insert(held)
+            .on_conflict(
+                OnConflict::column(entities::job_leases::Column::Job)
+                    .update_columns([
+                        entities::job_leases::Column::Holder,
+                        entities::job_leases::Column::LockedUntil,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&app.state.db)
+            .await
+            .unwrap();
+        // A tenant within its gap is told so without touching the job's lease.
+        let body = app.gql(Some(&acme), RUN, json!({})).await;
+        assert_eq!(code(&body), Some("RATE_LIMITED"), "{body}");
+        // A tenant whose turn it is finds the job running; that call is not its start.
+        let beta = app.admin("beta").await;
+        let body = app.gql(Some(&beta), RUN, json!({})).await;
+        assert_eq!(code(&body), Some("CONFLICT"), "{body}");
+        let lease = entities::job_leases::Entity::find_by_id("tickets".to_owned())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(lease.holder, "another-replica");
+
+        entities::job_leases::Entity::delete_by_id("tickets".to_owned())
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(run_sync(&app, &beta).await["ok"], true);
+    }
+);
+
+on_every_backend!(
     psa_answers_past_the_size_limit_fail_and_change_nothing,
     env = [("UPSTREAM_MAX_BODY", "16384"), ("TICKET_SYNC_BACKOFF", "0")],
     |app, psa: FakePsa| {
