@@ -89,14 +89,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let header_timeout = state.settings.http_header_timeout;
+    let limits = ConnLimits::of(&state.settings);
     if let Some(addr) = state.settings.metrics_addr {
         match TcpListener::bind(addr).await {
             Ok(metrics) => {
                 let app = http::metrics::router(state.clone());
                 tokio::spawn(async move {
                     let forever = std::future::pending::<()>();
-                    if let Err(err) = serve_http(metrics, app, header_timeout, forever).await {
+                    if let Err(err) = serve_http(metrics, app, limits, forever).await {
                         tracing::error!(%err, "metrics listener stopped");
                     }
                 });
@@ -109,29 +109,62 @@ pub async fn serve(
     crate::jobs::scheduler::spawn(state.domain.clone());
     let dispatcher = crate::events::dispatcher::spawn(&state.settings, &state.db);
     let app = router(state);
-    let served = serve_http(listener, app, header_timeout, shutdown).await;
+    let served = serve_http(listener, app, limits, shutdown).await;
     dispatcher.stop().await;
     served
 }
 
+/// What one listener allows its connections.
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    /// `HTTP_HEADER_TIMEOUT`.
+    header_timeout: Duration,
+    /// `HTTP_WRITE_TIMEOUT`.
+    write_timeout: Duration,
+    /// `HTTP_MAX_CONNECTIONS`.
+    max_connections: usize,
+}
+
+impl ConnLimits {
+    fn of(settings: &Settings) -> Self {
+        ConnLimits {
+            header_timeout: settings.http_header_timeout,
+            write_timeout: settings.http_write_timeout,
+            max_connections: settings.http_max_connections,
+        }
+    }
+}
+
 /// Serves `app` over HTTP/1.1 on `listener` until `shutdown` resolves, then lets open
 /// requests finish. Each connection has `header_timeout` to send each request's headers
-/// (which also closes a keep-alive connection idle that long); upgrades (WebSockets) are
-/// handed to their handlers as usual. Handlers see the peer as `ConnectInfo<SocketAddr>`.
-/// (`axum::serve` offers no header timeout, hence this loop.)
+/// (which also closes a keep-alive connection idle that long) and is closed when its client
+/// takes longer than `write_timeout` to take any more of what the server writes (a response
+/// or, once upgraded, a WebSocket's frames). At most `max_connections` are open: past it
+/// the loop stops accepting, so the next clients wait in the listen backlog rather than
+/// cost the process a file descriptor and a task each. Upgrades (WebSockets) are handed to
+/// their handlers as usual. Handlers see the peer as `ConnectInfo<SocketAddr>`.
+/// (`axum::serve` offers none of these limits, hence this loop.)
 async fn serve_http(
     listener: TcpListener,
     app: Router,
-    header_timeout: Duration,
+    limits: ConnLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use tower::{Service, ServiceExt};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
     // `true` once shutting down; each connection holds an `open` receiver until it ends.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (open_tx, open_rx) = tokio::sync::watch::channel(());
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_closed) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -158,10 +191,12 @@ async fn serve_http(
         let open = open_rx.clone();
         tokio::spawn(async move {
             let _open = open;
+            let _slot = slot;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(limits.header_timeout);
+            let stream = StallGuard::new(stream, limits.write_timeout);
             let connection = builder
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .with_upgrades();
@@ -202,4 +237,99 @@ async fn accept_failed(err: std::io::Error) {
     }
     tracing::error!(%err, "accepting a connection failed; retrying in a second");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// A connection that fails its writes once the client has taken nothing for `timeout`: a
+/// client that stops reading (a "slow read") would otherwise hold its connection, its task
+/// and the response's buffers for as long as it likes.
+struct StallGuard<S> {
+    inner: S,
+    timeout: Duration,
+    /// Running while writes wait for the client; reset by every write that goes through.
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallGuard<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        StallGuard {
+            inner,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// Passes on a write's outcome; while it is pending, fails it once the wait has lasted
+    /// `timeout`.
+    fn guard<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        outcome: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::task::Poll;
+        if outcome.is_ready() {
+            self.stalled = None;
+            return outcome;
+        }
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client took nothing for HTTP_WRITE_TIMEOUT",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for StallGuard<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for StallGuard<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let outcome = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.guard(cx, outcome)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let outcome = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.guard(cx, outcome)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let outcome = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.guard(cx, outcome)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let outcome = std::pin::Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.guard(cx, outcome)
+    }
 }

@@ -242,6 +242,14 @@ pub struct Settings {
     /// `HTTP_BODY_TIMEOUT` (default `30s`): how long a request's body may take to arrive
     /// after its headers; past it the request is answered `408` and the connection closed.
     pub http_body_timeout: Duration,
+    /// `HTTP_WRITE_TIMEOUT` (default `30s`): how long a client may take nothing of what the
+    /// server writes to it (a response, or a WebSocket's frames) before its connection is
+    /// closed.
+    pub http_write_timeout: Duration,
+    /// `HTTP_MAX_CONNECTIONS` (default 25000): open connections per listener, WebSockets
+    /// included; past it the server accepts no more until one ends (the next clients wait in
+    /// the listen backlog).
+    pub http_max_connections: usize,
     /// `WS_MAX_CONNECTIONS` (default 20000): open WebSockets across the server; further
     /// upgrades get HTTP 429 `RATE_LIMITED`.
     pub ws_max_connections: usize,
@@ -556,6 +564,8 @@ impl Settings {
             auth_rate_per_minute: r.parse("AUTH_RATE_PER_MINUTE", 20, "a positive integer")?,
             trusted_proxies,
             http_header_timeout: r.duration("HTTP_HEADER_TIMEOUT", "10s")?,
+            http_write_timeout: r.duration("HTTP_WRITE_TIMEOUT", "30s")?,
+            http_max_connections: r.parse("HTTP_MAX_CONNECTIONS", 25_000, "a positive integer")?,
             http_body_timeout: r.duration("HTTP_BODY_TIMEOUT", "30s")?,
             ws_max_connections: r.parse("WS_MAX_CONNECTIONS", 20_000, "a positive integer")?,
             graphql_max_nodes: r.parse("GRAPHQL_MAX_NODES", 20_000, "a positive integer")?,
@@ -664,6 +674,7 @@ impl Settings {
                 settings.ws_max_connections_per_ip,
             ),
             ("WS_MAX_PENDING_PER_IP", settings.ws_max_pending_per_ip),
+            ("HTTP_MAX_CONNECTIONS", settings.http_max_connections),
             (
                 "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
                 settings.ws_max_connections_per_principal,
@@ -692,6 +703,7 @@ impl Settings {
         for (name, value) in [
             ("HTTP_HEADER_TIMEOUT", settings.http_header_timeout),
             ("HTTP_BODY_TIMEOUT", settings.http_body_timeout),
+            ("HTTP_WRITE_TIMEOUT", settings.http_write_timeout),
         ] {
             if value.is_zero() {
                 return Err(ConfigError {
@@ -765,6 +777,8 @@ mod tests {
         assert_eq!(s.upstream_max_body, 4 * 1024 * 1024);
         assert_eq!(s.http_header_timeout, Duration::from_secs(10));
         assert_eq!(s.http_body_timeout, Duration::from_secs(30));
+        assert_eq!(s.http_write_timeout, Duration::from_secs(30));
+        assert_eq!(s.http_max_connections, 25_000);
         assert!(settings(&[("HTTP_HEADER_TIMEOUT", "0")]).is_err());
         assert!(settings(&[("HTTP_BODY_TIMEOUT", "soon")]).is_err());
         assert!(settings(&[("UPSTREAM_MAX_BODY", "1023")]).is_err());

@@ -575,6 +575,97 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    a_client_that_stops_reading_is_disconnected,
+    env = [("HTTP_WRITE_TIMEOUT", "500ms")],
+    |app| {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Thousands of requests for the GraphiQL page, pipelined, and nothing read: the
+        // server's writes fill the socket's buffers and wait on the client.
+        const REQUESTS: usize = 3000;
+        let page = app
+            .client
+            .get(format!("{}/graphql", app.base))
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .len();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(app.addr).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let writer = tokio::spawn(async move {
+            let request = "GET /graphql HTTP/1.1\r\nHost: loc\r\nAccept: text/html\r\n\r\n";
+            let _ = write.write_all(request.repeat(REQUESTS).as_bytes()).await;
+            write
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+        // The server gave up on this client: what it had written arrives, then the end,
+        // long before every page did.
+        let mut received = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(8), async {
+            loop {
+                match read.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => received += n,
+                }
+            }
+        })
+        .await;
+        writer.abort();
+        assert!(
+            ended.is_ok(),
+            "the connection stayed open ({received} bytes read)"
+        );
+        assert!(
+            received < REQUESTS * page,
+            "every page was served to a client that read nothing: {received} bytes"
+        );
+        // Everyone else is served as before.
+        let health = app
+            .client
+            .get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+    }
+);
+
+on_every_backend!(
+    connections_past_the_cap_wait_for_a_place,
+    env = [("HTTP_MAX_CONNECTIONS", "4"), ("HTTP_HEADER_TIMEOUT", "3s")],
+    |app| {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut idle = Vec::new();
+        for _ in 0..4 {
+            idle.push(tokio::net::TcpStream::connect(app.addr).await.unwrap());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let mut next = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        next.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let early =
+            tokio::time::timeout(std::time::Duration::from_millis(700), next.read(&mut buf)).await;
+        assert!(
+            early.is_err(),
+            "a connection past the cap was served at once"
+        );
+        drop(idle);
+        let answer = read_until_closed(&mut next)
+            .await
+            .expect("served once a place is free");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+);
+
+on_every_backend!(
     websockets_outlive_the_request_timeouts,
     env = [
         ("HTTP_HEADER_TIMEOUT", "300ms"),
