@@ -125,6 +125,34 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
+/// How the SMTP connection is secured (`SES_SMTP_TLS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain at first, then STARTTLS, which the server must offer.
+    StartTls,
+    /// TLS from the first byte (SMTPS, SES's ports 465 and 2465).
+    Wrapper,
+}
+
+impl SmtpTls {
+    /// Filled in from `SES_SMTP_TLS` and the port once both are read.
+    const PLACEHOLDER: SmtpTls = SmtpTls::StartTls;
+
+    /// What `SES_SMTP_TLS` asks for (`value`), or the default for `port`.
+    fn choose(value: Option<&str>, port: u16) -> Result<Self, ConfigError> {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") if matches!(port, 465 | 2465) => Ok(SmtpTls::Wrapper),
+            None | Some("") => Ok(SmtpTls::StartTls),
+            Some("starttls") => Ok(SmtpTls::StartTls),
+            Some("wrapper") => Ok(SmtpTls::Wrapper),
+            Some(_) => Err(ConfigError {
+                name: "SES_SMTP_TLS",
+                message: "must be starttls or wrapper".into(),
+            }),
+        }
+    }
+}
+
 /// A setting that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
 #[error("setting {name}: {message}")]
@@ -195,8 +223,12 @@ pub struct Settings {
     /// `SES_SMTP_HOST`: the SMTP server (default SES's endpoint for `SES_REGION`,
     /// `email-smtp.<region>.amazonaws.com`).
     pub ses_smtp_host: Option<String>,
-    /// `SES_SMTP_PORT` (default 587): the SMTP submission port (STARTTLS, required).
+    /// `SES_SMTP_PORT` (default 587): the SMTP submission port.
     pub ses_smtp_port: u16,
+    /// `SES_SMTP_TLS` (`starttls` or `wrapper`; default `wrapper` on ports 465 and 2465,
+    /// SES's TLS wrapper ports, `starttls` on any other): whether the connection upgrades
+    /// with STARTTLS (required, never plain) or speaks TLS from its first byte.
+    pub ses_smtp_tls: SmtpTls,
     /// `SES_SMTP_CA_FILE`: a PEM file of CA certificates trusted for the SMTP server, beside
     /// the public roots (a private relay, or a test server).
     pub ses_smtp_ca_file: Option<String>,
@@ -502,7 +534,7 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let settings = Settings {
+        let mut settings = Settings {
             database_url: DatabaseUrl(r.string("DATABASE_URL", "sqlite://onegraph.db?mode=rwc")?),
             database_max_connections: r.parse(
                 "DATABASE_MAX_CONNECTIONS",
@@ -548,6 +580,7 @@ impl Settings {
             ses_smtp_password: r.secret("SES_SMTP_PASSWORD")?,
             ses_smtp_host: r.get("SES_SMTP_HOST")?.filter(|h| !h.trim().is_empty()),
             ses_smtp_port: r.parse("SES_SMTP_PORT", 587, "a port number")?,
+            ses_smtp_tls: SmtpTls::PLACEHOLDER,
             ses_smtp_ca_file: r.get("SES_SMTP_CA_FILE")?.filter(|f| !f.trim().is_empty()),
             mail_dir: r.string("MAIL_DIR", "./mail")?,
             hub_url: r.get("VITE_HUB_URL")?,
@@ -700,6 +733,8 @@ impl Settings {
                 message: "must be a port number from 1 to 65535".into(),
             });
         }
+        settings.ses_smtp_tls =
+            SmtpTls::choose(r.get("SES_SMTP_TLS")?.as_deref(), settings.ses_smtp_port)?;
         for (name, value) in [
             ("HTTP_HEADER_TIMEOUT", settings.http_header_timeout),
             ("HTTP_BODY_TIMEOUT", settings.http_body_timeout),
@@ -779,6 +814,16 @@ mod tests {
         assert_eq!(s.http_body_timeout, Duration::from_secs(30));
         assert_eq!(s.http_write_timeout, Duration::from_secs(30));
         assert_eq!(s.http_max_connections, 25_000);
+        assert_eq!(s.ses_smtp_tls, SmtpTls::StartTls);
+        assert_eq!(
+            settings(&[("SES_SMTP_PORT", "465")])?.ses_smtp_tls,
+            SmtpTls::Wrapper
+        );
+        assert_eq!(
+            settings(&[("SES_SMTP_PORT", "465"), ("SES_SMTP_TLS", "starttls")])?.ses_smtp_tls,
+            SmtpTls::StartTls
+        );
+        assert!(settings(&[("SES_SMTP_TLS", "none")]).is_err());
         assert!(settings(&[("HTTP_HEADER_TIMEOUT", "0")]).is_err());
         assert!(settings(&[("HTTP_BODY_TIMEOUT", "soon")]).is_err());
         assert!(settings(&[("UPSTREAM_MAX_BODY", "1023")]).is_err());

@@ -1,5 +1,6 @@
 //! E-mail: SES's SMTP interface (`email-smtp.{SES_REGION}.amazonaws.com:587`, or
-//! `SES_SMTP_HOST`:`SES_SMTP_PORT`; STARTTLS required, the server's certificate checked
+//! `SES_SMTP_HOST`:`SES_SMTP_PORT`; STARTTLS required, or TLS from the first byte on SES's
+//! wrapper ports 465 and 2465 or with `SES_SMTP_TLS=wrapper`; the server's certificate checked
 //! against the public roots and `SES_SMTP_CA_FILE`; `SES_SMTP_USERNAME`/`SES_SMTP_PASSWORD`,
 //! from `SES_FROM_ADDRESS`) when SES is fully configured; otherwise each message is written
 //! as an `.eml` file into `MAIL_DIR`, the embedded default for development. The transport is
@@ -17,7 +18,7 @@ use lettre::{
     },
 };
 
-use crate::config::Settings;
+use crate::config::{Settings, SmtpTls};
 
 /// The sender of file-transport mail when `SES_FROM_ADDRESS` is unset.
 pub const LOCAL_FROM: &str = "onegraph@localhost";
@@ -144,7 +145,11 @@ impl SesMailer {
         let mut tls = TlsParameters::builder(host.clone());
         if let Some(file) = &settings.ses_smtp_ca_file {
             let pem = std::fs::read(file).map_err(|_| "SES_SMTP_CA_FILE cannot be read")?;
-            for cert in pem_certificates(&pem) {
+            let certs = pem_certificates(&pem);
+            if certs.is_empty() {
+                return Err("SES_SMTP_CA_FILE holds no PEM certificate");
+            }
+            for cert in certs {
                 let cert = Certificate::from_pem(cert.as_bytes())
                     .map_err(|_| "SES_SMTP_CA_FILE holds a certificate that does not parse")?;
                 tls = tls.add_root_certificate(cert);
@@ -154,7 +159,10 @@ impl SesMailer {
             .build_rustls()
             .map_err(|_| "TLS parameters for the SMTP host could not be built")?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
-            .tls(Tls::Required(tls))
+            .tls(match settings.ses_smtp_tls {
+                SmtpTls::StartTls => Tls::Required(tls),
+                SmtpTls::Wrapper => Tls::Wrapper(tls),
+            })
             .port(settings.ses_smtp_port)
             .credentials(Credentials::new(
                 user.expose().to_owned(),

@@ -146,3 +146,43 @@ on_every_backend!(
         assert_eq!(smtp.secure_logins(), 0);
     }
 );
+
+on_every_backend!(
+    mail_goes_over_tls_from_the_first_byte_on_a_wrapper_port,
+    |backend: Backend| {
+        let smtp = FakeSmtp::start_implicit_tls().await;
+        let app = spawn(backend, &smtp, true).await;
+        invite(&app).await;
+        until("the invitation over SMTPS", || smtp.accepted().len() == 1).await;
+        assert!(smtp.secure_logins() >= 1);
+        let raw = &smtp.accepted()[0];
+        assert!(raw.to_lowercase().contains(INVITED), "{raw}");
+        assert!(!raw.contains(PASSWORD));
+    }
+);
+
+#[test]
+fn a_ca_file_without_certificates_is_not_taken_for_one() {
+    // The SES settings are unusable: the transport is the `.eml` files of MAIL_DIR, and the
+    // reason is logged at start; no connection trusts "no extra CA" by mistake.
+    let empty =
+        std::env::temp_dir().join(format!("onegraph-empty-ca-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let settings = |ca: &std::path::Path| {
+        let env: std::collections::HashMap<String, String> = [
+            ("SES_FROM_ADDRESS", "portal@example.com"),
+            ("SES_REGION", "eu-west-1"),
+            ("SES_SMTP_USERNAME", "user"),
+            ("SES_SMTP_PASSWORD", PASSWORD),
+            ("SES_SMTP_HOST", "localhost"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .chain([("SES_SMTP_CA_FILE".to_owned(), ca.display().to_string())])
+        .collect();
+        onegraph::config::Settings::from_source(&env).unwrap()
+    };
+    let mailer = onegraph::upstream::mail::from_settings(&settings(&empty));
+    assert_eq!(mailer.transport(), "file");
+    let _ = std::fs::remove_file(&empty);
+}

@@ -59,6 +59,8 @@ pub struct FakeSmtp {
     pub port: u16,
     /// The CA's certificate, as a PEM file.
     pub ca_file: PathBuf,
+    /// TLS from the first byte (SMTPS) rather than STARTTLS.
+    implicit: bool,
     mode: Arc<Mutex<Mode>>,
     seen: Arc<Mutex<Seen>>,
     _dir: tempfile_dir::TempDir,
@@ -80,6 +82,15 @@ mod tempfile_dir {
 impl FakeSmtp {
     /// Starts a server that accepts messages.
     pub async fn start() -> FakeSmtp {
+        Self::start_with(false).await
+    }
+
+    /// A server that speaks TLS from the first byte (SMTPS, as on SES's port 465).
+    pub async fn start_implicit_tls() -> FakeSmtp {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(implicit: bool) -> FakeSmtp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let ca_key = rcgen::KeyPair::generate().expect("CA key");
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA");
@@ -118,7 +129,11 @@ impl FakeSmtp {
                 while let Ok((stream, _)) = listener.accept().await {
                     let (acceptor, mode, seen) = (acceptor.clone(), mode.clone(), seen.clone());
                     tokio::spawn(async move {
-                        let _ = session(stream, acceptor, mode, seen).await;
+                        let _ = if implicit {
+                            implicit_session(stream, acceptor, mode, seen).await
+                        } else {
+                            session(stream, acceptor, mode, seen).await
+                        };
                     });
                 }
             });
@@ -126,6 +141,7 @@ impl FakeSmtp {
         FakeSmtp {
             port,
             ca_file,
+            implicit,
             mode,
             seen,
             _dir: tempfile_dir::TempDir(dir),
@@ -167,6 +183,10 @@ impl FakeSmtp {
             ("SES_SMTP_HOST", "localhost".to_owned()),
             ("SES_SMTP_PORT", self.port.to_string()),
             ("SES_SMTP_CA_FILE", self.ca_file.display().to_string()),
+            (
+                "SES_SMTP_TLS",
+                if self.implicit { "wrapper" } else { "starttls" }.to_owned(),
+            ),
         ]
     }
 }
@@ -215,6 +235,17 @@ async fn session(
     }
     let tls = acceptor.accept(plain.into_inner()).await?;
     secure(BufReader::new(tls), mode, seen).await
+}
+
+async fn implicit_session(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    mode: Arc<Mutex<Mode>>,
+    seen: Arc<Mutex<Seen>>,
+) -> std::io::Result<()> {
+    let mut tls = BufReader::new(acceptor.accept(stream).await?);
+    write(tls.get_mut(), "220 localhost fake ESMTPS\r\n").await?;
+    secure(tls, mode, seen).await
 }
 
 async fn secure<S: AsyncRead + AsyncWrite + Unpin>(
