@@ -38,5 +38,7 @@ if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -q; then
 fi
 
 # Every subscriber connects from 127.0.0.1, which real clients do not: lift the per-address
-# WebSocket cap (default 500) so the soak measures the server, not the cap.
-exec target/release/bench soak --server-env WS_MAX_CONNECTIONS_PER_IP=5000 "$@"
+# WebSocket caps (500 open, 50 not yet authenticated) so the soak measures the server, not the
+# caps.
+exec target/release/bench soak --server-env WS_MAX_CONNECTIONS_PER_IP=5000 \
+  --server-env WS_MAX_PENDING_PER_IP=5000 "$@"
