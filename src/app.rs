@@ -191,12 +191,13 @@ async fn serve_http(
         let open = open_rx.clone();
         tokio::spawn(async move {
             let _open = open;
-            let _slot = slot;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
-            let stream = StallGuard::new(stream, limits.write_timeout);
+            // The connection's place goes with its IO, so that an upgraded connection (a
+            // WebSocket, which outlives this task) keeps holding it.
+            let stream = StallGuard::new(stream, limits.write_timeout, slot);
             let connection = builder
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .with_upgrades();
@@ -245,15 +246,19 @@ async fn accept_failed(err: std::io::Error) {
 struct StallGuard<S> {
     inner: S,
     timeout: Duration,
+    /// The connection's place under `HTTP_MAX_CONNECTIONS`, given back when the IO is
+    /// dropped (after the request's connection, or the WebSocket it became, ends).
+    _slot: tokio::sync::OwnedSemaphorePermit,
     /// Running while writes wait for the client; reset by every write that goes through.
     stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> StallGuard<S> {
-    fn new(inner: S, timeout: Duration) -> Self {
+    fn new(inner: S, timeout: Duration, slot: tokio::sync::OwnedSemaphorePermit) -> Self {
         StallGuard {
             inner,
             timeout,
+            _slot: slot,
             stalled: None,
         }
     }

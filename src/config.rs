@@ -282,6 +282,11 @@ pub struct Settings {
     /// included; past it the server accepts no more until one ends (the next clients wait in
     /// the listen backlog).
     pub http_max_connections: usize,
+    /// `WS_MAX_PENDING` (default 2000): WebSockets across the server that have not
+    /// authenticated yet; further upgrades get HTTP 429 `RATE_LIMITED`, so that sockets
+    /// that say nothing, from however many addresses, cannot take every place of
+    /// `WS_MAX_CONNECTIONS`.
+    pub ws_max_pending: usize,
     /// `WS_MAX_CONNECTIONS` (default 20000): open WebSockets across the server; further
     /// upgrades get HTTP 429 `RATE_LIMITED`.
     pub ws_max_connections: usize,
@@ -599,6 +604,7 @@ impl Settings {
             http_header_timeout: r.duration("HTTP_HEADER_TIMEOUT", "10s")?,
             http_write_timeout: r.duration("HTTP_WRITE_TIMEOUT", "30s")?,
             http_max_connections: r.parse("HTTP_MAX_CONNECTIONS", 25_000, "a positive integer")?,
+            ws_max_pending: r.parse("WS_MAX_PENDING", 2_000, "a positive integer")?,
             http_body_timeout: r.duration("HTTP_BODY_TIMEOUT", "30s")?,
             ws_max_connections: r.parse("WS_MAX_CONNECTIONS", 20_000, "a positive integer")?,
             graphql_max_nodes: r.parse("GRAPHQL_MAX_NODES", 20_000, "a positive integer")?,
@@ -708,6 +714,7 @@ impl Settings {
             ),
             ("WS_MAX_PENDING_PER_IP", settings.ws_max_pending_per_ip),
             ("HTTP_MAX_CONNECTIONS", settings.http_max_connections),
+            ("WS_MAX_PENDING", settings.ws_max_pending),
             (
                 "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
                 settings.ws_max_connections_per_principal,
@@ -726,6 +733,12 @@ impl Settings {
                     message: "must be at least 1".into(),
                 });
             }
+        }
+        if settings.http_max_connections > 1_000_000 {
+            return Err(ConfigError {
+                name: "HTTP_MAX_CONNECTIONS",
+                message: "must be at most 1000000".into(),
+            });
         }
         if settings.ses_smtp_port == 0 {
             return Err(ConfigError {
@@ -814,6 +827,8 @@ mod tests {
         assert_eq!(s.http_body_timeout, Duration::from_secs(30));
         assert_eq!(s.http_write_timeout, Duration::from_secs(30));
         assert_eq!(s.http_max_connections, 25_000);
+        assert!(settings(&[("HTTP_MAX_CONNECTIONS", "1000001")]).is_err());
+        assert_eq!(s.ws_max_pending, 2_000);
         assert_eq!(s.ses_smtp_tls, SmtpTls::StartTls);
         assert_eq!(
             settings(&[("SES_SMTP_PORT", "465")])?.ses_smtp_tls,

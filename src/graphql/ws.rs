@@ -30,8 +30,9 @@
 //! The upgrade itself is refused with HTTP 429 `RATE_LIMITED` and `Retry-After` (see
 //! [`reserve`]) when `WS_MAX_CONNECTIONS` connections are open, or
 //! `WS_MAX_CONNECTIONS_PER_IP` from the client's address (behind `TRUSTED_PROXIES`, IPv6 by
-//! /64, as the rate limiter sees it), or `WS_MAX_PENDING_PER_IP` from that address that have
-//! not authenticated yet (by cookie or `connection_init`), or
+//! /64, as the rate limiter sees it), or `WS_MAX_PENDING_PER_IP` from that address (or
+//! `WS_MAX_PENDING` across the server) that have not authenticated yet (by cookie or
+//! `connection_init`), or
 //! `WS_MAX_CONNECTIONS_PER_PRINCIPAL` of the principal its session cookie authenticates. A
 //! connection counts from the upgrade on, whether or not it sends `connection_init`, until
 //! it ends by any path: [`Slots`] gives its places back
@@ -50,7 +51,10 @@ use std::{
     collections::HashMap,
     hash::Hash,
     net::IpAddr,
-    sync::{Arc, Mutex, MutexGuard, atomic::Ordering},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -119,6 +123,8 @@ pub struct ConnectionCounts {
     by_address: Counts<IpAddr>,
     /// Connections per address that have not authenticated yet.
     pending_by_address: Counts<IpAddr>,
+    /// Connections across the server that have not authenticated yet.
+    pending: AtomicUsize,
     by_principal: Counts<PrincipalKey>,
 }
 
@@ -131,6 +137,8 @@ pub enum Refusal {
     Address,
     /// `WS_MAX_PENDING_PER_IP`.
     Pending,
+    /// `WS_MAX_PENDING`.
+    PendingServer,
     /// `WS_MAX_CONNECTIONS_PER_PRINCIPAL`.
     Principal,
 }
@@ -144,6 +152,7 @@ impl Refusal {
             Refusal::Pending => {
                 "Too many connections from this address that have not authenticated"
             }
+            Refusal::PendingServer => "Too many connections that have not authenticated",
             Refusal::Principal => "Too many open connections for this account",
         }
     }
@@ -219,6 +228,8 @@ pub struct Slots {
     address: Option<IpAddr>,
     /// The same key while the connection has not authenticated.
     pending: Option<IpAddr>,
+    /// Whether the connection holds a place under `WS_MAX_PENDING`.
+    pending_server: bool,
     /// The principal counted for this connection, once known.
     principal: Option<PrincipalKey>,
 }
@@ -233,6 +244,7 @@ pub fn reserve(state: &AppState, ip: Option<IpAddr>) -> Result<Slots, Refusal> {
         state: state.clone(),
         address: None,
         pending: None,
+        pending_server: false,
         principal: None,
     };
     if open >= cap {
@@ -242,6 +254,12 @@ pub fn reserve(state: &AppState, ip: Option<IpAddr>) -> Result<Slots, Refusal> {
             "WebSocket upgrade refused: WS_MAX_CONNECTIONS reached"
         );
         return Err(Refusal::Server);
+    }
+    let pending = state.ws_counts.pending.fetch_add(1, Ordering::Relaxed);
+    slots.pending_server = true;
+    if pending >= state.settings.ws_max_pending {
+        tracing::warn!(pending, "WebSocket upgrade refused: WS_MAX_PENDING reached");
+        return Err(Refusal::PendingServer);
     }
     if let Some(ip) = ip {
         let key = crate::auth::rate_limit::bucket_key(ip);
@@ -287,21 +305,29 @@ impl Slots {
         if let Some(old) = self.principal.replace(key) {
             counts.release(&old);
         }
+        self.leave_pending();
+        Ok(())
+    }
+}
+
+impl Slots {
+    /// Gives back the places of a connection that has not authenticated, once.
+    fn leave_pending(&mut self) {
         if let Some(pending) = self.pending.take() {
             self.state.ws_counts.pending_by_address.release(&pending);
         }
-        Ok(())
+        if std::mem::take(&mut self.pending_server) {
+            self.state.ws_counts.pending.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
 impl Drop for Slots {
     fn drop(&mut self) {
+        self.leave_pending();
         self.state.ws_connections.fetch_sub(1, Ordering::Relaxed);
         if let Some(address) = &self.address {
             self.state.ws_counts.by_address.release(address);
-        }
-        if let Some(pending) = &self.pending {
-            self.state.ws_counts.pending_by_address.release(pending);
         }
         if let Some(principal) = &self.principal {
             self.state.ws_counts.by_principal.release(principal);

@@ -666,6 +666,46 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    an_open_websocket_holds_its_connection_place,
+    env = [("HTTP_MAX_CONNECTIONS", "1")],
+    |app| {
+        use futures_util::SinkExt;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_tungstenite::tungstenite::{
+            Message, client::IntoClientRequest, http::HeaderValue,
+        };
+        let token = app.staff_session("acme", &[VIEW]).await;
+        let mut request = app.ws_url().into_client_request().unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let init = json!({"type": "connection_init",
+            "payload": {"Authorization": format!("Bearer {token}")}});
+        ws.send(Message::text(init.to_string())).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // The socket is the one connection allowed: the next waits for it to end.
+        let mut next = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        next.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let early =
+            tokio::time::timeout(std::time::Duration::from_millis(700), next.read(&mut buf)).await;
+        assert!(
+            early.is_err(),
+            "a connection past the cap was served beside a WebSocket"
+        );
+        drop(ws);
+        let answer = read_until_closed(&mut next)
+            .await
+            .expect("served once the socket ended");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+);
+
+on_every_backend!(
     websockets_outlive_the_request_timeouts,
     env = [
         ("HTTP_HEADER_TIMEOUT", "300ms"),

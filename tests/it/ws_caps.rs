@@ -175,6 +175,30 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    silent_sockets_from_many_addresses_are_capped_across_the_server,
+    env = [
+        ("WS_MAX_PENDING", "3"),
+        ("TRUSTED_PROXIES", "127.0.0.1, ::1")
+    ],
+    |app| -> TestResult {
+        let from = |ip: &str| [("X-Forwarded-For", ip.to_owned())];
+        let mut first = upgrade_with(&app, &from("203.0.113.1")).await.expect("a");
+        let _b = upgrade_with(&app, &from("203.0.113.2")).await.expect("b");
+        let _c = upgrade_with(&app, &from("203.0.113.3")).await.expect("c");
+        // Each address is far under its own cap; the server's is reached.
+        assert_refused(&app, &from("203.0.113.4")).await;
+        // Authenticating gives the place back.
+        let token = app.staff_session("t1", &[VIEW]).await;
+        init(&mut first, &token).await?;
+        let mut d = upgrade_with(&app, &from("203.0.113.4")).await.expect("d");
+        init(&mut d, &token).await?;
+        let _e = upgrade_with(&app, &from("203.0.113.5")).await.expect("e");
+        assert_refused(&app, &from("203.0.113.6")).await;
+        Ok(())
+    }
+);
+
+on_every_backend!(
     forwarded_clients_are_counted_apart,
     env = [
         ("WS_MAX_CONNECTIONS_PER_IP", "2"),
