@@ -86,12 +86,14 @@ impl HealthQuery {
     /// when it last worked, its last error and the tenant's messages waiting for it. The
     /// same checklist as `onegraph doctor`. Counted as 9 by the query limits.
     #[graphql(guard = "Need::Perm(Permission::AdminSettings)")]
-    async fn integration_health(&self, ctx: &Context<'_>) -> Result<Option<Vec<IntegrationStatus>>> {
+    async fn integration_health(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<IntegrationStatus>>> {
         let p = principal(ctx)?;
         let state = state(ctx)?;
         let mission = state.mission.health(Some(&p.tenant_id));
-        let rows =
-            health::checklist(&state.db, &state.settings, &mission, &p.tenant_id).await?;
+        let rows = health::checklist(&state.db, &state.settings, &mission, &p.tenant_id).await?;
         budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(IntegrationStatus).collect()))
     }

@@ -19,7 +19,11 @@ pub async fn http(url: &str, timeout: Duration) -> bool {
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
-        .user_agent(concat!("onegraph/", env!("CARGO_PKG_VERSION"), " health probe"))
+        .user_agent(concat!(
+            "onegraph/",
+            env!("CARGO_PKG_VERSION"),
+            " health probe"
+        ))
         .build()
     else {
         return false;

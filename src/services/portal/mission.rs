@@ -87,7 +87,10 @@ impl Proxy {
         for outcome in seen {
             health.last_success_at = health.last_success_at.max(outcome.last_success_at);
             if let Some((at, why)) = &outcome.last_failure
-                && health.last_failure.as_ref().is_none_or(|(seen, _)| at > seen)
+                && health
+                    .last_failure
+                    .as_ref()
+                    .is_none_or(|(seen, _)| at > seen)
             {
                 health.last_failure = Some((*at, why.clone()));
             }

@@ -34,8 +34,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 
 use crate::{
@@ -113,6 +113,30 @@ impl Integration {
             Integration::HubBilling => "Hub Billing",
             Integration::Bus => "Bus",
             Integration::Email => "E-mail",
+        }
+    }
+
+    /// What happens while it is not configured (for `onegraph doctor`).
+    pub fn when_off(self) -> &'static str {
+        match self {
+            Integration::Psa => {
+                "the ticket sync is skipped (tickets stay PENDING) and PSA's contact pushes are \
+                 refused"
+            }
+            Integration::Books => "the invoice sync is skipped",
+            Integration::Mission => {
+                "mission and submitPrayerRequest answer UPSTREAM_NOT_CONFIGURED"
+            }
+            Integration::Legal => {
+                "Legal's signing pushes are refused or its webhooks wait in the outbox"
+            }
+            Integration::HubSso => "Hub sign-on answers 503 SSO_NOT_CONFIGURED",
+            Integration::HubSearch => {
+                "no integration key is accepted (set INTEGRATION_KEY or create a tenant key)"
+            }
+            Integration::HubBilling => "usage is not reported to Hub Billing",
+            Integration::Bus => "events wait in the outbox",
+            Integration::Email => "mail is written as .eml files into MAIL_DIR",
         }
     }
 
@@ -501,7 +525,10 @@ async fn billing(
         select
     };
     status.last_success_at = latest_time(rows(), Column::AcceptedAt, db).await?;
-    status.pending_outbox = rows().filter(Column::AcceptedAt.is_null()).count(db).await?;
+    status.pending_outbox = rows()
+        .filter(Column::AcceptedAt.is_null())
+        .count(db)
+        .await?;
     let failing: Option<Option<String>> = rows()
         .filter(Column::AcceptedAt.is_null())
         .filter(Column::Attempts.gt(0))
@@ -593,10 +620,7 @@ async fn integration_keys(
     };
     status.last_success_at = latest_time(keys(), Column::LastUsedAt, db).await?;
     if !status.configured {
-        let live = keys()
-            .filter(Column::RevokedAt.is_null())
-            .count(db)
-            .await?;
+        let live = keys().filter(Column::RevokedAt.is_null()).count(db).await?;
         if live > 0 {
             status.configured = true;
             status.missing_settings.clear();
