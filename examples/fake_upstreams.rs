@@ -12,7 +12,7 @@
 //! Hub Billing, the Bus, and an SMTP server with STARTTLS and a certificate from a CA made
 //! for this run) and prints the `export` lines of the settings that point onegraph at them,
 //! with the keys they expect, plus an SSO secret and a platform integration key for the two
-//! Hub items, which Hub uses to call onegraph. Each fake sits behind a gate on its own port:
+//! Hub items, with which Hub calls onegraph (`tests/it/support/upstreams.rs` has the list). Each fake sits behind a gate on its own port:
 //! type `stop mission` (or `psa`, `books`, `legal`, `hub`, `bus`, `smtp`) and connections to
 //! it are refused, as if it were down, until `start mission`; `status` lists them; `quit`
 //! or Ctrl-C ends the program.
@@ -29,15 +29,6 @@ use tokio::{
 #[path = "../tests/it/support/mod.rs"]
 #[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 mod support;
-
-/// The SSO secret printed for `PORTAL_CLIENT_SSO_SECRET` (Hub would sign with it).
-const SSO_SECRET: &str = "fake-upstreams-sso-secret-0123456789abcdef";
-/// The platform key printed for `INTEGRATION_KEY` (Hub's search would send it).
-const INTEGRATION_KEY: &str = "fake-upstreams-integration-key";
-/// The key printed for `BUS_INTEGRATION_KEY` (the fake Hub Billing takes any).
-const HUB_KEY: &str = "fake-upstreams-hub-key";
-/// Where the fake Hub Billing takes usage reports.
-const HUB_PATH: &str = "/api/hub/billing/usage/report";
 
 /// A port that forwards connections to a fake while open, and refuses them while closed.
 struct Gate {
@@ -128,64 +119,12 @@ async fn main() -> Result<(), String> {
     };
 
     // The fakes, each on its own port, and a gate in front of each.
-    let psa = support::psa::FakePsa::start().await;
-    let (_, books_base) = support::books::start();
-    let (_, mission_base) = support::mission::start();
-    let legal = support::legal::start().await;
-    let hub = support::fake::FakeServer::start(HUB_PATH).await;
-    let bus = support::bus::start().await;
-    let smtp = support::smtp::FakeSmtp::start().await;
-
-    let addr_of = |base: &str| -> Result<SocketAddr, String> {
-        base.trim_start_matches("http://")
-            .parse()
-            .map_err(|_| format!("a fake's address {base} does not parse"))
-    };
+    let upstreams = support::upstreams::Upstreams::start().await;
     let mut gates: BTreeMap<&'static str, Gate> = BTreeMap::new();
-    for (name, target) in [
-        ("psa", addr_of(&psa.base)?),
-        ("books", addr_of(books_base)?),
-        ("mission", addr_of(mission_base)?),
-        ("legal", legal.addr),
-        ("hub", hub.addr),
-        ("bus", bus.addr),
-        ("smtp", SocketAddr::from(([127, 0, 0, 1], smtp.port))),
-    ] {
+    for (name, target) in upstreams.targets() {
         gates.insert(name, Gate::open(target).await.map_err(fail(name))?);
     }
-    let url = |name: &str, path: &str| format!("http://{}{path}", gates[name].addr);
-
-    let mut settings: Vec<(&str, String)> = vec![
-        ("PSA_API_URL", url("psa", "")),
-        ("PSA_SERVICE_KEY", support::PSA_KEY.to_owned()),
-        ("BOOKS_API_URL", url("books", "")),
-        ("BOOKS_SERVICE_KEY", support::books::KEY.to_owned()),
-        ("MISSION_API_URL", url("mission", "")),
-        ("MISSION_SERVICE_KEY", support::mission::KEY.to_owned()),
-        (
-            "PORTAL_INTEGRATION_KEY",
-            support::legal::PORTAL_KEY.to_owned(),
-        ),
-        ("LEGAL_WEBHOOK_URL", url("legal", "/legal/webhook")),
-        (
-            "LEGAL_WEBHOOK_SECRET",
-            support::legal::WEBHOOK_SECRET.to_owned(),
-        ),
-        ("HUB_API_URL", url("hub", "")),
-        ("BUS_INTEGRATION_KEY", HUB_KEY.to_owned()),
-        ("BUS_API_URL", url("bus", "")),
-        ("BUS_SDK_KEY", support::bus::BUS_KEY.to_owned()),
-        ("PORTAL_CLIENT_SSO_SECRET", SSO_SECRET.to_owned()),
-        ("INTEGRATION_KEY", INTEGRATION_KEY.to_owned()),
-    ];
-    for (name, value) in smtp.env() {
-        let value = if name == "SES_SMTP_PORT" {
-            gates["smtp"].addr.port().to_string()
-        } else {
-            value
-        };
-        settings.push((name, value));
-    }
+    let settings = upstreams.env_via(|name, own| gates.get(name).map_or(own, |gate| gate.addr));
 
     let mut exports = String::from(
         "# onegraph's settings for the fake upstreams (cargo run --example fake_upstreams)\n",
