@@ -269,6 +269,39 @@ on_every_backend!(refused_without_visitor_admin_settings, |app| {
     assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
 });
 
+on_every_backend!(
+    refused_hub_sign_ins_show_in_their_tenants_checklist,
+    |app| {
+        let alpha = app.admin("health-sso-a").await;
+        let beta = app.admin("health-sso-b").await;
+        let signed_in = checklist(&app, &alpha).await["Hub SSO"]["lastSuccessAt"].clone();
+        assert!(signed_in.is_string());
+
+        // A token for alpha's tenant, signed by Hub but expired.
+        let mut claims = app.claims("health-sso-a", ALL_VISITOR);
+        claims.iat -= 600;
+        claims.exp = claims.iat + 60;
+        let (status, _) = app.exchange(&app.mint(&claims)).await;
+        assert_eq!(status, 401);
+        let a = checklist(&app, &alpha).await;
+        assert_eq!(
+            a["Hub SSO"]["lastError"], "a Hub sign-in was refused: the token had expired",
+            "{a:#?}"
+        );
+        assert_eq!(a["Hub SSO"]["lastSuccessAt"], signed_in);
+        assert_eq!(
+            checklist(&app, &beta).await["Hub SSO"]["lastError"],
+            Value::Null
+        );
+
+        // A sign-in that works puts it behind.
+        let alpha = app.admin("health-sso-a").await;
+        let a = checklist(&app, &alpha).await;
+        assert_eq!(a["Hub SSO"]["lastError"], Value::Null, "{a:#?}");
+        assert_ne!(a["Hub SSO"]["lastSuccessAt"], signed_in);
+    }
+);
+
 /// The Bus outbox rows of `tenant` (a label; `None`: every tenant's) that are dead.
 async fn dead_bus_rows(app: &TestApp, tenant: Option<&str>) -> u64 {
     use entities::outbox::{Column, Entity, OutboxKind};
