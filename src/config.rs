@@ -339,6 +339,10 @@ pub struct Settings {
     /// `UPSTREAM_BREAKER_COOLDOWN` (default `30s`): how long an open circuit fails calls at
     /// once before it lets one probe through.
     pub upstream_breaker_cooldown: Duration,
+    /// `HEALTH_PROBE_TIMEOUT` (default `2s`): how long each reachability probe of
+    /// `integrationHealth` and `onegraph doctor` waits for an answer (the probes run at
+    /// once, so the checklist takes about this long at most).
+    pub health_probe_timeout: Duration,
 }
 
 /// Where settings are read from: the process environment, or a map in tests.
@@ -651,6 +655,7 @@ impl Settings {
                 "a positive integer",
             )?,
             upstream_breaker_cooldown: r.duration("UPSTREAM_BREAKER_COOLDOWN", "30s")?,
+            health_probe_timeout: r.duration("HEALTH_PROBE_TIMEOUT", "2s")?,
         };
         if let Some(key) = &settings.integration_key {
             // The platform key reads every tenant: it must not be guessable, nor the key that
@@ -691,6 +696,12 @@ impl Settings {
         if settings.upstream_breaker_cooldown.is_zero() {
             return Err(ConfigError {
                 name: "UPSTREAM_BREAKER_COOLDOWN",
+                message: "must be longer than 0".into(),
+            });
+        }
+        if settings.health_probe_timeout.is_zero() {
+            return Err(ConfigError {
+                name: "HEALTH_PROBE_TIMEOUT",
                 message: "must be longer than 0".into(),
             });
         }
@@ -958,6 +969,7 @@ mod tests {
         assert_eq!(s.outbox_max_attempts, 20);
         assert_eq!(s.upstream_breaker_threshold, 5);
         assert_eq!(s.upstream_breaker_cooldown, Duration::from_secs(30));
+        assert_eq!(s.health_probe_timeout, Duration::from_secs(2));
         let s = settings(&[
             ("OUTBOX_POLL_INTERVAL", "50ms"),
             ("OUTBOX_MAX_ATTEMPTS", "3"),
@@ -971,6 +983,7 @@ mod tests {
             ("OUTBOX_RETRY_BASE", "5 minutes"),
             ("UPSTREAM_BREAKER_THRESHOLD", "0"),
             ("UPSTREAM_BREAKER_COOLDOWN", "0"),
+            ("HEALTH_PROBE_TIMEOUT", "0"),
         ] {
             let err = settings(&[(name, value)]).err();
             assert!(err.is_some_and(|e| e.name == name), "{name}={value}");

@@ -1,4 +1,5 @@
-//! The `onegraph` command line: serve, migrate, export-schema, token, jobs run. Wiring only.
+//! The `onegraph` command line: serve, migrate, export-schema, token, doctor, jobs run.
+//! Wiring only.
 
 use std::process::ExitCode;
 
@@ -60,6 +61,9 @@ enum Command {
         #[arg(long, default_value = "Developer")]
         name: String,
     },
+    /// Print the integration checklist: what is configured, which settings are missing,
+    /// what answers (exit 1 when a configured product or the database does not).
+    Doctor,
     /// Scheduled jobs.
     Jobs {
         #[command(subcommand)]
@@ -145,6 +149,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             println!("{}", cli::mint_token(&settings, &request)?);
             Ok(())
+        }
+        Command::Doctor => {
+            cli::doctor::doctor(&Settings::from_env().map_err(|e| e.to_string())?).await
         }
         Command::Migrate => cli::migrate(&Settings::from_env().map_err(|e| e.to_string())?).await,
         Command::Jobs {

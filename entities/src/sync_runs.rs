@@ -18,6 +18,11 @@ pub struct Model {
     pub error: Option<String>,
     /// JSON object: tenant id → counts.
     pub counts: String,
+    /// The errors that concerned every tenant (the upstream down, a page refused as a
+    /// whole), in onegraph's own words; `None` when there were none.
+    pub shared_error: Option<String>,
+    /// JSON object: tenant id → how many of that tenant's own items failed.
+    pub tenant_errors: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -397,6 +397,26 @@ async fn assert_integration_tables(db: &DatabaseConnection, present: bool) -> Te
     Ok(())
 }
 
+/// What the integration-health migration adds: two columns of `sync_runs` and an outbox index.
+async fn assert_health_columns(db: &DatabaseConnection, present: bool) -> TestResult {
+    let manager = SchemaManager::new(db);
+    for column in ["shared_error", "tenant_errors"] {
+        assert_eq!(
+            manager.has_column("sync_runs", column).await?,
+            present,
+            "sync_runs.{column}"
+        );
+    }
+    assert_eq!(
+        manager
+            .has_index("outbox", "idx_outbox_tenant_kind_delivered")
+            .await?,
+        present,
+        "idx_outbox_tenant_kind_delivered"
+    );
+    Ok(())
+}
+
 async fn exercise(db: &DatabaseConnection) -> TestResult {
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;
@@ -404,7 +424,25 @@ async fn exercise(db: &DatabaseConnection) -> TestResult {
     assert_integration_tables(db, true).await?;
     assert_billing_tables(db, true).await?;
     assert_later_indexes(db, true).await?;
-    // The newest migration (billing reports) alone goes down: its table goes, the rest stay.
+    assert_health_columns(db, true).await?;
+    assert!(
+        SchemaManager::new(db)
+            .has_index("visits", "idx_visits_checked_in_id")
+            .await?
+    );
+    // The newest migration (integration health) alone goes down: its columns and index go.
+    Migrator::down(db, Some(1)).await?;
+    assert_health_columns(db, false).await?;
+    assert_billing_tables(db, true).await?;
+    // Then the cross-tenant check-in index.
+    Migrator::down(db, Some(1)).await?;
+    assert!(
+        !SchemaManager::new(db)
+            .has_index("visits", "idx_visits_checked_in_id")
+            .await?
+    );
+    assert_billing_tables(db, true).await?;
+    // Then billing reports: its table goes, the rest stay.
     Migrator::down(db, Some(1)).await?;
     assert_billing_tables(db, false).await?;
     assert_integration_tables(db, true).await?;

@@ -1,7 +1,8 @@
-//! What the `onegraph` commands do, as library functions; `main.rs` only parses the command
+//! What the `onegraph` commands do (`doctor` in `doctor.rs`), as library functions; `main.rs` only parses the command
 //! line and calls them.
 
 pub mod demo;
+pub mod doctor;
 
 use std::sync::Arc;
 

@@ -173,6 +173,15 @@ weigh!(crate::services::portal::mission::MissionGroup, fields: 4, text: [id, nam
 weigh!(crate::services::portal::mission::DirectoryEntry, fields: 3, text: [member_id, name], optional: [email]);
 weigh!(crate::services::portal::mission::PrayerRequest, fields: 4, text: [id, body], optional: []);
 
+impl Weigh for crate::services::shared::health::IntegrationStatus {
+    fn weight(&self) -> usize {
+        8 * FIELD
+            + self.name.len()
+            + opt(&self.last_error)
+            + self.missing_settings.iter().map(|n| n.len()).sum::<usize>()
+    }
+}
+
 impl Weigh
     for (
         entities::signing_requests::Model,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod field_errors;
 pub mod graphiql;
 pub mod guard;
+pub mod health;
 pub mod http;
 pub mod input;
 pub mod jobs;
@@ -40,6 +41,7 @@ pub struct Query(
     portal::query::TicketsQuery,
     portal::query::SigningQuery,
     portal::query::MissionQuery,
+    health::HealthQuery,
 );
 
 /// Every mutation field.

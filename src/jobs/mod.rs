@@ -70,6 +70,9 @@ pub struct JobReport {
     /// theirs refused). Every other error concerns every tenant (the upstream down, a page
     /// refused as a whole); an error pushed without [`JobReport::tenant_error`] counts so.
     pub tenant_errors: BTreeMap<String, usize>,
+    /// The positions in [`JobReport::errors`] of the errors [`JobReport::tenant_error`]
+    /// recorded (the others concern every tenant).
+    own: std::collections::BTreeSet<usize>,
 }
 
 impl JobReport {
@@ -86,7 +89,19 @@ impl JobReport {
     /// Records an error about one of `tenant`'s items: it makes only that tenant's run not ok.
     pub fn tenant_error(&mut self, tenant: &str, message: String) {
         *self.tenant_errors.entry(tenant.to_owned()).or_default() += 1;
+        self.own.insert(self.errors.len());
         self.errors.push(message);
+    }
+
+    /// The errors that concern every tenant (in the order they happened): what any tenant's
+    /// admin may read of a run, in onegraph's own words.
+    pub fn shared_error_texts(&self) -> Vec<&str> {
+        self.errors
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.own.contains(i))
+            .map(|(_, e)| e.as_str())
+            .collect()
     }
 
     /// How many errors concern every tenant rather than one.

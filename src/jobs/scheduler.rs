@@ -197,6 +197,22 @@ fn short_error(report: &Result<JobReport, AppError>) -> Option<String> {
     Some(text.chars().take(MAX_ERROR).collect())
 }
 
+/// The errors of a run that concern every tenant (`sync_runs.shared_error`), which any
+/// tenant's admin may read: the report's shared errors, or the job's own error.
+fn shared_error(report: &Result<JobReport, AppError>) -> Option<String> {
+    let text = match report {
+        Ok(report) => {
+            let shared = report.shared_error_texts();
+            if shared.is_empty() {
+                return None;
+            }
+            shared.join("; ")
+        }
+        Err(err) => format!("{}: {}", err.code(), err.message()),
+    };
+    Some(text.chars().take(MAX_ERROR).collect())
+}
+
 /// Runs `job` under the lease this replica already holds, recording it in `sync_runs`, and
 /// releases the lease. Answers the record, or the job's own error (recorded as well).
 async fn run_leased(ctx: &Domain, job: Job, trigger: Trigger) -> AppResult<RunRecord> {
@@ -211,6 +227,8 @@ async fn run_leased(ctx: &Domain, job: Job, trigger: Trigger) -> AppResult<RunRe
         summary: Set(None),
         error: Set(None),
         counts: Set("{}".to_owned()),
+        shared_error: Set(None),
+        tenant_errors: Set("{}".to_owned()),
     })
     .exec_without_returning(&ctx.db)
     .await;
@@ -274,12 +292,16 @@ async fn run_leased(ctx: &Domain, job: Job, trigger: Trigger) -> AppResult<RunRe
         ),
     };
     let counts = serde_json::to_string(&per_tenant).unwrap_or_else(|_| "{}".to_owned());
+    let own_errors = serde_json::to_string(&tenant_errors).unwrap_or_else(|_| "{}".to_owned());
+    let shared_error = shared_error(&result);
     let saved = Runs::update_many()
         .col_expr(sync_runs::Column::FinishedAt, Expr::value(finished_at))
         .col_expr(sync_runs::Column::Ok, Expr::value(ok))
         .col_expr(sync_runs::Column::Summary, Expr::value(summary.clone()))
         .col_expr(sync_runs::Column::Error, Expr::value(error.clone()))
         .col_expr(sync_runs::Column::Counts, Expr::value(counts))
+        .col_expr(sync_runs::Column::SharedError, Expr::value(shared_error))
+        .col_expr(sync_runs::Column::TenantErrors, Expr::value(own_errors))
         .filter(sync_runs::Column::Id.eq(&id))
         .exec(&ctx.db)
         .await;

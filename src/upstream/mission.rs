@@ -345,6 +345,11 @@ pub trait MissionApi: Send + Sync {
         member: &Member,
         request: &NewPrayerRequest,
     ) -> Result<PrayerRequest, MissionError>;
+
+    /// Whether calls fail at once now (an open circuit), for health reports.
+    fn circuit_open(&self) -> bool {
+        false
+    }
 }
 
 /// Mission over HTTP, with its circuit breaker.
@@ -378,11 +383,6 @@ impl HttpMission {
                 settings.upstream_breaker_cooldown,
             ),
         })
-    }
-
-    /// Whether the circuit fails calls at once now.
-    pub fn circuit_open(&self) -> bool {
-        self.breaker.is_open()
     }
 
     fn url(&self, path: &str, query: &[(&'static str, String)]) -> reqwest::Url {
@@ -541,6 +541,10 @@ impl MissionApi for HttpMission {
         }
         let value = result?;
         parse(&value).inspect_err(|err| self.log("Mission write", PATH, err))
+    }
+
+    fn circuit_open(&self) -> bool {
+        self.breaker.is_open()
     }
 }
 

@@ -9,6 +9,7 @@ pub mod hub;
 pub mod legal;
 pub mod mail;
 pub mod mission;
+pub mod probe;
 pub mod psa;
 
 /// Installs rustls' `ring` provider as the process default, once; every HTTPS client

@@ -11,6 +11,7 @@ mod auth;
 mod billing;
 mod budget;
 mod harness;
+mod health;
 mod housekeeping;
 mod http;
 mod integration;

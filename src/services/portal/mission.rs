@@ -44,25 +44,127 @@ pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
 const MAX_FIELD: usize = 10_000;
 
 /// The process's way to Mission: the HTTP client with its circuit breaker, or nothing when
-/// Mission is not configured. Built once; cheap to share.
+/// Mission is not configured, and what its calls last came to per tenant. Built once; cheap
+/// to share.
 #[derive(Clone)]
 pub struct Proxy {
     api: Option<Arc<dyn MissionApi>>,
+    outcomes: Arc<Outcomes>,
 }
 
 impl Proxy {
     /// The proxy for the configured Mission (none when `MISSION_API_URL` or
     /// `MISSION_SERVICE_KEY` is unset).
     pub fn from_settings(settings: &Settings) -> Self {
-        let api = HttpMission::from_settings(settings)
-            .ok()
-            .map(|client| Arc::new(client) as Arc<dyn MissionApi>);
-        Proxy { api }
+        let outcomes = Arc::new(Outcomes::default());
+        let api = HttpMission::from_settings(settings).ok().map(|client| {
+            Arc::new(Recording {
+                inner: Arc::new(client),
+                outcomes: outcomes.clone(),
+            }) as Arc<dyn MissionApi>
+        });
+        Proxy { api, outcomes }
     }
 
     /// Whether Mission is configured.
     pub fn is_configured(&self) -> bool {
         self.api.is_some()
+    }
+
+    /// What this process's calls to Mission last came to for `tenant` (every tenant's,
+    /// latest first, for `None`), and whether its circuit is open now. Mission is proxied
+    /// live and nothing of it is stored, so this is in memory: since this process started.
+    pub fn health(&self, tenant: Option<&str>) -> MissionHealth {
+        let outcomes = self.outcomes.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut health = MissionHealth {
+            circuit_open: self.api.as_ref().is_some_and(|api| api.circuit_open()),
+            ..MissionHealth::default()
+        };
+        let seen = outcomes
+            .iter()
+            .filter(|(t, _)| tenant.is_none_or(|tenant| tenant == t.as_str()))
+            .map(|(_, outcome)| outcome);
+        for outcome in seen {
+            health.last_success_at = health.last_success_at.max(outcome.last_success_at);
+            if let Some((at, why)) = &outcome.last_failure
+                && health
+                    .last_failure
+                    .as_ref()
+                    .is_none_or(|(seen, _)| at > seen)
+            {
+                health.last_failure = Some((*at, why.clone()));
+            }
+        }
+        health
+    }
+}
+
+/// What Mission calls last came to, for `integrationHealth`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MissionHealth {
+    /// When a call last got an answer.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// When a call last failed, and onegraph's description of why (never Mission's body).
+    pub last_failure: Option<(DateTime<Utc>, String)>,
+    /// Whether the circuit fails calls at once now.
+    pub circuit_open: bool,
+}
+
+/// The last outcome of Mission calls per tenant, in this process.
+#[derive(Default)]
+struct Outcomes(Mutex<HashMap<String, MissionHealth>>);
+
+impl Outcomes {
+    fn record<T>(&self, tenant: &str, result: &Result<T, MissionError>) {
+        let at = crate::services::now();
+        let mut outcomes = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(_) => {
+                outcomes
+                    .entry(tenant.to_owned())
+                    .or_default()
+                    .last_success_at = Some(at);
+            }
+            // Not Mission's doing: nothing was asked of it.
+            Err(MissionError::NotConfigured | MissionError::InvalidHeader) => {}
+            Err(err) => {
+                outcomes.entry(tenant.to_owned()).or_default().last_failure =
+                    Some((at, err.describe()));
+            }
+        }
+    }
+}
+
+/// The Mission client, noting what each call came to in [`Outcomes`].
+struct Recording {
+    inner: Arc<dyn MissionApi>,
+    outcomes: Arc<Outcomes>,
+}
+
+#[async_trait::async_trait]
+impl MissionApi for Recording {
+    async fn get(
+        &self,
+        member: &Member,
+        resource: &Resource,
+    ) -> Result<serde_json::Value, MissionError> {
+        let result = self.inner.get(member, resource).await;
+        self.outcomes.record(&member.tenant_id, &result);
+        result
+    }
+
+    async fn submit_prayer_request(
+        &self,
+        member: &Member,
+        request: &api::NewPrayerRequest,
+    ) -> Result<api::PrayerRequest, MissionError> {
+        let result = self.inner.submit_prayer_request(member, request).await;
+        self.outcomes.record(&member.tenant_id, &result);
+        result
+    }
+
+    fn circuit_open(&self) -> bool {
+        self.inner.circuit_open()
     }
 }
 

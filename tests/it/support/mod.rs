@@ -10,6 +10,7 @@ pub mod legal;
 pub mod mission;
 pub mod psa;
 pub mod smtp;
+pub mod upstreams;
 
 use std::{
     collections::HashMap,

@@ -52,8 +52,8 @@ const MISSION: &str = "portal.mission.view";
 const PRAYER: &str = "portal.mission.prayer.submit";
 
 /// CONTRACT section 2's table, one row per field of the schema. Rows of the contract whose
-/// fields are not built yet (`search`, `integrationHealth`) join when their fields do: the
-/// walk fails until they are classified.
+/// fields are not built yet (`search`) join when their fields do: the walk fails until they
+/// are classified.
 const GUARDED: &[(&str, Guard)] = &[
     ("Query.me", Principal),
     ("Query.locations", AnyVisitor),
@@ -90,6 +90,7 @@ const GUARDED: &[(&str, Guard)] = &[
     ("Mutation.updateVisitorSettings", Perm(SETTINGS)),
     ("Query.auditLog", Perm(SETTINGS)),
     ("Query.integrationKeys", Perm(SETTINGS)),
+    ("Query.integrationHealth", Perm(SETTINGS)),
     ("Mutation.createIntegrationKey", Perm(SETTINGS)),
     ("Mutation.revokeIntegrationKey", Perm(SETTINGS)),
     ("Mutation.runSync", Perm(SETTINGS)),
@@ -141,6 +142,19 @@ const UNGUARDED: &[(&str, &[&str])] = &[
     (
         "IntegrationKey",
         &["id", "name", "createdAt", "lastUsedAt", "revokedAt"],
+    ),
+    (
+        "IntegrationStatus",
+        &[
+            "name",
+            "configured",
+            "missingSettings",
+            "reachable",
+            "lastSuccessAt",
+            "lastError",
+            "pendingOutbox",
+            "deadOutbox",
+        ],
     ),
     ("ClientUser", &["id", "email", "name", "role", "active"]),
     (
