@@ -13,7 +13,7 @@ pub const HUB_PATH: &str = "/api/hub/billing/usage/report";
 /// The key the settings give Hub Billing (`BUS_INTEGRATION_KEY`; the fake takes any).
 pub const HUB_KEY: &str = "fake-hub-integration-key";
 /// The platform `INTEGRATION_KEY` the settings give (Hub's search would send it).
-pub const INTEGRATION_KEY: &str = "fake-platform-integration-key";
+pub const INTEGRATION_KEY: &str = "fake-platform-integration-key-0123456789";
 
 /// The names of the fakes, as [`Upstreams::targets`] and the example's commands call them.
 pub const NAMES: [&str; 7] = ["psa", "books", "mission", "legal", "hub", "bus", "smtp"];
