@@ -29,6 +29,9 @@ pub struct Inner {
     pub schema: AppSchema,
     /// The per-IP limiter on brute-force surfaces.
     pub limiter: RateLimiter,
+    /// The per-IP limiter on wrong integration keys: its own buckets, so that failed
+    /// sign-ins from an address never refuse a product's right key, and the other way round.
+    pub key_limiter: RateLimiter,
     /// Open WebSocket connections (counted from the upgrade request on), for metrics and
     /// `WS_MAX_CONNECTIONS`.
     pub ws_connections: std::sync::atomic::AtomicI64,
@@ -58,12 +61,14 @@ impl AppState {
         crate::upstream::install_crypto_provider();
         let schema = graphql::build_schema(&settings);
         let limiter = RateLimiter::new(settings.auth_rate_burst, settings.auth_rate_per_minute);
+        let key_limiter = RateLimiter::new(settings.auth_rate_burst, settings.auth_rate_per_minute);
         let mission = crate::services::portal::mission::Proxy::from_settings(&settings);
         let domain = Domain::new(settings, db, stats, Arc::new(LocalHub::default()));
         AppState(Arc::new(Inner {
             domain,
             schema,
             limiter,
+            key_limiter,
             ws_connections: std::sync::atomic::AtomicI64::new(0),
             ws_counts: graphql::ws::ConnectionCounts::default(),
             mission,

@@ -34,10 +34,11 @@ pub fn presented_key(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-/// Runs the key check `check` of a request from `peer` under the per-address limiter of the
-/// sign-on endpoints: a token is taken before the check and given back when the key is
-/// right, so that wrong keys are what is limited (`429 RATE_LIMITED` past
-/// `AUTH_RATE_BURST`).
+/// Runs the key check `check` of a request from `peer` under the per-address limiter of
+/// integration keys (`AUTH_RATE_BURST`, `AUTH_RATE_PER_MINUTE`; its buckets are not the
+/// sign-on endpoints'): a token is taken before the check and given back unless the key was
+/// wrong, so that wrong keys are what is limited (`429 RATE_LIMITED` past the burst) and a
+/// database error costs the caller nothing.
 pub async fn key_attempt<T>(
     state: &AppState,
     peer: SocketAddr,
@@ -45,10 +46,10 @@ pub async fn key_attempt<T>(
     check: impl Future<Output = AppResult<T>>,
 ) -> AppResult<T> {
     let ip = super::auth::request_ip(state, Some(peer), headers);
-    state.limiter.check(ip)?;
+    state.key_limiter.check(ip)?;
     let outcome = check.await;
-    if outcome.is_ok() {
-        state.limiter.refund(ip);
+    if !matches!(outcome, Err(AppError::Unauthenticated(_))) {
+        state.key_limiter.refund(ip);
     }
     outcome
 }

@@ -379,6 +379,17 @@ on_every_backend!(
         ("AUTH_RATE_PER_MINUTE", "1")
     ],
     |app| {
+        // Failed sign-ins from the address use up the sign-on allowance, not the keys'.
+        for expected in [401, 401, 401, 429] {
+            let response = app
+                .client
+                .post(format!("{}/api/auth/client-hub-sso", app.base))
+                .json(&json!({"token": "not-a-token"}))
+                .send()
+                .await
+                .expect("sign-in");
+            assert_eq!(response.status().as_u16(), expected);
+        }
         // The right key gives its token back: it is never what runs the allowance out.
         for _ in 0..5 {
             let (status, body) = get(&app, Some(PLATFORM_KEY), "/api/integration/locations").await;
