@@ -137,6 +137,8 @@ pub async fn serve(
         settings.sso_secret = Some(Secret::new(demo::random_secret()));
         tracing::info!("demo: generated a PORTAL_CLIENT_SSO_SECRET for this run");
     }
+    crate::upstream::mail::check_settings(&settings)
+        .map_err(|reason| format!("e-mail through SES: {reason}"))?;
     let (conn, stats) = open_database(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.bind_addr)
         .await

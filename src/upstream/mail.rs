@@ -75,8 +75,19 @@ pub fn missing_ses_settings(settings: &Settings) -> Vec<&'static str> {
     missing
 }
 
+/// Checks that SES, when every one of its settings is set, can be used with them: the
+/// server refuses to start otherwise, rather than write set-password links to disk while
+/// the operator believes mail is sent.
+pub fn check_settings(settings: &Settings) -> Result<(), &'static str> {
+    if missing_ses_settings(settings).is_empty() {
+        SesMailer::new(settings)?;
+    }
+    Ok(())
+}
+
 /// The mailer the settings call for: SES over SMTP when it is fully configured (and its
-/// settings are valid), else the `.eml` file transport into `MAIL_DIR`.
+/// settings are valid, which `serve` checks first with [`check_settings`]), else the `.eml`
+/// file transport into `MAIL_DIR`.
 pub fn from_settings(settings: &Settings) -> Arc<dyn Mailer> {
     let missing = missing_ses_settings(settings);
     if missing.is_empty() {

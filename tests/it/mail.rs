@@ -160,29 +160,3 @@ on_every_backend!(
         assert!(!raw.contains(PASSWORD));
     }
 );
-
-#[test]
-fn a_ca_file_without_certificates_is_not_taken_for_one() {
-    // The SES settings are unusable: the transport is the `.eml` files of MAIL_DIR, and the
-    // reason is logged at start; no connection trusts "no extra CA" by mistake.
-    let empty =
-        std::env::temp_dir().join(format!("onegraph-empty-ca-{}.pem", uuid::Uuid::new_v4()));
-    std::fs::write(&empty, "not a certificate\n").unwrap();
-    let settings = |ca: &std::path::Path| {
-        let env: std::collections::HashMap<String, String> = [
-            ("SES_FROM_ADDRESS", "portal@example.com"),
-            ("SES_REGION", "eu-west-1"),
-            ("SES_SMTP_USERNAME", "user"),
-            ("SES_SMTP_PASSWORD", PASSWORD),
-            ("SES_SMTP_HOST", "localhost"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .chain([("SES_SMTP_CA_FILE".to_owned(), ca.display().to_string())])
-        .collect();
-        onegraph::config::Settings::from_source(&env).unwrap()
-    };
-    let mailer = onegraph::upstream::mail::from_settings(&settings(&empty));
-    assert_eq!(mailer.transport(), "file");
-    let _ = std::fs::remove_file(&empty);
-}

@@ -1035,7 +1035,25 @@ async fn start_up_errors_name_settings_not_secrets() {
     let redis_password = random("redis-password");
     let db_password = random("db-password");
     let sso = random("sso-secret");
+    let smtp_password = random("smtp-password");
+    let no_certificate = dir.join("no-certificate.pem");
+    std::fs::write(&no_certificate, "not a certificate\n").unwrap();
     let cases = [
+        (
+            "ses",
+            vec![
+                (
+                    "DATABASE_URL",
+                    format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display()),
+                ),
+                ("SES_FROM_ADDRESS", "portal@example.com".to_owned()),
+                ("SES_REGION", "eu-west-1".to_owned()),
+                ("SES_SMTP_USERNAME", "smtp-user".to_owned()),
+                ("SES_SMTP_PASSWORD", smtp_password.clone()),
+                ("SES_SMTP_CA_FILE", no_certificate.display().to_string()),
+            ],
+            "SES_SMTP_CA_FILE holds no PEM certificate",
+        ),
         (
             "redis",
             vec![
@@ -1085,6 +1103,7 @@ async fn start_up_errors_name_settings_not_secrets() {
         watch.add_secret("the REDIS_URL password", &redis_password);
         watch.add_secret("the DATABASE_URL password", &db_password);
         watch.add_secret("PORTAL_CLIENT_SSO_SECRET", &sso);
+        watch.add_secret("SES_SMTP_PASSWORD", &smtp_password);
         assert_eq!(
             watch.found_in(&output),
             Vec::<String>::new(),
