@@ -78,6 +78,16 @@ impl Budget {
         Ok(())
     }
 
+    /// How many more list items the budget takes; refuses once it is spent.
+    pub fn nodes_left(&self) -> Result<usize, AppError> {
+        if self.exceeded.load(Ordering::Relaxed) {
+            return Err(self.refusal());
+        }
+        Ok(self
+            .max_nodes
+            .saturating_sub(self.nodes.load(Ordering::Relaxed)))
+    }
+
     /// Whether a charge was refused since the last [`Budget::reset`].
     pub fn exceeded(&self) -> bool {
         self.exceeded.load(Ordering::Relaxed)

@@ -45,18 +45,12 @@ pub fn load_err(error: Arc<AppError>) -> async_graphql::Error {
 }
 
 /// Declares a loader whose batch is the service function `$batch`. A batch is not sent once
-/// the request's response budget is spent, and a batch of lists (`lists`) that would overrun
-/// what is left of it spends it: a wide request stops at the first batch past its budget
-/// instead of loading every batch before its lists charge what they hold.
+/// the request's response budget is spent, and a batch of lists (`lists`) reads at most one
+/// row more than the budget has left, and spends it when that row comes: a wide request stops
+/// at the first batch past its budget, having read no more than the budget, instead of
+/// loading every batch before its lists charge what they hold.
 macro_rules! loader {
     ($(#[$doc:meta])* $name:ident, $value:ty, $batch:path) => {
-        loader!(@define $(#[$doc])* $name, $value, $batch, |_: &HashMap<String, $value>| 0);
-    };
-    ($(#[$doc:meta])* $name:ident, $value:ty, $batch:path, lists) => {
-        loader!(@define $(#[$doc])* $name, $value, $batch,
-            |values: &HashMap<String, $value>| values.values().map(Vec::len).sum());
-    };
-    (@define $(#[$doc:meta])* $name:ident, $value:ty, $batch:path, $items:expr) => {
         $(#[$doc])*
         pub struct $name(TenantScope, Arc<Budget>);
 
@@ -66,9 +60,28 @@ macro_rules! loader {
 
             async fn load(&self, keys: &[String]) -> Result<HashMap<String, $value>, Self::Error> {
                 self.1.admit(0).map_err(Arc::new)?;
-                let values = $batch(&self.0, keys).await.map_err(Arc::new)?;
-                let items: fn(&HashMap<String, $value>) -> usize = $items;
-                self.1.admit(items(&values)).map_err(Arc::new)?;
+                $batch(&self.0, keys).await.map_err(Arc::new)
+            }
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, $value:ty, $batch:path, lists) => {
+        $(#[$doc])*
+        pub struct $name(TenantScope, Arc<Budget>);
+
+        impl Loader<String> for $name {
+            type Value = $value;
+            type Error = Arc<AppError>;
+
+            async fn load(&self, keys: &[String]) -> Result<HashMap<String, $value>, Self::Error> {
+                // Reads at most one row more than the budget has left: that one says the
+                // lists would overrun it, and the rest is never read.
+                let left = self.1.nodes_left().map_err(Arc::new)?;
+                let values = $batch(&self.0, keys, left.saturating_add(1))
+                    .await
+                    .map_err(Arc::new)?;
+                self.1
+                    .admit(values.values().map(Vec::len).sum())
+                    .map_err(Arc::new)?;
                 Ok(values)
             }
         }

@@ -130,6 +130,31 @@ on_every_backend!(
     }
 );
 
+on_every_backend!(a_batch_of_lists_reads_no_more_than_it_may_hold, |app| {
+    // The statement behind `Location.currentVisits` for every location of a request: given
+    // room for 4 rows, it reads 4, not the 6 open visits there are.
+    let token = app.admin("budget-rows").await;
+    let locations = two_busy_locations(&app, &token).await;
+    let principal = onegraph::auth::Principal {
+        kind: onegraph::auth::PrincipalKind::Staff,
+        tenant_id: tenant_id("budget-rows"),
+        user_id: None,
+        company_id: None,
+        kiosk_id: None,
+        location_id: None,
+        permissions: Default::default(),
+        credential_id: None,
+        expires_at: None,
+    };
+    let scope =
+        onegraph::services::shared::batch::TenantScope::new(&app.state.db, Some(&principal));
+    let batch = onegraph::services::visitor::batch::current_visits_by_location;
+    let all = batch(&scope, &locations, 100).await.expect("batch");
+    assert_eq!(all.values().map(Vec::len).sum::<usize>(), 6);
+    let capped = batch(&scope, &locations, 4).await.expect("batch");
+    assert_eq!(capped.values().map(Vec::len).sum::<usize>(), 4);
+});
+
 on_every_backend!(
     lists_past_the_byte_budget_are_refused_whole,
     env = [("GRAPHQL_MAX_RESPONSE_BYTES", "4000")],

@@ -20,6 +20,7 @@ pub const TICKET_COMMENTS: usize = page::MAX_LIST;
 pub async fn comments_by_ticket(
     scope: &TenantScope,
     keys: &[String],
+    max_rows: usize,
 ) -> AppResult<HashMap<String, Vec<entities::ticket_comments::Model>>> {
     use entities::ticket_comments::{Column, Entity};
     let rows = first_per_key::<Entity>(
@@ -30,6 +31,7 @@ pub async fn comments_by_ticket(
         Condition::all(),
         &[(Column::CreatedAt, Order::Desc), (Column::Id, Order::Desc)],
         TICKET_COMMENTS,
+        max_rows,
     )
     .await?;
     let mut map: HashMap<String, Vec<_>> = HashMap::new();

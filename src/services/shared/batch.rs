@@ -52,7 +52,8 @@ where
 /// The first `limit` rows per key of `E`, in `order`, for the tenant's rows whose `key` is in
 /// `keys` and that match `extra`: one statement however many keys, and never more than
 /// `limit` rows per key (`ROW_NUMBER()` over each key's partition, SQLite 3.25+ and
-/// PostgreSQL).
+/// PostgreSQL) nor `max_rows` in all (a caller that may hold no more than N rows asks for
+/// N + 1 and refuses when it gets them, without reading the rest).
 pub async fn first_per_key<E>(
     scope: &TenantScope,
     tenant: E::Column,
@@ -61,6 +62,7 @@ pub async fn first_per_key<E>(
     extra: Condition,
     order: &[(E::Column, Order)],
     limit: usize,
+    max_rows: usize,
 ) -> AppResult<Vec<E::Model>>
 where
     E: EntityTrait,
@@ -88,6 +90,7 @@ where
     for (column, direction) in order {
         outer.order_by((Alias::new("ranked"), *column), direction.clone());
     }
+    outer.limit(u64::try_from(max_rows).unwrap_or(u64::MAX));
     let stmt = scope.db.get_database_backend().build(&outer);
     Ok(E::find().from_raw_sql(stmt).all(&scope.db).await?)
 }

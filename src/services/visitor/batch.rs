@@ -39,6 +39,7 @@ by_id!(pre_registrations_by_id, pre_registrations);
 pub async fn kiosks_by_location(
     scope: &TenantScope,
     keys: &[String],
+    max_rows: usize,
 ) -> AppResult<HashMap<String, Vec<entities::kiosks::Model>>> {
     use entities::kiosks::{Column, Entity};
     let rows = first_per_key::<Entity>(
@@ -49,6 +50,7 @@ pub async fn kiosks_by_location(
         Condition::all(),
         &[(Column::PairedAt, Order::Desc), (Column::Id, Order::Desc)],
         page::MAX_LIST + 1,
+        max_rows,
     )
     .await?;
     Ok(group(rows, |k| k.location_id.clone()))
@@ -59,6 +61,7 @@ pub async fn kiosks_by_location(
 pub async fn current_visits_by_location(
     scope: &TenantScope,
     keys: &[String],
+    max_rows: usize,
 ) -> AppResult<HashMap<String, Vec<entities::visits::Model>>> {
     use entities::visits::{Column, Entity};
     let rows = first_per_key::<Entity>(
@@ -72,6 +75,7 @@ pub async fn current_visits_by_location(
             (Column::Id, Order::Desc),
         ],
         page::MAX_LIST + 1,
+        max_rows,
     )
     .await?;
     Ok(group(rows, |v| v.location_id.clone()))
@@ -84,6 +88,7 @@ pub const VISITOR_VISITS: usize = 50;
 pub async fn visits_by_visitor(
     scope: &TenantScope,
     keys: &[String],
+    max_rows: usize,
 ) -> AppResult<HashMap<String, Vec<entities::visits::Model>>> {
     use entities::visits::{Column, Entity};
     let rows = first_per_key::<Entity>(
@@ -97,6 +102,7 @@ pub async fn visits_by_visitor(
             (Column::Id, Order::Desc),
         ],
         VISITOR_VISITS,
+        max_rows,
     )
     .await?;
     Ok(group(rows, |v| v.visitor_id.clone()))
