@@ -317,6 +317,14 @@ pub struct Settings {
     pub ws_max_variables_bytes: usize,
     /// `WS_MAX_OPERATIONS` (default 20): live operations one WebSocket may hold.
     pub ws_max_operations: usize,
+    /// `WS_MAX_OPERATIONS_PER_PRINCIPAL` (default 100): live operations one principal may
+    /// hold across its WebSockets; past it a `subscribe` gets an `error` with
+    /// `RATE_LIMITED`. Every event runs each live subscription once, so this bounds the work
+    /// one account's subscriptions cost per event.
+    pub ws_max_operations_per_principal: usize,
+    /// `GRAPHQL_SUBSCRIPTION_MAX_NODES` (default 2000): list items one subscription event
+    /// may hold (its `GRAPHQL_MAX_NODES`); an event over it is `QUERY_TOO_COMPLEX`.
+    pub graphql_subscription_max_nodes: usize,
     /// `WS_INIT_TIMEOUT` (default `10s`): time allowed between upgrade and `connection_init`.
     pub ws_init_timeout: Duration,
     /// `UPSTREAM_TIMEOUT` (default `5s`): how long one call to another product may take.
@@ -609,6 +617,16 @@ impl Settings {
             http_write_timeout: r.duration("HTTP_WRITE_TIMEOUT", "30s")?,
             http_max_connections: r.parse("HTTP_MAX_CONNECTIONS", 25_000, "a positive integer")?,
             ws_max_pending: r.parse("WS_MAX_PENDING", 2_000, "a positive integer")?,
+            ws_max_operations_per_principal: r.parse(
+                "WS_MAX_OPERATIONS_PER_PRINCIPAL",
+                100,
+                "a positive integer",
+            )?,
+            graphql_subscription_max_nodes: r.parse(
+                "GRAPHQL_SUBSCRIPTION_MAX_NODES",
+                2_000,
+                "a positive integer",
+            )?,
             http_body_timeout: r.duration("HTTP_BODY_TIMEOUT", "30s")?,
             ws_max_connections: r.parse("WS_MAX_CONNECTIONS", 20_000, "a positive integer")?,
             graphql_max_nodes: r.parse("GRAPHQL_MAX_NODES", 20_000, "a positive integer")?,
@@ -726,6 +744,14 @@ impl Settings {
             ("WS_MAX_PENDING_PER_IP", settings.ws_max_pending_per_ip),
             ("HTTP_MAX_CONNECTIONS", settings.http_max_connections),
             ("WS_MAX_PENDING", settings.ws_max_pending),
+            (
+                "WS_MAX_OPERATIONS_PER_PRINCIPAL",
+                settings.ws_max_operations_per_principal,
+            ),
+            (
+                "GRAPHQL_SUBSCRIPTION_MAX_NODES",
+                settings.graphql_subscription_max_nodes,
+            ),
             (
                 "WS_MAX_CONNECTIONS_PER_PRINCIPAL",
                 settings.ws_max_connections_per_principal,

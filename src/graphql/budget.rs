@@ -39,8 +39,13 @@ pub struct Budget {
 impl Budget {
     /// A fresh budget with the limits of `settings`.
     pub fn new(settings: &Settings) -> Arc<Self> {
+        Self::with_nodes(settings, settings.graphql_max_nodes)
+    }
+
+    /// A fresh budget of `max_nodes` list items (and the byte limit of `settings`).
+    pub fn with_nodes(settings: &Settings, max_nodes: usize) -> Arc<Self> {
         Arc::new(Budget {
-            max_nodes: settings.graphql_max_nodes,
+            max_nodes,
             max_bytes: settings.graphql_max_response_bytes,
             nodes: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),

@@ -26,7 +26,7 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, MergedSubscription, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema, parser::types::OperationType};
 use axum::{Router, routing::get};
 
 use crate::{app::AppState, auth::RequestMeta, config::Settings};
@@ -108,7 +108,17 @@ pub fn prepare(
     request: async_graphql::Request,
     meta: RequestMeta,
 ) -> (async_graphql::Request, Arc<budget::Budget>) {
-    let budget = budget::Budget::new(&state.settings);
+    prepare_with(state, request, meta, state.settings.graphql_max_nodes)
+}
+
+/// [`prepare`] with a budget of `max_nodes` list items.
+fn prepare_with(
+    state: &AppState,
+    request: async_graphql::Request,
+    meta: RequestMeta,
+    max_nodes: usize,
+) -> (async_graphql::Request, Arc<budget::Budget>) {
+    let budget = budget::Budget::with_nodes(&state.settings, max_nodes);
     let loaders = loaders::Loaders::new(state, meta.principal.as_deref(), budget.clone());
     let request = request
         .data(state.clone())
@@ -151,14 +161,21 @@ pub async fn execute(
 
 /// [`execute`] for a subscription (or any operation) over the WebSocket: one response per
 /// event, each with `null` for its failed nullable fields and its own response budget (an
-/// event over it is that one error alone; the subscription goes on).
+/// event over it is that one error alone; the subscription goes on). A subscription's events
+/// get `GRAPHQL_SUBSCRIPTION_MAX_NODES` each: every event runs every live subscription of
+/// the tenant, so each may cost far less than a query.
 pub fn execute_stream(
     state: &AppState,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
     meta: RequestMeta,
 ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
     use futures_util::StreamExt;
-    let (mut request, budget) = prepare(state, request, meta);
+    let max_nodes = if is_operation(&mut request, OperationType::Subscription) {
+        state.settings.graphql_subscription_max_nodes
+    } else {
+        state.settings.graphql_max_nodes
+    };
+    let (mut request, budget) = prepare_with(state, request, meta, max_nodes);
     if let Err(error) = limits::check_request(&mut request)
         .and_then(|()| input::refuse_nul(&mut request))
         .and_then(|()| single_root_field(&mut request))
@@ -211,12 +228,16 @@ fn operation<'a>(
 
 /// Whether the operation `request` runs is a mutation.
 fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    is_operation(request, OperationType::Mutation)
+}
+
+/// Whether the operation `request` runs is of type `ty` (false when it does not parse).
+fn is_operation(request: &mut async_graphql::Request, ty: OperationType) -> bool {
     let name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return false;
     };
-    operation(document, name.as_deref())
-        .is_some_and(|op| op.ty == async_graphql::parser::types::OperationType::Mutation)
+    operation(document, name.as_deref()).is_some_and(|op| op.ty == ty)
 }
 
 /// Refuses a subscription with more than one root field (the GraphQL specification's

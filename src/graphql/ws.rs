@@ -25,7 +25,7 @@
 //! |---|---|
 //! | `BAD_USER_INPUT` | an id longer than 128 bytes (a `complete` with such an id is ignored: no operation can have it) |
 //! | `QUERY_TOO_COMPLEX` | a `query` (with `operationName`) longer than `WS_MAX_DOCUMENT_BYTES`, or `variables` (with `extensions`, serialised as JSON) longer than `WS_MAX_VARIABLES_BYTES` |
-//! | `RATE_LIMITED` | `WS_MAX_OPERATIONS` operations are live already |
+//! | `RATE_LIMITED` | `WS_MAX_OPERATIONS` operations are live already on the connection, or `WS_MAX_OPERATIONS_PER_PRINCIPAL` across the principal's connections |
 //!
 //! The upgrade itself is refused with HTTP 429 `RATE_LIMITED` and `Retry-After` (see
 //! [`reserve`]) when `WS_MAX_CONNECTIONS` connections are open, or
@@ -125,6 +125,8 @@ pub struct ConnectionCounts {
     pending_by_address: Counts<IpAddr>,
     /// Connections across the server that have not authenticated yet.
     pending: AtomicUsize,
+    /// Live operations per principal, across its connections.
+    operations_by_principal: Counts<PrincipalKey>,
     by_principal: Counts<PrincipalKey>,
 }
 
@@ -403,10 +405,44 @@ type OperationItem = (Arc<str>, u64, Option<async_graphql::Response>);
 struct Operation {
     /// Distinguishes this operation from earlier ones that used the same id.
     seq: u64,
+    /// Its place under `WS_MAX_OPERATIONS_PER_PRINCIPAL`, given back when it is dropped.
+    _place: OperationPlace,
     /// Drops the stream on `complete` or after a request error.
     abort: AbortHandle,
     /// Whether a `next` was sent already.
     started: bool,
+}
+
+/// One live operation's place among its principal's, across connections; dropping it (the
+/// operation completed, failed, was stopped or its connection ended) gives it back.
+struct OperationPlace {
+    state: AppState,
+    key: PrincipalKey,
+}
+
+impl OperationPlace {
+    /// A place for one more operation of `principal`, unless it has
+    /// `WS_MAX_OPERATIONS_PER_PRINCIPAL` live already.
+    fn take(state: &AppState, principal: &Principal) -> Option<Self> {
+        let key = PrincipalKey::of(principal);
+        state
+            .ws_counts
+            .operations_by_principal
+            .acquire(key.clone(), state.settings.ws_max_operations_per_principal)
+            .then(|| OperationPlace {
+                state: state.clone(),
+                key,
+            })
+    }
+}
+
+impl Drop for OperationPlace {
+    fn drop(&mut self) {
+        self.state
+            .ws_counts
+            .operations_by_principal
+            .release(&self.key);
+    }
 }
 
 /// What woke the connection's task.
@@ -662,6 +698,15 @@ impl Connection {
                 )
                 .await;
         }
+        let Some(place) = OperationPlace::take(&self.state, &principal) else {
+            return self
+                .refuse(
+                    &id,
+                    ErrorCode::RateLimited,
+                    "Too many live operations for this account",
+                )
+                .await;
+        };
         let request = match payload.into_request() {
             Ok(request) => request,
             Err(reason) => return Flow::close(code::BAD_REQUEST, reason),
@@ -685,6 +730,7 @@ impl Connection {
             id,
             Operation {
                 seq,
+                _place: place,
                 abort,
                 started: false,
             },

@@ -220,7 +220,10 @@ async fn send(ws: &mut Ws, message: Value) {
 
 on_every_backend!(
     each_subscription_event_has_its_own_budget,
-    env = [("GRAPHQL_MAX_NODES", "3")],
+    env = [
+        ("GRAPHQL_MAX_NODES", "20000"),
+        ("GRAPHQL_SUBSCRIPTION_MAX_NODES", "3")
+    ],
     |app| {
         let token = app.admin("budget-live").await;
         let lobby = app.create_location(&token, "Lobby").await;

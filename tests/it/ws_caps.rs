@@ -468,3 +468,44 @@ on_every_backend!(
         Ok(())
     }
 );
+
+on_every_backend!(
+    live_operations_are_capped_per_principal_across_connections,
+    env = [("WS_MAX_OPERATIONS_PER_PRINCIPAL", "3")],
+    |app| -> TestResult {
+        const LIVE: &str = "subscription { visitorCheckedIn { id } }";
+        let token = app.staff_session("t1", &[VIEW]).await;
+        let mut first = connect_as(&app, &token).await?;
+        let mut second = connect_as(&app, &token).await?;
+        subscribe(&mut first, "a", LIVE, json!({})).await?;
+        subscribe(&mut first, "b", LIVE, json!({})).await?;
+        subscribe(&mut second, "c", LIVE, json!({})).await?;
+        // A pong comes after the socket's earlier messages are handled.
+        ping_pong(&mut first).await?;
+        ping_pong(&mut second).await?;
+        // Each socket is far under WS_MAX_OPERATIONS; the account is at its cap.
+        subscribe(&mut second, "d", LIVE, json!({})).await?;
+        let refused = recv(&mut second).await?;
+        assert_eq!(refused["id"], "d", "{refused}");
+        assert_eq!(refused["type"], "error", "{refused}");
+        assert_eq!(
+            refused["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+            "{refused}"
+        );
+        // Another account has its own places.
+        let other = app.staff_session("t1", &[VIEW]).await;
+        let mut third = connect_as(&app, &other).await?;
+        subscribe(&mut third, "e", LIVE, json!({})).await?;
+        expect_quiet(&mut third).await?;
+        // A completed operation, or a closed socket, gives its place back.
+        send(&mut first, json!({"id": "a", "type": "complete"})).await?;
+        ping_pong(&mut first).await?;
+        subscribe(&mut second, "d", LIVE, json!({})).await?;
+        expect_quiet(&mut second).await?;
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        subscribe(&mut second, "f", LIVE, json!({})).await?;
+        expect_quiet(&mut second).await?;
+        Ok(())
+    }
+);

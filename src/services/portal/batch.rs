@@ -30,8 +30,7 @@ pub async fn comments_by_ticket(
         keys,
         Condition::all(),
         &[(Column::CreatedAt, Order::Desc), (Column::Id, Order::Desc)],
-        TICKET_COMMENTS,
-        max_rows,
+        (TICKET_COMMENTS, max_rows),
     )
     .await?;
     let mut map: HashMap<String, Vec<_>> = HashMap::new();

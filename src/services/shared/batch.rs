@@ -51,7 +51,7 @@ where
 
 /// The first `limit` rows per key of `E`, in `order`, for the tenant's rows whose `key` is in
 /// `keys` and that match `extra`: one statement however many keys, and never more than
-/// `limit` rows per key (`ROW_NUMBER()` over each key's partition, SQLite 3.25+ and
+/// `limit` rows per key (the first of the pair `(limit, max_rows)`) (`ROW_NUMBER()` over each key's partition, SQLite 3.25+ and
 /// PostgreSQL) nor `max_rows` in all (a caller that may hold no more than N rows asks for
 /// N + 1 and refuses when it gets them, without reading the rest).
 pub async fn first_per_key<E>(
@@ -61,8 +61,7 @@ pub async fn first_per_key<E>(
     keys: &[String],
     extra: Condition,
     order: &[(E::Column, Order)],
-    limit: usize,
-    max_rows: usize,
+    (limit, max_rows): (usize, usize),
 ) -> AppResult<Vec<E::Model>>
 where
     E: EntityTrait,

@@ -49,8 +49,7 @@ pub async fn kiosks_by_location(
         keys,
         Condition::all(),
         &[(Column::PairedAt, Order::Desc), (Column::Id, Order::Desc)],
-        page::MAX_LIST + 1,
-        max_rows,
+        (page::MAX_LIST + 1, max_rows),
     )
     .await?;
     Ok(group(rows, |k| k.location_id.clone()))
@@ -74,8 +73,7 @@ pub async fn current_visits_by_location(
             (Column::CheckedInAt, Order::Desc),
             (Column::Id, Order::Desc),
         ],
-        page::MAX_LIST + 1,
-        max_rows,
+        (page::MAX_LIST + 1, max_rows),
     )
     .await?;
     Ok(group(rows, |v| v.location_id.clone()))
@@ -101,8 +99,7 @@ pub async fn visits_by_visitor(
             (Column::CheckedInAt, Order::Desc),
             (Column::Id, Order::Desc),
         ],
-        VISITOR_VISITS,
-        max_rows,
+        (VISITOR_VISITS, max_rows),
     )
     .await?;
     Ok(group(rows, |v| v.visitor_id.clone()))
