@@ -358,8 +358,14 @@ pub async fn run_now_for_tenant(ctx: &Domain, job: Job, tenant_id: &str) -> AppR
         }
     };
     if let Err(err) = take_lease_now(ctx, job).await {
-        if let Some(turn) = turn {
-            give_back_turn(&ctx.db, &turn).await?;
+        if let Some(turn) = turn
+            && let Err(lost) = give_back_turn(&ctx.db, &turn).await
+        {
+            // The caller learns why the run did not start; the turn stays taken.
+            tracing::warn!(
+                code = lost.code().as_str(),
+                "giving back a runSync turn failed"
+            );
         }
         return Err(err);
     }

@@ -489,11 +489,13 @@ async fn find_for_change(
             query = query.filter(Column::TenantId.eq(tenant));
         }
         let found = query.one(db).await?;
+        // A ticket PSA has not confirmed yet (no PSA id) is taken by its reference only
+        // within the tenant the change names: a reference alone could name any tenant's.
         if let Some(ticket) = found
-            && ticket
-                .psa_ticket_id
-                .as_deref()
-                .is_none_or(|p| p == change.psa_id)
+            && match ticket.psa_ticket_id.as_deref() {
+                Some(psa_id) => psa_id == change.psa_id,
+                None => change.tenant_id.is_some(),
+            }
         {
             return Ok(Some(ticket));
         }
