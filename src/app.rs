@@ -99,6 +99,7 @@ pub async fn serve(
         match TcpListener::bind(addr).await {
             Ok(metrics) => {
                 let app = http::metrics::router(state.clone());
+                let limits = limits.clone();
                 tokio::spawn(async move {
                     let forever = std::future::pending::<()>();
                     if let Err(err) = serve_http(metrics, app, limits, forever).await {
@@ -120,7 +121,7 @@ pub async fn serve(
 }
 
 /// What one listener allows its connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct ConnLimits {
     /// `HTTP_HEADER_TIMEOUT`.
     header_timeout: Duration,
@@ -128,6 +129,10 @@ struct ConnLimits {
     write_timeout: Duration,
     /// `HTTP_MAX_CONNECTIONS`.
     max_connections: usize,
+    /// `HTTP_MAX_CONNECTIONS_PER_IP`.
+    max_per_peer: usize,
+    /// `TRUSTED_PROXIES`: peers not limited per address.
+    trusted_proxies: Arc<[crate::config::IpNetwork]>,
 }
 
 impl ConnLimits {
@@ -136,6 +141,53 @@ impl ConnLimits {
             header_timeout: settings.http_header_timeout,
             write_timeout: settings.http_write_timeout,
             max_connections: settings.http_max_connections,
+            max_per_peer: settings.http_max_connections_per_ip,
+            trusted_proxies: settings.trusted_proxies.clone().into(),
+        }
+    }
+}
+
+/// Open connections per peer address (IPv6 by /64), with no entry for an address at zero.
+#[derive(Default)]
+struct PeerCounts(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One connection's place among its peer's; dropping it gives the place back.
+struct PeerPlace {
+    counts: Arc<PeerCounts>,
+    key: std::net::IpAddr,
+}
+
+impl PeerCounts {
+    /// A place for one more connection of `key`, unless it has `cap` open.
+    fn take(counts: &Arc<PeerCounts>, key: std::net::IpAddr, cap: usize) -> Option<PeerPlace> {
+        let mut map = counts
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open = map.entry(key).or_insert(0);
+        if *open >= cap {
+            return None;
+        }
+        *open += 1;
+        Some(PeerPlace {
+            counts: counts.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for PeerPlace {
+    fn drop(&mut self) {
+        let mut map = self
+            .counts
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(open) = map.get_mut(&self.key) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                map.remove(&self.key);
+            }
         }
     }
 }
@@ -146,7 +198,10 @@ impl ConnLimits {
 /// takes longer than `write_timeout` to take any more of what the server writes (a response
 /// or, once upgraded, a WebSocket's frames). At most `max_connections` are open: past it
 /// the loop stops accepting, so the next clients wait in the listen backlog rather than
-/// cost the process a file descriptor and a task each. Upgrades (WebSockets) are handed to
+/// cost the process a file descriptor and a task each; and at most `max_per_peer` from one
+/// peer address (IPv6 by /64; a trusted proxy's own address is not limited), past which a new
+/// connection is closed at once, so that one client cannot take every place. Upgrades
+/// (WebSockets) are handed to
 /// their handlers as usual. Handlers see the peer as `ConnectInfo<SocketAddr>`.
 /// (`axum::serve` offers none of these limits, hence this loop.)
 async fn serve_http(
@@ -157,6 +212,8 @@ async fn serve_http(
 ) -> std::io::Result<()> {
     use tower::{Service, ServiceExt};
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let peers = Arc::new(PeerCounts::default());
+    let (header_timeout, write_timeout) = (limits.header_timeout, limits.write_timeout);
     let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
     // `true` once shutting down; each connection holds an `open` receiver until it ends.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -180,6 +237,18 @@ async fn serve_http(
             },
             () = &mut shutdown => break,
         };
+        let peer_place = if limits.trusted_proxies.iter().any(|p| p.contains(peer.ip())) {
+            None
+        } else {
+            let key = crate::auth::rate_limit::bucket_key(peer.ip());
+            match PeerCounts::take(&peers, key, limits.max_per_peer) {
+                Some(place) => Some(place),
+                None => {
+                    tracing::debug!(%key, "connection refused: HTTP_MAX_CONNECTIONS_PER_IP reached");
+                    continue;
+                }
+            }
+        };
         let service = match ServiceExt::<SocketAddr>::ready(&mut make).await {
             Ok(ready) => match ready.call(peer).await {
                 Ok(service) => service,
@@ -199,10 +268,10 @@ async fn serve_http(
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
+                .header_read_timeout(header_timeout);
             // The connection's place goes with its IO, so that an upgraded connection (a
             // WebSocket, which outlives this task) keeps holding it.
-            let stream = StallGuard::new(stream, limits.write_timeout, slot);
+            let stream = StallGuard::new(stream, write_timeout, (slot, peer_place));
             let connection = builder
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .with_upgrades();
@@ -251,19 +320,24 @@ async fn accept_failed(err: std::io::Error) {
 struct StallGuard<S> {
     inner: S,
     timeout: Duration,
-    /// The connection's place under `HTTP_MAX_CONNECTIONS`, given back when the IO is
-    /// dropped (after the request's connection, or the WebSocket it became, ends).
-    _slot: tokio::sync::OwnedSemaphorePermit,
+    /// The connection's places under `HTTP_MAX_CONNECTIONS` and
+    /// `HTTP_MAX_CONNECTIONS_PER_IP`, given back when the IO is dropped (after the request's
+    /// connection, or the WebSocket it became, ends).
+    _places: (tokio::sync::OwnedSemaphorePermit, Option<PeerPlace>),
     /// Running while writes wait for the client; reset by every write that goes through.
     stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> StallGuard<S> {
-    fn new(inner: S, timeout: Duration, slot: tokio::sync::OwnedSemaphorePermit) -> Self {
+    fn new(
+        inner: S,
+        timeout: Duration,
+        places: (tokio::sync::OwnedSemaphorePermit, Option<PeerPlace>),
+    ) -> Self {
         StallGuard {
             inner,
             timeout,
-            _slot: slot,
+            _places: places,
             stalled: None,
         }
     }

@@ -282,6 +282,10 @@ pub struct Settings {
     /// included; past it the server accepts no more until one ends (the next clients wait in
     /// the listen backlog).
     pub http_max_connections: usize,
+    /// `HTTP_MAX_CONNECTIONS_PER_IP` (default 2000): open connections per peer address
+    /// (IPv6 by /64; the addresses of `TRUSTED_PROXIES` are not limited), WebSockets
+    /// included; a connection past it is closed at once.
+    pub http_max_connections_per_ip: usize,
     /// `WS_MAX_PENDING` (default 2000): WebSockets across the server that have not
     /// authenticated yet; further upgrades get HTTP 429 `RATE_LIMITED`, so that sockets
     /// that say nothing, from however many addresses, cannot take every place of
@@ -617,6 +621,11 @@ impl Settings {
             http_write_timeout: r.duration("HTTP_WRITE_TIMEOUT", "30s")?,
             http_max_connections: r.parse("HTTP_MAX_CONNECTIONS", 25_000, "a positive integer")?,
             ws_max_pending: r.parse("WS_MAX_PENDING", 2_000, "a positive integer")?,
+            http_max_connections_per_ip: r.parse(
+                "HTTP_MAX_CONNECTIONS_PER_IP",
+                2_000,
+                "a positive integer",
+            )?,
             ws_max_operations_per_principal: r.parse(
                 "WS_MAX_OPERATIONS_PER_PRINCIPAL",
                 100,
@@ -744,6 +753,10 @@ impl Settings {
             ("WS_MAX_PENDING_PER_IP", settings.ws_max_pending_per_ip),
             ("HTTP_MAX_CONNECTIONS", settings.http_max_connections),
             ("WS_MAX_PENDING", settings.ws_max_pending),
+            (
+                "HTTP_MAX_CONNECTIONS_PER_IP",
+                settings.http_max_connections_per_ip,
+            ),
             (
                 "WS_MAX_OPERATIONS_PER_PRINCIPAL",
                 settings.ws_max_operations_per_principal,

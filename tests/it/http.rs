@@ -706,6 +706,48 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    one_address_cannot_take_every_connection,
+    env = [("HTTP_MAX_CONNECTIONS_PER_IP", "3")],
+    |app| {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Three idle connections from 127.0.0.1 (the test client's pooled ones, from the same
+        // address, only add to them).
+        let addr = app.addr;
+        let mut idle = Vec::new();
+        for _ in 0..3 {
+            idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // A fourth from the same address is closed at once, without an answer.
+        let mut fourth = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = fourth
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: loc\r\nConnection: close\r\n\r\n")
+            .await;
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            fourth.read_to_end(&mut buf),
+        )
+        .await
+        .expect("closed in time");
+        assert!(
+            read.is_err() || buf.is_empty(),
+            "served past the per-address cap: {}",
+            String::from_utf8_lossy(&buf)
+        );
+        // Once they end, the address is served again.
+        drop(idle);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let mut next = tokio::net::TcpStream::connect(addr).await.unwrap();
+        next.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_until_closed(&mut next).await.expect("served");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+);
+
+on_every_backend!(
     websockets_outlive_the_request_timeouts,
     env = [
         ("HTTP_HEADER_TIMEOUT", "300ms"),
