@@ -39,6 +39,8 @@ pub struct Inner {
     pub ws_counts: graphql::ws::ConnectionCounts,
     /// The way to Mission (its HTTP client and circuit breaker), one per process.
     pub mission: crate::services::portal::mission::Proxy,
+    /// The last round of `integrationHealth`'s reachability probes.
+    pub health_probes: crate::services::shared::health::ProbeCache,
 }
 
 impl Deref for AppState {
@@ -72,6 +74,7 @@ impl AppState {
             ws_connections: std::sync::atomic::AtomicI64::new(0),
             ws_counts: graphql::ws::ConnectionCounts::default(),
             mission,
+            health_probes: Default::default(),
         }))
     }
 }

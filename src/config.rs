@@ -355,6 +355,10 @@ pub struct Settings {
     /// `integrationHealth` and `onegraph doctor` waits for an answer (the probes run at
     /// once, so the checklist takes about this long at most).
     pub health_probe_timeout: Duration,
+    /// `HEALTH_PROBE_CACHE` (default `15s`; `0` probes on every call): how long one round
+    /// of `integrationHealth`'s probes answers every caller of the process, so that the
+    /// checklist cannot be used to send the products a stream of requests.
+    pub health_probe_cache: Duration,
 }
 
 /// Where settings are read from: the process environment, or a map in tests.
@@ -683,6 +687,7 @@ impl Settings {
             )?,
             upstream_breaker_cooldown: r.duration("UPSTREAM_BREAKER_COOLDOWN", "30s")?,
             health_probe_timeout: r.duration("HEALTH_PROBE_TIMEOUT", "2s")?,
+            health_probe_cache: r.duration("HEALTH_PROBE_CACHE", "15s")?,
         };
         if let Some(key) = &settings.integration_key {
             // The platform key reads every tenant: it must not be guessable, nor the key that
@@ -724,6 +729,12 @@ impl Settings {
             return Err(ConfigError {
                 name: "UPSTREAM_BREAKER_COOLDOWN",
                 message: "must be longer than 0".into(),
+            });
+        }
+        if settings.health_probe_timeout > Duration::from_secs(10) {
+            return Err(ConfigError {
+                name: "HEALTH_PROBE_TIMEOUT",
+                message: "must be at most 10s".into(),
             });
         }
         if settings.health_probe_timeout.is_zero() {

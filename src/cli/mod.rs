@@ -88,11 +88,28 @@ pub async fn open_database(
         stats.clone(),
     )
     .await
-    .map_err(|e| format!("connecting to the database: {e}"))?;
-    db::migrate(&conn)
-        .await
-        .map_err(|e| format!("migrating: {e}"))?;
+    .map_err(|e| {
+        format!(
+            "connecting to the database: {}",
+            without_url(&e.to_string(), &settings.database_url)
+        )
+    })?;
+    db::migrate(&conn).await.map_err(|e| {
+        format!(
+            "migrating: {}",
+            without_url(&e.to_string(), &settings.database_url)
+        )
+    })?;
     Ok((conn, stats))
+}
+
+/// `text` with every copy of `url` (which may hold a password) replaced: the database
+/// driver quotes a connection string it cannot parse or has no driver for.
+fn without_url(text: &str, url: &str) -> String {
+    if url.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(url, "[DATABASE_URL]")
 }
 
 /// `migrate`.

@@ -129,6 +129,15 @@ pub fn charge<T: Weigh>(ctx: &Context<'_>, items: &[T]) -> Result<(), AppError> 
     charge_with(ctx, items.len(), || items.iter().map(Weigh::weight).sum())
 }
 
+/// Refuses, before the work, a list of `items` that the request's budget cannot hold (see
+/// [`Budget::admit`]); charges nothing.
+pub fn admit(ctx: &Context<'_>, items: usize) -> Result<(), AppError> {
+    match ctx.data_opt::<Arc<Budget>>() {
+        Some(budget) => budget.admit(items),
+        None => Ok(()),
+    }
+}
+
 /// Charges `nodes` items weighing `bytes()` to the request's budget.
 pub fn charge_with(
     ctx: &Context<'_>,

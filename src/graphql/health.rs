@@ -93,7 +93,15 @@ impl HealthQuery {
         let p = principal(ctx)?;
         let state = state(ctx)?;
         let mission = state.mission.health(Some(&p.tenant_id));
-        let rows = health::checklist(&state.db, &state.settings, &mission, &p.tenant_id).await?;
+        budget::admit(ctx, health::Integration::ALL.len())?;
+        let rows = health::checklist(
+            &state.db,
+            &state.settings,
+            &mission,
+            &p.tenant_id,
+            &state.health_probes,
+        )
+        .await?;
         budget::charge(ctx, &rows)?;
         Ok(Some(rows.into_iter().map(IntegrationStatus).collect()))
     }

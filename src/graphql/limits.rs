@@ -42,8 +42,10 @@ pub const MAX_ALIASES: usize = 30;
 /// Most selections (fields, fragment spreads and inline fragments) in one operation with its
 /// fragments expanded. GraphiQL's introspection query has about 200.
 pub const MAX_FIELDS: usize = 10_000;
-/// Fields that guess secrets, allowed once per operation.
+/// Fields that guess secrets, or (`integrationHealth`) send requests to other products,
+/// allowed once per operation.
 pub const BRUTE_FORCE_FIELDS: &[&str] = &[
+    "integrationHealth",
     "loginWithHubSso",
     "login",
     "requestPasswordReset",
@@ -317,7 +319,7 @@ impl Refusal {
                 Some(pos),
             ),
             Refusal::SensitiveTwice => error(
-                "Sign-in, code and password fields may appear at most once per operation",
+                "Sign-in, code and password fields, and integrationHealth, may appear at most once per operation",
                 ErrorCode::BadUserInput,
                 None,
             ),

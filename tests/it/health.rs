@@ -156,6 +156,7 @@ on_every_backend!(
             &[
                 ("MISSION_API_URL", silent_url.as_str()),
                 ("HEALTH_PROBE_TIMEOUT", "500ms"),
+                ("HEALTH_PROBE_CACHE", "0s"),
             ],
         )
         .await;
@@ -614,3 +615,54 @@ async fn doctor_says_when_the_database_is_unreachable() {
     // The settings' part is shown all the same.
     assert!(line(&stdout, "PSA").contains("PSA_API_URL"), "{stdout}");
 }
+
+on_every_backend!(the_probes_are_shared_for_a_while, |backend: Backend| {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A Mission that counts the connections it is sent and answers each with 200.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let upstreams = Upstreams::start().await;
+    let app = spawn_with_upstreams(backend, &upstreams, &[("MISSION_API_URL", url.as_str())]).await;
+    let admin = app.admin("health-cache").await;
+    // Admins calling at once, and again, within HEALTH_PROBE_CACHE: one round of probes.
+    let calls = (0..5).map(|_| checklist(&app, &admin));
+    let lists = futures_util::future::join_all(calls).await;
+    assert!(
+        lists.iter().all(|l| l["Mission"]["reachable"] == true),
+        "{lists:#?}"
+    );
+    checklist(&app, &admin).await;
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "Mission was probed more than once"
+    );
+    // Twice in one operation is refused before anything runs.
+    let body = app
+        .gql(
+            Some(&admin),
+            "{ a: integrationHealth { name } b: integrationHealth { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+});

@@ -314,6 +314,35 @@ pub async fn probe_all(settings: &Settings, statuses: &mut [IntegrationStatus], 
     }
 }
 
+/// The answers of the last round of probes, shared by every caller of one process for
+/// `HEALTH_PROBE_CACHE`; one round runs at a time, and whoever waits for it takes its answers.
+#[derive(Default)]
+pub struct ProbeCache(tokio::sync::Mutex<Option<(std::time::Instant, Vec<Option<bool>>)>>);
+
+impl ProbeCache {
+    /// Whether each of `statuses` answered, from a fresh enough round or a new one.
+    async fn reachability(
+        &self,
+        settings: &Settings,
+        statuses: &[IntegrationStatus],
+    ) -> Vec<Option<bool>> {
+        let ttl = settings.health_probe_cache;
+        let mut last = self.0.lock().await;
+        if let Some((at, answers)) = last.as_ref()
+            && !ttl.is_zero()
+            && at.elapsed() < ttl
+            && answers.len() == statuses.len()
+        {
+            return answers.clone();
+        }
+        let mut probed = statuses.to_vec();
+        probe_all(settings, &mut probed, settings.health_probe_timeout).await;
+        let answers: Vec<Option<bool>> = probed.iter().map(|s| s.reachable).collect();
+        *last = Some((std::time::Instant::now(), answers.clone()));
+        answers
+    }
+}
+
 /// Adds what this process knows of Mission (its calls and its circuit) for the caller.
 pub fn add_mission(statuses: &mut [IntegrationStatus], mission: &MissionHealth) {
     let Some(status) = statuses
@@ -362,23 +391,25 @@ pub async fn add_durable_state(
 }
 
 /// The whole checklist for a tenant's admin: settings, probes (at once, within
-/// `HEALTH_PROBE_TIMEOUT`, while the database is read), Mission as this process knows it,
+/// `HEALTH_PROBE_TIMEOUT`, while the database is read; or the last round's answers, younger
+/// than `HEALTH_PROBE_CACHE`, from `probes`), Mission as this process knows it,
 /// and the tenant's durable state.
 pub async fn checklist(
     db: &DatabaseConnection,
     settings: &Settings,
     mission: &MissionHealth,
     tenant_id: &str,
+    probes: &ProbeCache,
 ) -> AppResult<Vec<IntegrationStatus>> {
     let mut statuses = configuration(settings);
-    let mut probed = statuses.clone();
-    let (_, durable) = tokio::join!(
-        probe_all(settings, &mut probed, settings.health_probe_timeout),
+    let unprobed = statuses.clone();
+    let (answers, durable) = tokio::join!(
+        probes.reachability(settings, &unprobed),
         add_durable_state(db, Scope::Tenant(tenant_id), &mut statuses),
     );
     durable?;
-    for (status, probed) in statuses.iter_mut().zip(probed) {
-        status.reachable = probed.reachable;
+    for (status, reachable) in statuses.iter_mut().zip(answers) {
+        status.reachable = reachable;
     }
     add_mission(&mut statuses, mission);
     Ok(statuses)

@@ -1069,6 +1069,14 @@ async fn start_up_errors_name_settings_not_secrets() {
             "REDIS_URL",
         ),
         (
+            "unparsable database url",
+            vec![(
+                "DATABASE_URL",
+                format!("postgress://onegraph:{db_password}#x@127.0.0.1:1/onegraph"),
+            )],
+            "connecting to the database",
+        ),
+        (
             "database",
             vec![(
                 "DATABASE_URL",
