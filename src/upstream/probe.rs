@@ -14,6 +14,13 @@ use std::time::Duration;
 /// (refused, reset, TLS failure, DNS failure, timeout, an invalid URL).
 pub async fn http(url: &str, timeout: Duration) -> bool {
     super::install_crypto_provider();
+    // A user and password in the URL would go out as Basic credentials: not for a probe.
+    let Ok(mut url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    if url.set_username("").is_err() || url.set_password(None).is_err() {
+        return false;
+    }
     let Ok(client) = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
