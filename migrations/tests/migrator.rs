@@ -397,8 +397,38 @@ async fn assert_integration_tables(db: &DatabaseConnection, present: bool) -> Te
     Ok(())
 }
 
+/// Whether the search indexes are there: the FTS5 tables on SQLite, the trigram indexes on
+/// PostgreSQL.
+async fn assert_search_indexes(db: &DatabaseConnection, present: bool) -> TestResult {
+    let manager = SchemaManager::new(db);
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        for table in ["visitors_search", "locations_search"] {
+            assert_eq!(manager.has_table(table).await?, present, "table {table}");
+        }
+    } else {
+        for (table, index) in [
+            ("visitors", "idx_visitors_name_trgm"),
+            ("visitors", "idx_visitors_company_trgm"),
+            ("locations", "idx_locations_name_trgm"),
+            ("locations", "idx_locations_address_trgm"),
+        ] {
+            assert_eq!(
+                manager.has_index(table, index).await?,
+                present,
+                "index {index}"
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn exercise(db: &DatabaseConnection) -> TestResult {
     Migrator::up(db, None).await?;
+    assert_search_indexes(db, true).await?;
+    // The newest migration (search indexes) alone goes down: its indexes go, the rest stay.
+    Migrator::down(db, Some(1)).await?;
+    assert_search_indexes(db, false).await?;
+    assert_billing_tables(db, true).await?;
     assert_tables(db, true).await?;
     assert_portal_tables(db, true).await?;
     assert_integration_tables(db, true).await?;
@@ -426,12 +456,14 @@ async fn exercise(db: &DatabaseConnection) -> TestResult {
     assert_later_indexes(db, true).await?;
     assert_portal_tables(db, true).await?;
     assert_integration_tables(db, true).await?;
+    assert_search_indexes(db, true).await?;
     seed_and_query(db).await?;
     Migrator::down(db, None).await?;
     assert_tables(db, false).await?;
     assert_portal_tables(db, false).await?;
     assert_integration_tables(db, false).await?;
     assert_billing_tables(db, false).await?;
+    assert_search_indexes(db, false).await?;
     // Up again after a full down must work.
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;
