@@ -158,6 +158,25 @@ weigh!(crate::services::portal::mission::MissionGroup, fields: 4, text: [id, nam
 weigh!(crate::services::portal::mission::DirectoryEntry, fields: 3, text: [member_id, name], optional: [email]);
 weigh!(crate::services::portal::mission::PrayerRequest, fields: 4, text: [id, body], optional: []);
 
+impl Weigh for crate::services::visitor::search::Hit {
+    fn weight(&self) -> usize {
+        match self {
+            Self::Visit {
+                visit,
+                visitor,
+                location,
+            } => {
+                visit.weight()
+                    + 3 * FIELD
+                    + visitor.name.len()
+                    + opt(&visitor.company)
+                    + location.weight()
+            }
+            Self::Location(location) => location.weight(),
+        }
+    }
+}
+
 impl Weigh
     for (
         entities::signing_requests::Model,

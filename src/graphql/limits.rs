@@ -213,6 +213,16 @@ impl Shape {
     fn field(&self, parent: Option<&str>, name: &str) -> Option<&FieldShape> {
         self.types.get(parent?)?.get(name)
     }
+
+    /// The named type the field `name` of `parent` returns (lists and non-null unwrapped).
+    pub fn returns(&self, parent: &str, name: &str) -> Option<&str> {
+        self.field(Some(parent), name).map(|f| f.returns.as_str())
+    }
+
+    /// The name of the root type of operations of type `ty`.
+    pub fn root_type(&self, ty: OperationType) -> Option<&str> {
+        self.root(ty)
+    }
 }
 
 /// What a selection set amounts to once its fragments are expanded.

@@ -62,7 +62,8 @@ impl ListParams {
     }
 }
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> AppResult<Access> {
+/// The caller's access, from `X-Integration-Key` (`401` when it holds none).
+pub(super) async fn caller(state: &AppState, headers: &HeaderMap) -> AppResult<Access> {
     let presented = headers
         .get(KEY_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -192,7 +193,8 @@ pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: By
     respond(answer, StatusCode::ACCEPTED)
 }
 
-fn respond(answer: AppResult<Value>, status: StatusCode) -> Response {
+/// `body` with `status`, or the error's own answer.
+pub(super) fn respond(answer: AppResult<Value>, status: StatusCode) -> Response {
     match answer {
         Ok(body) => (status, Json(body)).into_response(),
         Err(err) => err.into_response(),
