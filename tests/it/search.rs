@@ -793,6 +793,17 @@ on_every_backend!(
                     let path = error["path"].as_array().cloned().unwrap_or_default();
                     assert_eq!(path.last(), Some(&json!(field)), "{field}: {body}");
                     assert_eq!(path.first(), Some(&json!("search")), "{field}: {body}");
+                    // A nullable field is there, as null; a non-null one is left out.
+                    let pointer: String = path
+                        .iter()
+                        .map(|s| match s {
+                            Value::String(s) => format!("/{s}"),
+                            other => format!("/{other}"),
+                        })
+                        .collect();
+                    let nullable = !matches!(field, "checkedInAt" | "id" | "timezone");
+                    let expected = nullable.then_some(&Value::Null);
+                    assert_eq!(body["data"].pointer(&pointer), expected, "{field}: {body}");
                 }
                 let text = body["data"].to_string();
                 assert!(!text.contains("Europe") && !text.contains("UTC"), "{body}");
