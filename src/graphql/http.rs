@@ -151,7 +151,7 @@ pub async fn post_graphql(State(state): State<AppState>, req: Request) -> Respon
     };
     let meta = match http_auth::request_meta(&state, &parts.headers, ip).await {
         Ok(meta) => meta,
-        Err(err) => return request_error(err.status(), err.code(), &err.message()),
+        Err(err) => return err.into_response(),
     };
     execute(&state, request, meta, &parts.headers).await
 }
@@ -281,7 +281,7 @@ pub async fn get_graphql(State(state): State<AppState>, req: Request) -> Respons
     }
     let meta = match http_auth::request_meta(&state, &parts.headers, ip).await {
         Ok(meta) => meta,
-        Err(err) => return request_error(err.status(), err.code(), &err.message()),
+        Err(err) => return err.into_response(),
     };
     execute(&state, request, meta, &parts.headers).await
 }
