@@ -161,16 +161,12 @@ weigh!(crate::services::portal::mission::PrayerRequest, fields: 4, text: [id, bo
 impl Weigh for crate::services::visitor::search::Hit {
     fn weight(&self) -> usize {
         match self {
-            Self::Visit {
-                visit,
-                visitor,
-                location,
-            } => {
-                visit.weight()
+            Self::Visit(found) => {
+                found.visit.weight()
                     + 3 * FIELD
-                    + visitor.name.len()
-                    + opt(&visitor.company)
-                    + location.weight()
+                    + found.visitor.name.len()
+                    + opt(&found.visitor.company)
+                    + found.location.weight()
             }
             Self::Location(location) => location.weight(),
         }

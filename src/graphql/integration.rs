@@ -162,7 +162,10 @@ mod tests {
     use super::*;
 
     fn marked(query: &str) -> Vec<String> {
-        let mut document = async_graphql::parser::parse_query(query).expect("parses");
+        let mut document = match async_graphql::parser::parse_query(query) {
+            Ok(document) => document,
+            Err(err) => panic!("does not parse: {err}: {query}"),
+        };
         mark_document(&mut document, Shape::of_schema());
         let mut out = Vec::new();
         fn collect(set: &SelectionSet, out: &mut Vec<String>) {

@@ -82,17 +82,13 @@ pub async fn search(
 
 fn result(hit: &Hit) -> Value {
     match hit {
-        Hit::Visit {
-            visit,
-            visitor,
-            location,
-        } => json!({
+        Hit::Visit(found) => json!({
             "type": "visit",
-            "id": visit.id,
-            "name": visitor.name,
-            "company": visitor.company,
-            "status": entities::stored_text(&visit.status),
-            "location": location.name,
+            "id": found.visit.id,
+            "name": found.visitor.name,
+            "company": found.visitor.company,
+            "status": entities::stored_text(&found.visit.status),
+            "location": found.location.name,
         }),
         Hit::Location(location) => json!({
             "type": "location",

@@ -66,12 +66,9 @@ impl VisitorQuery {
         let mut visitors = std::collections::HashMap::new();
         let mut locations = std::collections::HashMap::new();
         for hit in &hits {
-            if let search::Hit::Visit {
-                visitor, location, ..
-            } = hit
-            {
-                visitors.insert(visitor.id.clone(), visitor.clone());
-                locations.insert(location.id.clone(), location.clone());
+            if let search::Hit::Visit(found) = hit {
+                visitors.insert(found.visitor.id.clone(), found.visitor.clone());
+                locations.insert(found.location.id.clone(), found.location.clone());
             }
         }
         let relations = Arc::new(VisitRelations {
@@ -83,9 +80,10 @@ impl VisitorQuery {
         Ok(Some(
             hits.into_iter()
                 .map(|hit| match hit {
-                    search::Hit::Visit { visit, .. } => {
-                        SearchResult::Visit(Visit::with_relations(visit, Some(relations.clone())))
-                    }
+                    search::Hit::Visit(found) => SearchResult::Visit(Visit::with_relations(
+                        found.visit,
+                        Some(relations.clone()),
+                    )),
                     search::Hit::Location(location) => SearchResult::Location(Location(location)),
                 })
                 .collect(),

@@ -124,18 +124,22 @@ impl Scope {
     }
 }
 
+/// A visit found by its visitor, with its visitor and its location.
+#[derive(Debug, Clone)]
+pub struct FoundVisit {
+    /// The visit.
+    pub visit: visits::Model,
+    /// Its visitor.
+    pub visitor: visitors::Model,
+    /// Where it happened.
+    pub location: locations::Model,
+}
+
 /// One result.
 #[derive(Debug, Clone)]
 pub enum Hit {
-    /// A visit whose visitor matched, with its visitor and its location.
-    Visit {
-        /// The visit.
-        visit: visits::Model,
-        /// Its visitor.
-        visitor: visitors::Model,
-        /// Where it happened.
-        location: locations::Model,
-    },
+    /// A visit whose visitor matched.
+    Visit(Box<FoundVisit>),
     /// A location that matched.
     Location(locations::Model),
 }
@@ -529,11 +533,11 @@ fn visit_hit(row: &QueryResult) -> AppResult<Ranked> {
         Class::from_number(class),
         visit.checked_in_at,
         visit.id.clone(),
-        Hit::Visit {
+        Hit::Visit(Box::new(FoundVisit {
             visit,
             visitor,
             location,
-        },
+        })),
     ))
 }
 
@@ -642,7 +646,7 @@ mod tests {
             .iter()
             .map(|h| match h {
                 Hit::Location(l) => l.id.as_str(),
-                Hit::Visit { visit, .. } => visit.id.as_str(),
+                Hit::Visit(found) => found.visit.id.as_str(),
             })
             .collect();
         assert_eq!(ids, ["b", "c", "d"]);
