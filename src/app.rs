@@ -27,6 +27,9 @@ pub struct Inner {
     pub domain: Domain,
     /// The GraphQL schema.
     pub schema: AppSchema,
+    /// The same schema for INTEGRATION principals, with the directive that refuses what
+    /// they may not read (`graphql::integration`).
+    pub integration_schema: AppSchema,
     /// The per-IP limiter on brute-force surfaces.
     pub limiter: RateLimiter,
     /// The per-IP limiter on wrong integration keys: its own buckets, so that failed
@@ -62,6 +65,7 @@ impl AppState {
     pub fn new(settings: Settings, db: DatabaseConnection, stats: Arc<DbStats>) -> Self {
         crate::upstream::install_crypto_provider();
         let schema = graphql::build_schema(&settings);
+        let integration_schema = graphql::build_integration_schema(&settings);
         let limiter = RateLimiter::new(settings.auth_rate_burst, settings.auth_rate_per_minute);
         let key_limiter = RateLimiter::new(settings.auth_rate_burst, settings.auth_rate_per_minute);
         let mission = crate::services::portal::mission::Proxy::from_settings(&settings);
@@ -69,6 +73,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             domain,
             schema,
+            integration_schema,
             limiter,
             key_limiter,
             ws_connections: std::sync::atomic::AtomicI64::new(0),

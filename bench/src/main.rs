@@ -17,6 +17,7 @@ mod machine;
 mod mission;
 mod report;
 mod scenarios;
+mod search;
 mod seed;
 mod server;
 mod soak;
@@ -76,6 +77,11 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "mission",
         about: "mission { events } via a fake Mission vs me { kind } and the fake alone, 1 client",
         run: |ctx| Box::pin(mission::mission(ctx)),
+    },
+    Scenario {
+        name: "search",
+        about: "search on 100,000 visits: a rare name, a common substring, a company prefix; 8 in flight",
+        run: |ctx| Box::pin(search::search(ctx)),
     },
     Scenario {
         name: "sweep",

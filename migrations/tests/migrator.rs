@@ -417,6 +417,31 @@ async fn assert_health_columns(db: &DatabaseConnection, present: bool) -> TestRe
     Ok(())
 }
 
+/// Whether the search indexes are there: the FTS5 tables on SQLite, the trigram indexes on
+/// PostgreSQL.
+async fn assert_search_indexes(db: &DatabaseConnection, present: bool) -> TestResult {
+    let manager = SchemaManager::new(db);
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        for table in ["visitors_search", "locations_search"] {
+            assert_eq!(manager.has_table(table).await?, present, "table {table}");
+        }
+    } else {
+        for (table, index) in [
+            ("visitors", "idx_visitors_name_trgm"),
+            ("visitors", "idx_visitors_company_trgm"),
+            ("locations", "idx_locations_name_trgm"),
+            ("locations", "idx_locations_address_trgm"),
+        ] {
+            assert_eq!(
+                manager.has_index(table, index).await?,
+                present,
+                "index {index}"
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn exercise(db: &DatabaseConnection) -> TestResult {
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;
@@ -424,6 +449,7 @@ async fn exercise(db: &DatabaseConnection) -> TestResult {
     assert_integration_tables(db, true).await?;
     assert_billing_tables(db, true).await?;
     assert_later_indexes(db, true).await?;
+    assert_search_indexes(db, true).await?;
     assert_health_columns(db, true).await?;
     assert!(
         SchemaManager::new(db)
@@ -433,6 +459,7 @@ async fn exercise(db: &DatabaseConnection) -> TestResult {
     // The newest migration (integration health) alone goes down: its columns and index go.
     Migrator::down(db, Some(1)).await?;
     assert_health_columns(db, false).await?;
+    assert_search_indexes(db, true).await?;
     assert_billing_tables(db, true).await?;
     // Then the cross-tenant check-in index.
     Migrator::down(db, Some(1)).await?;
@@ -441,6 +468,10 @@ async fn exercise(db: &DatabaseConnection) -> TestResult {
             .has_index("visits", "idx_visits_checked_in_id")
             .await?
     );
+    assert_search_indexes(db, true).await?;
+    // Then the search indexes: they go, the rest stay.
+    Migrator::down(db, Some(1)).await?;
+    assert_search_indexes(db, false).await?;
     assert_billing_tables(db, true).await?;
     // Then billing reports: its table goes, the rest stay.
     Migrator::down(db, Some(1)).await?;
@@ -464,12 +495,14 @@ async fn exercise(db: &DatabaseConnection) -> TestResult {
     assert_later_indexes(db, true).await?;
     assert_portal_tables(db, true).await?;
     assert_integration_tables(db, true).await?;
+    assert_search_indexes(db, true).await?;
     seed_and_query(db).await?;
     Migrator::down(db, None).await?;
     assert_tables(db, false).await?;
     assert_portal_tables(db, false).await?;
     assert_integration_tables(db, false).await?;
     assert_billing_tables(db, false).await?;
+    assert_search_indexes(db, false).await?;
     // Up again after a full down must work.
     Migrator::up(db, None).await?;
     assert_tables(db, true).await?;

@@ -206,6 +206,21 @@ impl Weigh for crate::services::shared::health::IntegrationStatus {
     }
 }
 
+impl Weigh for crate::services::visitor::search::Hit {
+    fn weight(&self) -> usize {
+        match self {
+            Self::Visit(found) => {
+                found.visit.weight()
+                    + 3 * FIELD
+                    + found.visitor.name.len()
+                    + opt(&found.visitor.company)
+                    + found.location.weight()
+            }
+            Self::Location(location) => location.weight(),
+        }
+    }
+}
+
 impl Weigh
     for (
         entities::signing_requests::Model,

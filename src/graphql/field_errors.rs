@@ -114,13 +114,16 @@ pub fn init() {
 /// walk over a document that was never validated.
 const MAX_FRAGMENT_DEPTH: usize = 64;
 
-/// Every field of `set` (through fragments) answering under `key`.
+/// Every field of `set` (through fragments) answering under `key`, each with the type
+/// condition of the innermost fragment it stands in (`on`, the set's own when none): below a
+/// union, that is the member type the field belongs to.
 fn fields_with_key<'a>(
     doc: &'a ExecutableDocument,
     set: &'a SelectionSet,
     key: &str,
+    on: Option<&'a str>,
     depth: usize,
-    found: &mut Vec<&'a Field>,
+    found: &mut Vec<(&'a Field, Option<&'a str>)>,
 ) {
     if depth > MAX_FRAGMENT_DEPTH {
         return;
@@ -129,11 +132,24 @@ fn fields_with_key<'a>(
         match &selection.node {
             Selection::Field(field) => {
                 if field.node.response_key().node.as_str() == key {
-                    found.push(&field.node);
+                    found.push((&field.node, on));
                 }
             }
             Selection::InlineFragment(inline) => {
-                fields_with_key(doc, &inline.node.selection_set.node, key, depth + 1, found);
+                let inner = inline
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map(|c| c.node.on.node.as_str())
+                    .or(on);
+                fields_with_key(
+                    doc,
+                    &inline.node.selection_set.node,
+                    key,
+                    inner,
+                    depth + 1,
+                    found,
+                );
             }
             Selection::FragmentSpread(spread) => {
                 if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
@@ -141,6 +157,7 @@ fn fields_with_key<'a>(
                         doc,
                         &fragment.node.selection_set.node,
                         key,
+                        Some(fragment.node.type_condition.node.on.node.as_str()),
                         depth + 1,
                         found,
                     );
@@ -188,17 +205,23 @@ fn ends_at_nullable_field(
         };
         let mut fields = Vec::new();
         for set in &sets {
-            fields_with_key(doc, set, key, 0, &mut fields);
+            fields_with_key(doc, set, key, None, 0, &mut fields);
         }
-        let Some(first) = fields.first() else {
+        let Some((first, on)) = fields.first() else {
             return false;
         };
-        let Some(ty) = types.field(object, first.name.node.as_str()) else {
+        // Below a union (which has no fields of its own), the field belongs to the member
+        // type its fragment is on.
+        let parent = match on {
+            Some(on) if !types.objects.contains_key(object) => on,
+            _ => object,
+        };
+        let Some(ty) = types.field(parent, first.name.node.as_str()) else {
             return false;
         };
         nullable = ty.nullable;
         object = ty.named.as_str();
-        sets = fields.iter().map(|f| &f.selection_set.node).collect();
+        sets = fields.iter().map(|(f, _)| &f.selection_set.node).collect();
     }
     nullable
 }

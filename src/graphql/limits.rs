@@ -12,7 +12,7 @@
 //! request on async-graphql's slow path.
 //!
 //! Complexity: each field costs 1 plus what it selects (`__typename` costs nothing); a field
-//! with a `first` argument (the Relay connections) costs `first × (what it selects) + 1`,
+//! with a `first` argument (the Relay connections, and `search`) costs `first × (what it selects) + 1`,
 //! `first` clamped to 0..=100 and 20 when absent; a plain list costs `N × (what it selects)
 //! + 1`, N the size its schema description states ("Counted as N by the query limits."), so
 //! nested lists multiply as they do when they load. Which fields those are comes from the
@@ -74,7 +74,8 @@ enum Multiplier {
     /// Once: a single object (or a connection's own `edges` and `nodes`, which its `first`
     /// already counts).
     One,
-    /// By the field's `first` argument: a Relay connection.
+    /// By the field's `first` argument: a Relay connection, or a list bounded by `first`
+    /// (`search`).
     First,
     /// By the size its schema description states ("Counted as N by the query limits."): a
     /// plain list.
@@ -214,6 +215,16 @@ impl Shape {
     /// The field `name` of `parent`: its return type and whether it takes `first`.
     fn field(&self, parent: Option<&str>, name: &str) -> Option<&FieldShape> {
         self.types.get(parent?)?.get(name)
+    }
+
+    /// The named type the field `name` of `parent` returns (lists and non-null unwrapped).
+    pub fn returns(&self, parent: &str, name: &str) -> Option<&str> {
+        self.field(Some(parent), name).map(|f| f.returns.as_str())
+    }
+
+    /// The name of the root type of operations of type `ty`.
+    pub fn root_type(&self, ty: OperationType) -> Option<&str> {
+        self.root(ty)
     }
 }
 
@@ -611,7 +622,7 @@ mod tests {
     }
 
     #[test]
-    fn the_shape_knows_every_connection() {
+    fn the_shape_knows_every_field_paged_by_first() {
         let shape = Shape::of_schema();
         let mut paged: Vec<_> = shape
             .types
@@ -630,6 +641,8 @@ mod tests {
                 "Query.auditLog: AuditEntryConnection",
                 "Query.hosts: HostConnection",
                 "Query.invoices: InvoiceConnection",
+                // Not a connection, but its `first` bounds it all the same.
+                "Query.search: SearchResult",
                 "Query.tickets: TicketConnection",
                 "Query.visits: VisitConnection",
             ]

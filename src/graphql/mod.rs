@@ -15,6 +15,7 @@ pub mod guard;
 pub mod health;
 pub mod http;
 pub mod input;
+pub mod integration;
 pub mod jobs;
 pub mod limits;
 pub mod loaders;
@@ -86,6 +87,21 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
     builder.finish()
 }
 
+/// The schema integration principals are served by: [`build_schema`]'s, with the directive
+/// that refuses the fields they may not read (see [`integration`]).
+pub fn build_integration_schema(settings: &Settings) -> AppSchema {
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .directive(integration::integration_refused);
+    if !settings.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
+}
+
 /// The schema as SDL, as `export-schema` writes it.
 pub fn sdl() -> String {
     build_schema_for_export().sdl()
@@ -138,16 +154,29 @@ pub async fn execute(
     request: async_graphql::Request,
     meta: RequestMeta,
 ) -> async_graphql::Response {
+    let integration = is_integration(&meta);
     let (mut request, budget) = prepare(state, request, meta);
-    if let Err(error) =
-        limits::check_request(&mut request).and_then(|()| input::refuse_nul(&mut request))
+    if let Err(error) = limits::check_request(&mut request)
+        .and_then(|()| input::refuse_nul(&mut request))
+        .and_then(|()| {
+            if integration {
+                integration::gate(&mut request)
+            } else {
+                Ok(())
+            }
+        })
     {
         return async_graphql::Response::from_errors(vec![error]);
     }
     let query = request.query.clone();
     let operation_name = request.operation_name.clone();
     let mutation = is_mutation(&mut request);
-    let mut response = state.schema.execute(request).await;
+    let schema = if integration {
+        &state.integration_schema
+    } else {
+        &state.schema
+    };
+    let mut response = schema.execute(request).await;
     // A mutation's changes are made by the time its payload overflows: its answer keeps
     // the data, with the lists that did not fit null and their errors, so that a client does
     // not take it for a refusal and retry it.
@@ -170,6 +199,7 @@ pub fn execute_stream(
     meta: RequestMeta,
 ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
     use futures_util::StreamExt;
+    let integration = is_integration(&meta);
     let max_nodes = if is_operation(&mut request, OperationType::Subscription) {
         state.settings.graphql_subscription_max_nodes
     } else {
@@ -179,6 +209,18 @@ pub fn execute_stream(
     if let Err(error) = limits::check_request(&mut request)
         .and_then(|()| input::refuse_nul(&mut request))
         .and_then(|()| single_root_field(&mut request))
+        .and_then(|()| {
+            // Integration keys are for HTTP requests; nothing is served to one here.
+            if integration {
+                Err(limits::error(
+                    "An integration key is not accepted on the WebSocket",
+                    crate::error::ErrorCode::Forbidden,
+                    None,
+                ))
+            } else {
+                Ok(())
+            }
+        })
     {
         return futures_util::stream::once(async move {
             async_graphql::Response::from_errors(vec![error])
@@ -207,6 +249,14 @@ pub fn execute_stream(
             response
         })
         .boxed()
+}
+
+/// Whether the caller is an INTEGRATION principal, whose requests go through
+/// [`integration::gate`] and its own schema.
+fn is_integration(meta: &RequestMeta) -> bool {
+    meta.principal
+        .as_ref()
+        .is_some_and(|p| p.kind == crate::auth::PrincipalKind::Integration)
 }
 
 /// The operation `request` runs (its document is parsed by now), borrowed.

@@ -118,14 +118,41 @@ pub fn cookie_token(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
     Ok(first)
 }
 
-/// Authenticates a request from its bearer token or cookie. An unknown or expired
-/// credential leaves the request unauthenticated (guards answer `UNAUTHENTICATED`), so that
-/// sign-in still works with a stale header.
+/// The header naming the tenant of an integration key's GraphQL request.
+pub const TENANT_HEADER: &str = "x-tenant-id";
+
+/// Authenticates a request from its bearer token or cookie, or from its integration key
+/// (`X-Integration-Key`, with `X-Tenant-Id`: an INTEGRATION principal, see
+/// `integration_keys::principal`). An unknown or expired session or kiosk token leaves the
+/// request unauthenticated (guards answer `UNAUTHENTICATED`), so that sign-in still works
+/// with a stale header; a missing, wrong or revoked integration key is refused here
+/// (`UNAUTHENTICATED`, 401), since a caller that sends one means to be that integration.
 pub async fn request_meta(
     state: &AppState,
     headers: &HeaderMap,
     ip: Option<IpAddr>,
 ) -> Result<RequestMeta, AppError> {
+    if let Some(key) = headers.get(super::internal::KEY_HEADER) {
+        if bearer(headers).is_some() {
+            return Err(AppError::Unauthenticated(
+                "Send a bearer token or an integration key, not both".into(),
+            ));
+        }
+        let tenant = headers
+            .get(TENANT_HEADER)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        let principal = crate::services::shared::integration_keys::principal(
+            state,
+            key.to_str().unwrap_or(""),
+            tenant,
+        )
+        .await?;
+        return Ok(RequestMeta {
+            principal: Some(Arc::new(principal)),
+            ip,
+            user_agent: user_agent(headers),
+        });
+    }
     let token = match bearer(headers) {
         Some(token) => Some(token),
         None => cookie_token(headers)?,

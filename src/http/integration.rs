@@ -204,7 +204,8 @@ pub async fn webhook(
     respond(answer, StatusCode::ACCEPTED)
 }
 
-fn respond(answer: AppResult<Value>, status: StatusCode) -> Response {
+/// `body` with `status`, or the error's own answer.
+pub(super) fn respond(answer: AppResult<Value>, status: StatusCode) -> Response {
     match answer {
         Ok(body) => (status, Json(body)).into_response(),
         Err(err) => err.into_response(),

@@ -1,5 +1,5 @@
-//! REST endpoints besides `/graphql`: sign-on, logout, the integration endpoints, health,
-//! metrics.
+//! REST endpoints besides `/graphql`: sign-on, logout, the integration endpoints, Hub's
+//! global search, health, metrics.
 
 pub mod auth;
 pub mod health;
@@ -7,6 +7,7 @@ pub mod integration;
 pub mod internal;
 pub mod metrics;
 pub mod reports;
+pub mod search;
 
 use axum::{
     Router,
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/integration/locations", get(integration::locations))
         .route("/api/integration/webhook", post(integration::webhook))
+        .route("/api/search", get(search::search))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

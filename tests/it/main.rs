@@ -28,6 +28,7 @@ mod portal_identity;
 mod portal_users;
 mod rate_limit;
 mod schema;
+mod search;
 mod signing;
 mod statements;
 mod tickets;

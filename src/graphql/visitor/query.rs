@@ -13,7 +13,7 @@ use super::{
     inputs::VisitFilter,
     types::{
         AuditEntry, AuditTotal, Badge, Host, HostTotal, IntegrationKey, Kiosk, Location,
-        PreRegistration, Visit, VisitReport, VisitTotal, Visitor, VisitorSettings,
+        PreRegistration, SearchResult, Visit, VisitReport, VisitTotal, Visitor, VisitorSettings,
     },
 };
 use crate::{
@@ -24,7 +24,14 @@ use crate::{
         connection,
         context::{loaders, state},
     },
-    services::{self, shared::page, visitor::batch::VisitRelationsWanted},
+    services::{
+        self,
+        shared::page,
+        visitor::{
+            batch::{VisitRelations, VisitRelationsWanted},
+            search,
+        },
+    },
 };
 
 /// Visitor query fields.
@@ -33,6 +40,56 @@ pub struct VisitorQuery;
 
 #[Object]
 impl VisitorQuery {
+    /// Global search: visits by their visitor's name or company, and locations by their name
+    /// or address, whose text holds `query`, case-insensitively. Exact matches (a whole field
+    /// equals the query) come first, then prefixes, then substrings, and the newest first
+    /// within each (a visit's check-in, a location's creation). Every character of the query
+    /// matches itself (`%`, `_`, `*`, `"`… are text). `query` is trimmed and must hold 1 to
+    /// 100 characters; `first` is 1 to 100. Anonymised visitors and archived locations are not
+    /// found. Staff users without `visitor.visitors.view` get locations only; an integration
+    /// key reads a visit's `id`, `status`, `visitor { name company }` and `location`, and a
+    /// location's `id`, `name`, `address` and `type`. Counted as `first` by the query limits.
+    #[graphql(guard = "Need::Search")]
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        #[graphql(default = 20)] first: i32,
+    ) -> Result<Option<Vec<SearchResult>>> {
+        let p = principal(ctx)?;
+        let scope = search::Scope::of(&p)?;
+        let first = search::first(Some(i64::from(first)))?;
+        let hits = search::search(&state(ctx)?.db, &scope, &query, first).await?;
+        crate::graphql::budget::charge(ctx, &hits)?;
+        // The search read each visit's visitor and location already: the fields take them
+        // from here instead of the loaders.
+        let mut visitors = std::collections::HashMap::new();
+        let mut locations = std::collections::HashMap::new();
+        for hit in &hits {
+            if let search::Hit::Visit(found) = hit {
+                visitors.insert(found.visitor.id.clone(), found.visitor.clone());
+                locations.insert(found.location.id.clone(), found.location.clone());
+            }
+        }
+        let relations = Arc::new(VisitRelations {
+            visitors: Some(visitors),
+            locations: Some(locations),
+            hosts: None,
+            badges: None,
+        });
+        Ok(Some(
+            hits.into_iter()
+                .map(|hit| match hit {
+                    search::Hit::Visit(found) => SearchResult::Visit(Visit::with_relations(
+                        found.visit,
+                        Some(relations.clone()),
+                    )),
+                    search::Hit::Location(location) => SearchResult::Location(Location(location)),
+                })
+                .collect(),
+        ))
+    }
+
     /// The tenant's locations (a kiosk: its own), by name. Counted as 20 by the query limits.
     #[graphql(guard = "Need::VisitorAccess")]
     async fn locations(

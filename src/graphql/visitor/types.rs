@@ -312,6 +312,16 @@ impl Visit {
     }
 }
 
+/// A result of `search`: a visit (found by its visitor's name or company) or a location
+/// (found by its name or address).
+#[derive(async_graphql::Union)]
+pub enum SearchResult {
+    /// A visit whose visitor matched.
+    Visit(Visit),
+    /// A location that matched.
+    Location(Location),
+}
+
 /// A visitor badge.
 pub struct Badge(pub entities::badges::Model);
 

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::services::{new_id, now, shared::audit, shared::page, shared::validate};
 use crate::{
-    auth::{Principal, tokens},
+    auth::{PermissionSet, Principal, PrincipalKind, tokens},
     domain::Domain,
     error::{AppError, AppResult},
 };
@@ -109,6 +109,52 @@ pub async fn authenticate(ctx: &Domain, presented: &str) -> AppResult<Access> {
     Ok(Access::Tenant {
         tenant_id: key.tenant_id,
         key_id: key.id,
+    })
+}
+
+/// The INTEGRATION principal of a GraphQL request carrying `presented` in
+/// `X-Integration-Key` and `tenant` in `X-Tenant-Id`: bound to one tenant, the one the
+/// header names for the platform key (it is required then), the key's own for a tenant key
+/// (the header may be left out). A missing, wrong or revoked key is `UNAUTHENTICATED`; a
+/// missing or malformed tenant for the platform key is `BAD_USER_INPUT`; a tenant key naming
+/// another tenant is `FORBIDDEN`, whichever tenant it names and whether or not it exists (the
+/// key's tenant wins, and is never swapped for the one asked for).
+pub async fn principal(
+    ctx: &Domain,
+    presented: &str,
+    tenant: Option<&str>,
+) -> AppResult<Principal> {
+    let access = authenticate(ctx, presented).await?;
+    let tenant = tenant.map(str::trim).filter(|t| !t.is_empty());
+    let named = tenant
+        .map(|t| {
+            validate::id(t, "Tenant")
+                .map_err(|_| AppError::bad_input("X-Tenant-Id must be a tenant id (a UUID)"))
+        })
+        .transpose()?;
+    let (tenant_id, key_id) = match (access, named) {
+        (Access::Platform, Some(tenant)) => (tenant, None),
+        (Access::Platform, None) => {
+            return Err(AppError::bad_input(
+                "X-Tenant-Id is required with the platform integration key",
+            ));
+        }
+        (Access::Tenant { tenant_id, key_id }, None) => (tenant_id, Some(key_id)),
+        (Access::Tenant { tenant_id, key_id }, Some(named)) if named == tenant_id => {
+            (tenant_id, Some(key_id))
+        }
+        (Access::Tenant { .. }, Some(_)) => return Err(AppError::Forbidden { permission: None }),
+    };
+    Ok(Principal {
+        kind: PrincipalKind::Integration,
+        tenant_id,
+        user_id: None,
+        company_id: None,
+        kiosk_id: None,
+        location_id: None,
+        permissions: PermissionSet::EMPTY,
+        credential_id: key_id,
+        expires_at: None,
     })
 }
 

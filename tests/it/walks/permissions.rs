@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{Map, Value, json};
 
 use super::schema::{Op, Root, Schema};
-use super::world::{Ids, Socket, World, portal_but, visitor_but};
+use super::world::{B_LABEL, Ids, Socket, World, portal_but, visitor_but};
 
 /// What a field needs of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,9 +28,13 @@ enum Guard {
     AnyVisitor,
     /// This permission.
     Perm(&'static str),
+    /// Global search: a staff user with any `visitor.*` permission (visits need
+    /// `visitor.visitors.view`), or an integration key; a refusal names no single
+    /// permission.
+    Search,
 }
 
-use Guard::{AnyVisitor, Perm, Principal};
+use Guard::{AnyVisitor, Perm, Principal, Search};
 
 const VIEW: &str = "visitor.visitors.view";
 const CHECKIN: &str = "visitor.visitors.checkin";
@@ -52,8 +56,8 @@ const MISSION: &str = "portal.mission.view";
 const PRAYER: &str = "portal.mission.prayer.submit";
 
 /// CONTRACT section 2's table, one row per field of the schema. Rows of the contract whose
-/// fields are not built yet (`search`) join when their fields do: the walk fails until they
-/// are classified.
+/// fields that are not built yet join when their fields do: the walk fails until they are
+/// classified.
 const GUARDED: &[(&str, Guard)] = &[
     ("Query.me", Principal),
     ("Query.locations", AnyVisitor),
@@ -115,6 +119,7 @@ const GUARDED: &[(&str, Guard)] = &[
     ("Mutation.inviteClientUser", Perm(USERS)),
     ("Query.mission", Perm(MISSION)),
     ("Mutation.submitPrayerRequest", Perm(PRAYER)),
+    ("Query.search", Search),
 ];
 
 /// Every other field of the schema, by type: served to whoever reaches its parent (the
@@ -342,16 +347,29 @@ const ENTRIES: &[Entry] = &[
 
 /// Root fields whose answers hold no object to reach these guarded fields through (so they
 /// cannot be requested there): (root field, guarded fields, why).
-const UNREACHABLE: &[(&str, &[&str], &str)] = &[(
-    "Mutation.createLocation",
-    &[
-        "Host.email",
-        "Host.phone",
-        "Visitor.aiRiskScore",
-        "Visitor.aiRiskNotes",
-    ],
-    "a new location has no visits yet, so no host or visitor below it",
-)];
+const UNREACHABLE: &[(&str, &[&str], &str)] = &[
+    (
+        "Query.search",
+        &[
+            "Visitor.email",
+            "Visitor.phone",
+            "Visitor.visits",
+            "Badge.currentVisit",
+        ],
+        "search finds visits only for visitor.visitors.view, which these fields need too: \
+         a principal lacking it finds locations only, with no visit to reach them through",
+    ),
+    (
+        "Mutation.createLocation",
+        &[
+            "Host.email",
+            "Host.phone",
+            "Visitor.aiRiskScore",
+            "Visitor.aiRiskNotes",
+        ],
+        "a new location has no visits yet, so no host or visitor below it",
+    ),
+];
 
 fn roots_of<'s>(schema: &'s Schema, entry: Entry) -> Vec<Root<'s>> {
     match entry {
@@ -383,7 +401,7 @@ impl Lacking {
         let (perms, staff) = match guard {
             Perm(p) if p.starts_with("visitor.") => (visitor_but(p), true),
             Perm(p) => (portal_but(p), false),
-            AnyVisitor => (Vec::new(), true),
+            AnyVisitor | Search => (Vec::new(), true),
             Principal => unreachable!("every principal passes"),
         };
         let token = if staff {
@@ -411,7 +429,9 @@ impl Lacking {
         match guard {
             None | Some(Principal) => true,
             Some(Perm(p)) => self.perms.contains(&p),
-            Some(AnyVisitor) => self.staff && self.perms.iter().any(|p| p.starts_with("visitor.")),
+            Some(AnyVisitor | Search) => {
+                self.staff && self.perms.iter().any(|p| p.starts_with("visitor."))
+            }
         }
     }
 
@@ -428,7 +448,195 @@ on_every_backend!(permission_walk, |backend: Backend| {
     let world = World::seed(backend).await;
     let schema = Schema::load(&world.app, &world.staff_a).await;
     walk(&world, &schema).await;
+    integration_walk(&world, &schema).await;
 });
+
+/// What an INTEGRATION principal (an integration key) may read (CONTRACT section 1: `search`
+/// and the fields of the REST search answer), by type; every other field of the schema is
+/// refused to it.
+const INTEGRATION_READABLE: &[(&str, &[&str])] = &[
+    ("Query", &["search"]),
+    ("Visit", &["id", "status", "visitor", "location"]),
+    ("Visitor", &["name", "company"]),
+    ("Location", &["id", "name", "address", "type"]),
+];
+
+fn integration_reads(ty: &str, field: &str) -> bool {
+    INTEGRATION_READABLE
+        .iter()
+        .any(|(t, fields)| *t == ty && fields.contains(&field))
+}
+
+/// Tenant A's integration key walks the schema: every root field but `search` (queries,
+/// mutations, subscriptions) is refused, `null` with one `FORBIDDEN` and no permission named,
+/// the rest of the response served; below `search`, every field of every type its readable
+/// fields lead to is served if readable and refused (`FORBIDDEN`, never a value) if not; and
+/// it finds nothing of tenant B.
+async fn integration_walk(world: &World, schema: &Schema) {
+    let mut failures = Vec::new();
+    let mut refused_roots = 0;
+    for root in schema.root_fields() {
+        if root.coordinate() == "Query.search" {
+            continue;
+        }
+        refused_roots += 1;
+        let args = unknown_args(schema, &root);
+        let (query, variables) =
+            schema.document(&root, &args, &schema.selection(root.field.ty.named(), 0));
+        let body = world.as_integration(&query, variables).await;
+        let name = &root.field.name;
+        let errors = body["errors"].as_array().cloned().unwrap_or_default();
+        let ok = if root.op == Op::Subscription {
+            // Refused whole, before anything runs.
+            body["data"].is_null()
+                && errors.len() == 1
+                && errors[0]["extensions"]["code"] == "FORBIDDEN"
+        } else {
+            body["data"][name].is_null()
+                && body["data"]["__typename"] == root.type_name
+                && errors.len() == 1
+                && errors[0]["path"] == json!([name])
+                && errors[0]["extensions"]["code"] == "FORBIDDEN"
+                && errors[0]["extensions"].get("permission").is_none()
+        };
+        if !ok {
+            failures.push(format!(
+                "{} as an integration key must be refused: {body}",
+                root.coordinate()
+            ));
+        }
+    }
+
+    // Below `search`: each type its readable fields lead to, with every field of it.
+    let mut reached: Vec<(Vec<String>, String)> = Vec::new();
+    let mut queue = VecDeque::from([(Vec::<String>::new(), "SearchResult".to_owned())]);
+    let mut seen = BTreeSet::new();
+    while let Some((path, name)) = queue.pop_front() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let ty = schema.ty(&name);
+        if ty.kind == "UNION" {
+            for t in &ty.possible_types {
+                let mut p = path.clone();
+                p.push(format!("{FRAGMENT}{t}"));
+                queue.push_back((p, t.clone()));
+            }
+            continue;
+        }
+        for field in &ty.fields {
+            let target = field.ty.named();
+            if integration_reads(&name, &field.name) && !schema.is_leaf(target) {
+                let mut p = path.clone();
+                p.push(field.name.clone());
+                queue.push_back((p, target.to_owned()));
+            }
+        }
+        reached.push((path, name));
+    }
+    let mut checked = 0;
+    for (path, name) in &reached {
+        // Every field of the type, beside the readable ones on the way to it.
+        let ty = schema.ty(name);
+        let mut selection = String::from("{ __typename");
+        for field in ty.fields.iter().filter(|f| !f.has_required_args()) {
+            selection.push(' ');
+            selection.push_str(&field.name);
+            let target = field.ty.named();
+            if !schema.is_leaf(target) {
+                selection.push_str(" { __typename }");
+            }
+        }
+        selection.push_str(" }");
+        for segment in path.iter().rev() {
+            selection = format!("{{ __typename {segment} {selection} }}");
+        }
+        let query = format!("query($q: String!) {{ search(query: $q) {selection} }}");
+        let body = world.as_integration(&query, json!({"q": "home"})).await;
+        if body["data"]["search"].as_array().is_none_or(Vec::is_empty) {
+            failures.push(format!(
+                "search as an integration key found nothing: {body}"
+            ));
+            continue;
+        }
+        let errors = body["errors"].as_array().cloned().unwrap_or_default();
+        for field in ty.fields.iter().filter(|f| !f.has_required_args()) {
+            checked += 1;
+            let mut full = path.clone();
+            full.push(field.name.clone());
+            let mut found = Vec::new();
+            values_at(
+                &body["data"]["search"],
+                &full,
+                "/search".to_owned(),
+                &mut found,
+            );
+            let refusals = errors
+                .iter()
+                .filter(|e| {
+                    let names: Vec<String> = e["path"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect();
+                    names.first().map(String::as_str) == Some("search")
+                        && names[1..] == fields_of(&full)[..]
+                })
+                .collect::<Vec<_>>();
+            let coordinate = format!("{name}.{}", field.name);
+            if integration_reads(name, &field.name) {
+                if found.is_empty() || !refusals.is_empty() {
+                    failures.push(format!(
+                        "{coordinate} must be served to an integration key: {body}"
+                    ));
+                }
+            } else {
+                let served = found.iter().any(|(_, v)| !v.is_null());
+                let denied = !refusals.is_empty()
+                    && refusals.iter().all(|e| {
+                        e["extensions"]["code"] == "FORBIDDEN"
+                            && e["extensions"].get("permission").is_none()
+                    });
+                if served || !denied {
+                    failures.push(format!(
+                        "{coordinate} must be FORBIDDEN to an integration key: {body}"
+                    ));
+                }
+            }
+        }
+        let unexpected: Vec<&Value> = errors
+            .iter()
+            .filter(|e| e["extensions"]["code"] != "FORBIDDEN")
+            .collect();
+        if !unexpected.is_empty() {
+            failures.push(format!("unexpected errors for {name}: {unexpected:?}"));
+        }
+    }
+
+    // Tenant A's key finds nothing of tenant B's.
+    let body = world
+        .as_integration(
+            "query($q: String!) { search(query: $q) { __typename } }",
+            json!({"q": B_LABEL}),
+        )
+        .await;
+    if body["data"]["search"] != json!([]) {
+        failures.push(format!("tenant A's key found tenant B's: {body}"));
+    }
+    println!(
+        "integration walk: {refused_roots} root fields refused, {checked} fields below search \
+         over {} types",
+        reached.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "the integration walk found {} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
 
 async fn walk(world: &World, schema: &Schema) {
     let mut failures = Vec::new();
@@ -742,10 +950,10 @@ fn plan(schema: &Schema, root: &Root<'_>, lacking: &Lacking) -> Vec<Target> {
     let object = |name: &str| -> bool {
         let ty = schema.ty(name);
         match ty.kind.as_str() {
-            "OBJECT" => true,
-            "UNION" | "INTERFACE" => panic!(
+            "OBJECT" | "UNION" => true,
+            "INTERFACE" => panic!(
                 "the permission walk does not follow the {} {name} yet: teach \
-                 tests/it/walks/permissions.rs (`plan`) inline fragments",
+                 tests/it/walks/permissions.rs (`plan`) inline fragments on it",
                 ty.kind
             ),
             _ => false,
@@ -762,33 +970,44 @@ fn plan(schema: &Schema, root: &Root<'_>, lacking: &Lacking) -> Vec<Target> {
             && lacking.passes(guard_of(&format!("{name}.{}", field.name)))
     };
     let mut edges: BTreeSet<(Vec<String>, String, String, String)> = BTreeSet::new(); // (path to parent, parent type, field, target type)
-    let mut firsts: Vec<(Vec<String>, String)> = vec![(Vec::new(), start.to_owned())];
-    for field in &schema.ty(start).fields {
-        if usable(start, field) {
-            firsts.push((vec![field.name.clone()], field.ty.named().to_owned()));
+    // What leads on from a type: its usable fields, or for a union an inline fragment on
+    // each of its types (`... on Visit`), as (path segment, type it leads to).
+    let links = |name: &str| -> Vec<(String, String)> {
+        let ty = schema.ty(name);
+        if ty.kind == "UNION" {
+            return ty
+                .possible_types
+                .iter()
+                .map(|t| (format!("{FRAGMENT}{t}"), t.clone()))
+                .collect();
         }
+        ty.fields
+            .iter()
+            .filter(|f| usable(name, f))
+            .map(|f| (f.name.clone(), f.ty.named().to_owned()))
+            .collect()
+    };
+    let mut firsts: Vec<(Vec<String>, String)> = vec![(Vec::new(), start.to_owned())];
+    for (segment, target) in links(start) {
+        firsts.push((vec![segment], target));
     }
     for (prefix, first) in firsts {
         let mut shortest: BTreeMap<String, Vec<String>> = BTreeMap::new();
         shortest.insert(first.clone(), prefix);
         let mut queue = VecDeque::from([first]);
         while let Some(name) = queue.pop_front() {
-            for field in &schema.ty(&name).fields {
-                if !usable(&name, field) {
-                    continue;
-                }
-                let target = field.ty.named();
+            for (segment, target) in links(&name) {
                 edges.insert((
                     shortest[&name].clone(),
                     name.clone(),
-                    field.name.clone(),
-                    target.to_owned(),
+                    segment.clone(),
+                    target.clone(),
                 ));
-                if !shortest.contains_key(target) {
+                if !shortest.contains_key(&target) {
                     let mut path = shortest[&name].clone();
-                    path.push(field.name.clone());
-                    shortest.insert(target.to_owned(), path);
-                    queue.push_back(target.to_owned());
+                    path.push(segment);
+                    shortest.insert(target.clone(), path);
+                    queue.push_back(target);
                 }
             }
         }
@@ -834,6 +1053,17 @@ fn plan(schema: &Schema, root: &Root<'_>, lacking: &Lacking) -> Vec<Target> {
     targets
 }
 
+/// How a path segment names an inline fragment (below a union): `... on Visit`.
+const FRAGMENT: &str = "... on ";
+
+/// The field names of `path`, its inline fragments left out: the path a response gives.
+fn fields_of(path: &[String]) -> Vec<String> {
+    path.iter()
+        .filter(|s| !s.starts_with(FRAGMENT))
+        .cloned()
+        .collect()
+}
+
 /// A selection set built from paths.
 #[derive(Default)]
 struct Tree(BTreeMap<String, Tree>);
@@ -856,6 +1086,16 @@ impl Tree {
         }
         let ty = schema.ty(type_name);
         let mut out = String::from("{ __typename");
+        if ty.kind == "UNION" {
+            for (name, child) in &self.0 {
+                let on = name
+                    .strip_prefix(FRAGMENT)
+                    .unwrap_or_else(|| panic!("{type_name} is a union: {name} is no fragment"));
+                out.push_str(&format!(" {FRAGMENT}{on} {}", child.render(schema, on)));
+            }
+            out.push_str(" }");
+            return out;
+        }
         for (name, child) in &self.0 {
             let field = ty
                 .field(name)
@@ -967,7 +1207,7 @@ fn check_answer(
             .collect();
         let matching: Vec<&Target> = targets
             .iter()
-            .filter(|t| names.first() == Some(&name) && names[1..] == t.path[..])
+            .filter(|t| names.first() == Some(&name) && names[1..] == fields_of(&t.path)[..])
             .collect();
         if matching.is_empty() || !denial_ok(&error, lacking) {
             failures.push(format!("{context}: unexpected error {error} in {body}"));
@@ -992,6 +1232,20 @@ fn values_at(value: &Value, path: &[String], pointer: String, out: &mut Vec<(Str
         out.push((pointer, value.clone()));
         return;
     };
+    if let Some(on) = first.strip_prefix(FRAGMENT) {
+        match value {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    values_at(item, path, format!("{pointer}/{i}"), out);
+                }
+            }
+            Value::Object(map) if map.get("__typename") == Some(&json!(on)) => {
+                values_at(value, rest, pointer, out);
+            }
+            _ => {}
+        }
+        return;
+    }
     match value {
         Value::Object(map) => {
             if let Some(inner) = map.get(first) {

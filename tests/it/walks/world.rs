@@ -66,6 +66,8 @@ pub enum Given {
     PairingCode,
     /// No id of tenant A's answers differently from an unknown id, by design.
     SameForEveryId,
+    /// This text.
+    Text(&'static str),
 }
 
 /// The walks' overrides, kept small: a new field is walked with generic values.
@@ -93,6 +95,12 @@ pub const OVERRIDES: &[Override] = &[
         path: "tenantId",
         given: Given::SameForEveryId,
         why: "no password is known to the walk, and every failed login answers the same",
+    },
+    Override {
+        field: "Query.search",
+        path: "query",
+        given: Given::Text("home"),
+        why: "a search finds what its query names: tenant A's home location and its visits",
     },
     Override {
         field: "Mutation.requestPasswordReset",
@@ -181,6 +189,8 @@ pub struct World {
     pub a1_user: String,
     /// Tenant A's integration key (its id).
     pub a_key: String,
+    /// The same key itself, as `X-Integration-Key` sends it.
+    pub a_key_secret: String,
     serial: AtomicUsize,
 }
 
@@ -255,13 +265,15 @@ impl World {
             a1_signing: String::new(),
             a1_user: String::new(),
             a_key: String::new(),
+            a_key_secret: String::new(),
             serial: AtomicUsize::new(0),
         };
         world.home = world.place(&world.staff_a.clone(), "Home").await;
         world.place_b = world.place(&world.staff_b.clone(), B_LABEL).await;
         world.seed_b_extras().await;
         // An integration key in each tenant.
-        world.a_key = world.integration_key(&world.staff_a.clone()).await;
+        (world.a_key, world.a_key_secret) =
+            world.integration_key_pair(&world.staff_a.clone()).await;
         world.integration_key(&world.staff_b.clone()).await;
 
         // Tickets with a comment, one per company.
@@ -382,9 +394,16 @@ impl World {
         }
         let mut given: BTreeMap<Vec<String>, Value> = BTreeMap::new();
         for o in OVERRIDES.iter().filter(|o| o.field == coordinate) {
-            if let Given::PairingCode = o.given {
-                let code = self.pairing_code(&self.staff_a, &self.home.location).await;
-                given.insert(o.path.split('.').map(str::to_owned).collect(), json!(code));
+            let path: Vec<String> = o.path.split('.').map(str::to_owned).collect();
+            match o.given {
+                Given::PairingCode => {
+                    let code = self.pairing_code(&self.staff_a, &self.home.location).await;
+                    given.insert(path, json!(code));
+                }
+                Given::Text(text) => {
+                    given.insert(path, json!(text));
+                }
+                Given::Kind(_) | Given::SameForEveryId => {}
             }
         }
         schema::arguments(
@@ -705,16 +724,43 @@ impl World {
 
     /// A new integration key of `token`'s tenant: its id.
     pub async fn integration_key(&self, token: &str) -> String {
+        self.integration_key_pair(token).await.0
+    }
+
+    /// A new integration key of `token`'s tenant: (its id, the key itself).
+    pub async fn integration_key_pair(&self, token: &str) -> (String, String) {
         let n = self.serial();
-        self.ok(
-            token,
-            "mutation($n: String!){ createIntegrationKey(name:$n){ integrationKey { id } } }",
-            json!({"n": format!("Walk Key {n}")}),
+        let created = self
+            .ok(
+                token,
+                "mutation($n: String!){ createIntegrationKey(name:$n){ key integrationKey { id } } }",
+                json!({"n": format!("Walk Key {n}")}),
+            )
+            .await["createIntegrationKey"]
+            .clone();
+        (
+            created["integrationKey"]["id"]
+                .as_str()
+                .expect("integration key")
+                .to_owned(),
+            created["key"].as_str().expect("the key").to_owned(),
         )
-        .await["createIntegrationKey"]["integrationKey"]["id"]
-            .as_str()
-            .expect("integration key")
-            .to_owned()
+    }
+
+    /// POST /graphql as tenant A's integration key (with `X-Tenant-Id`); the JSON body.
+    pub async fn as_integration(&self, query: &str, variables: Value) -> Value {
+        self.app
+            .client
+            .post(format!("{}/graphql", self.app.base))
+            .header("X-Integration-Key", &self.a_key_secret)
+            .header("X-Tenant-Id", &self.tenant_a)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("graphql request")
+            .json()
+            .await
+            .expect("graphql json")
     }
 
     /// A live kiosk pairing code for `location`.
