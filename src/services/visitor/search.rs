@@ -329,21 +329,28 @@ async fn count_visitors(
     let p = Params::bind(&mut args, scope, q, INDEXED_AT_MOST + 1);
     let sources = Sources::bind(&mut args, backend, q);
     let base = format!("vr.tenant_id = {} AND vr.anonymized_at IS NULL", p.tenant);
-    let counts: Vec<String> = Class::ALL
-        .iter()
-        .map(|&class| {
-            format!(
-                "(SELECT count(*) FROM (SELECT 1 AS one FROM {} WHERE {base} AND {} LIMIT {}) \
-                 AS c{}) AS n{}",
-                sources.visitors(class),
-                sources.narrow(class, &p),
-                p.limit,
-                class as u8,
-                class as u8
-            )
-        })
-        .collect();
-    let sql = format!("SELECT {}", counts.join(", "));
+    let most = args.push(INDEXED_AT_MOST as i64);
+    let count = |class: Class| {
+        format!(
+            "(SELECT count(*) FROM (SELECT 1 AS one FROM {} WHERE {base} AND {} LIMIT {}) AS c{})",
+            sources.visitors(class),
+            sources.narrow(class, &p),
+            p.limit,
+            class as u8
+        )
+    };
+    // A class is counted only while the better ones hold at most `INDEXED_AT_MOST`: past
+    // that, they are walked and hold results enough (a larger class then counts as large).
+    // `OFFSET 0` keeps each level a subquery of its own, so no count is made twice.
+    let sql = format!(
+        "SELECT n0, n1, CASE WHEN n1 > {most} THEN {cap} ELSE {} END AS n2 FROM \
+         (SELECT n0, CASE WHEN n0 > {most} THEN {cap} ELSE {} END AS n1 FROM \
+         (SELECT {} AS n0 LIMIT 1 OFFSET 0) AS a LIMIT 1 OFFSET 0) AS b",
+        count(Class::Substring),
+        count(Class::Prefix),
+        count(Class::Exact),
+        cap = p.limit,
+    );
     let row = db
         .query_one_raw(Statement::from_sql_and_values(backend, sql, args.values))
         .await?
