@@ -4,8 +4,10 @@
 //!
 //! - PostgreSQL: the `pg_trgm` extension (trusted since PostgreSQL 13, so the database owner
 //!   may create it) and GIN trigram indexes on `lower(name)`, `lower(company)` of `visitors`
-//!   and `lower(name)`, `lower(address)` of `locations`. They serve `lower(col) LIKE
-//!   '%…%'`, prefixes and equality alike.
+//!   and `lower(name)`, `lower(address)` of `locations`, which serve `lower(col) LIKE
+//!   '%…%'` and prefixes; and b-tree indexes on `(tenant_id, lower(name))` and
+//!   `(tenant_id, lower(company))` of `visitors` for equality (a trigram index answers `=`
+//!   only by rechecking every row sharing the trigrams).
 //! - SQLite: FTS5 tables with the `trigram` tokenizer (`visitors_search`,
 //!   `locations_search`), external-content tables over `visitors` and `locations` keyed by
 //!   their rowid, kept current by triggers on insert, update and delete, and filled once
@@ -34,11 +36,17 @@ const POSTGRES_UP: &[&str] = &[
      USING gin (lower(name) gin_trgm_ops)",
     "CREATE INDEX IF NOT EXISTS idx_locations_address_trgm ON locations \
      USING gin (lower(address) gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS idx_visitors_tenant_lower_name ON visitors \
+     (tenant_id, lower(name))",
+    "CREATE INDEX IF NOT EXISTS idx_visitors_tenant_lower_company ON visitors \
+     (tenant_id, lower(company))",
 ];
 
 /// PostgreSQL: the indexes go; the extension stays (other objects may use it, and dropping
 /// it needs more than the database owner may have).
 const POSTGRES_DOWN: &[&str] = &[
+    "DROP INDEX IF EXISTS idx_visitors_tenant_lower_company",
+    "DROP INDEX IF EXISTS idx_visitors_tenant_lower_name",
     "DROP INDEX IF EXISTS idx_locations_address_trgm",
     "DROP INDEX IF EXISTS idx_locations_name_trgm",
     "DROP INDEX IF EXISTS idx_visitors_company_trgm",

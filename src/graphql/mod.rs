@@ -66,11 +66,25 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema with the limits of CONTRACT section 3.
 pub fn build_schema(settings: &Settings) -> AppSchema {
+    build(settings, false)
+}
+
+/// The schema integration principals are served by: [`build_schema`]'s, with the directive
+/// that refuses the fields they may not read (see [`integration`]). Only their requests
+/// are executed by it, so no one else's document can name the directive.
+pub fn build_integration_schema(settings: &Settings) -> AppSchema {
+    build(settings, true)
+}
+
+fn build(settings: &Settings, integration: bool) -> AppSchema {
     let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     );
+    if integration {
+        builder = builder.directive(integration::integration_refused);
+    }
     // No extensions and none of async-graphql's limits: the limits (`limits::check_request`)
     // and nulls for failed fields are applied around execution (see `execute`), because any
     // registered extension puts every field on async-graphql's slow path, and async-graphql's
@@ -81,21 +95,6 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
     if limits::Shape::of_schema().is_empty() {
         tracing::error!("the query limits found no types in the schema's SDL");
     }
-    if !settings.introspection {
-        builder = builder.disable_introspection().disable_suggestions();
-    }
-    builder.finish()
-}
-
-/// The schema integration principals are served by: [`build_schema`]'s, with the directive
-/// that refuses the fields they may not read (see [`integration`]).
-pub fn build_integration_schema(settings: &Settings) -> AppSchema {
-    let mut builder = Schema::build(
-        Query::default(),
-        Mutation::default(),
-        Subscription::default(),
-    )
-    .directive(integration::integration_refused);
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

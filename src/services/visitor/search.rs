@@ -329,21 +329,28 @@ async fn count_visitors(
     let p = Params::bind(&mut args, scope, q, INDEXED_AT_MOST + 1);
     let sources = Sources::bind(&mut args, backend, q);
     let base = format!("vr.tenant_id = {} AND vr.anonymized_at IS NULL", p.tenant);
-    let counts: Vec<String> = Class::ALL
-        .iter()
-        .map(|&class| {
-            format!(
-                "(SELECT count(*) FROM (SELECT 1 AS one FROM {} WHERE {base} AND {} LIMIT {}) \
-                 AS c{}) AS n{}",
-                sources.visitors(class),
-                sources.narrow(class, &p),
-                p.limit,
-                class as u8,
-                class as u8
-            )
-        })
-        .collect();
-    let sql = format!("SELECT {}", counts.join(", "));
+    let most = args.push(INDEXED_AT_MOST as i64);
+    let count = |class: Class| {
+        format!(
+            "(SELECT count(*) FROM (SELECT 1 AS one FROM {} WHERE {base} AND {} LIMIT {}) AS c{})",
+            sources.visitors(class),
+            sources.narrow(class, &p),
+            p.limit,
+            class as u8
+        )
+    };
+    // A class is counted only while the better ones hold at most `INDEXED_AT_MOST`: past
+    // that, they are walked and hold results enough (a larger class then counts as large).
+    // `OFFSET 0` keeps each level a subquery of its own, so no count is made twice.
+    let sql = format!(
+        "SELECT n0, n1, CASE WHEN n1 > {most} THEN {cap} ELSE {} END AS n2 FROM \
+         (SELECT n0, CASE WHEN n0 > {most} THEN {cap} ELSE {} END AS n1 FROM \
+         (SELECT {} AS n0 LIMIT 1 OFFSET 0) AS a LIMIT 1 OFFSET 0) AS b",
+        count(Class::Substring),
+        count(Class::Prefix),
+        count(Class::Exact),
+        cap = p.limit,
+    );
     let row = db
         .query_one_raw(Statement::from_sql_and_values(backend, sql, args.values))
         .await?
@@ -430,7 +437,9 @@ impl Sources {
     }
 }
 
-/// The best `first` visits, each with its class and time.
+/// The best `first` visits, each with its class and time: the class counts, then one
+/// statement for each class that can still add results, best first, until `first` are
+/// found.
 async fn find_visits(
     db: &DatabaseConnection,
     backend: DatabaseBackend,
@@ -439,89 +448,104 @@ async fn find_visits(
     first: usize,
 ) -> AppResult<Vec<Ranked>> {
     let counts = count_visitors(db, backend, scope, q).await?;
-    let mut args = Args::default();
-    let p = Params::bind(&mut args, scope, q, first as u64);
-    let sources = Sources::bind(&mut args, backend, q);
-    let visit_columns = columns::<visits::Column>("v", "");
-    let visitor_columns = columns::<visitors::Column>("vr", "vr_");
-    let base = format!("vr.tenant_id = {} AND vr.anonymized_at IS NULL", p.tenant);
-    let order = "ORDER BY v.checked_in_at DESC, v.id DESC";
-    let mut branches = Vec::new();
+    let mut found: Vec<Ranked> = Vec::new();
+    let mut better = 0;
     for class in Class::ALL {
-        let found = counts.get(&class).copied().unwrap_or(0);
-        if found == 0 {
+        let matching = counts.get(&class).copied().unwrap_or(0);
+        // Counts are of this class or better: the same count below the cap as the class
+        // before means no visitor matches this class alone.
+        let adds = matching > 0 && (matching != better || matching > INDEXED_AT_MOST);
+        better = matching;
+        if !adds {
             continue;
         }
-        let select = format!(
-            "SELECT {} AS search_class, {visit_columns}, {visitor_columns}",
-            class as u8
-        );
-        let condition = sources.narrow(class, &p);
-        let branch = if found <= INDEXED_AT_MOST {
-            // From the class's visitors to their visits.
-            match backend {
-                DatabaseBackend::Postgres => format!(
-                    "{select} FROM visitors vr CROSS JOIN LATERAL (SELECT * FROM visits vv \
-                     WHERE vv.visitor_id = vr.id AND vv.tenant_id = {t} \
-                     ORDER BY vv.checked_in_at DESC, vv.id DESC LIMIT {n}) v \
-                     WHERE {base} AND {condition} {order} LIMIT {n}",
-                    t = p.tenant,
-                    n = p.limit
-                ),
-                _ => format!(
-                    "{select} FROM {} CROSS JOIN visits v ON v.visitor_id = vr.id \
-                     AND v.tenant_id = {t} WHERE {base} AND {condition} {order} LIMIT {n}",
-                    sources.visitors(class),
-                    t = p.tenant,
-                    n = p.limit
-                ),
-            }
-        } else {
-            // So many match that the newest visits hold `first` of them soon.
-            let matched = p.either(VISITOR_COLUMNS, class);
-            match backend {
-                DatabaseBackend::Postgres => format!(
-                    "{select} FROM visits v CROSS JOIN LATERAL (SELECT * FROM visitors vr \
-                     WHERE vr.id = v.visitor_id AND {base} AND {matched} OFFSET 0) vr \
-                     WHERE v.tenant_id = {t} {order} LIMIT {n}",
-                    t = p.tenant,
-                    n = p.limit
-                ),
-                _ => format!(
-                    "{select} FROM visits v CROSS JOIN visitors vr ON vr.id = v.visitor_id \
-                     WHERE v.tenant_id = {t} AND {base} AND {matched} {order} LIMIT {n}",
-                    t = p.tenant,
-                    n = p.limit
-                ),
-            }
-        };
-        branches.push(format!("SELECT * FROM ({branch}) AS b{}", class as u8));
-    }
-    if branches.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Each visit's location, for the few rows the branches kept.
-    let location_columns = columns::<locations::Column>("l", "l_");
-    let sql = format!(
-        "SELECT r.*, {location_columns} FROM ({}) AS r \
-         JOIN locations l ON l.id = r.location_id AND l.tenant_id = {}",
-        branches.join(" UNION ALL "),
-        p.tenant
-    );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, args.values))
-        .await?;
-    let mut best: HashMap<String, Ranked> = HashMap::new();
-    for row in rows {
-        let ranked = visit_hit(&row)?;
-        match best.get(&ranked.2) {
-            Some(seen) if seen.0 <= ranked.0 => {}
-            _ => {
-                best.insert(ranked.2.clone(), ranked);
-            }
+        let statement = rank_class(backend, scope, q, class, matching, first - found.len());
+        for row in db.query_all_raw(statement).await? {
+            found.push(visit_hit(&row)?);
+        }
+        if found.len() >= first {
+            break;
         }
     }
-    Ok(best.into_values().collect())
+    Ok(found)
+}
+
+/// The newest `wanted` visits whose visitor matches as `class` and no better, with their
+/// visitor and location: one statement. A class of at most [`INDEXED_AT_MOST`] visitors
+/// (`matching`, this class or better) is read from its visitors through the indexes; a
+/// larger one by walking the tenant's visits newest first, each visit's visitor checked by
+/// its primary key, which for so common a match finds `wanted` soon.
+fn rank_class(
+    backend: DatabaseBackend,
+    scope: &Scope,
+    q: &str,
+    class: Class,
+    matching: u64,
+    wanted: usize,
+) -> Statement {
+    let mut args = Args::default();
+    let p = Params::bind(&mut args, scope, q, wanted as u64);
+    let sources = Sources::bind(&mut args, backend, q);
+    let t = &p.tenant;
+    let n = &p.limit;
+    let base = format!("vr.tenant_id = {t} AND vr.anonymized_at IS NULL");
+    // This class and not a better one (`COALESCE`: a visitor without a company is no
+    // better match for it).
+    let only = match class {
+        Class::Exact => "TRUE".to_owned(),
+        Class::Prefix => format!(
+            "NOT COALESCE({}, FALSE)",
+            p.either(VISITOR_COLUMNS, Class::Exact)
+        ),
+        Class::Substring => format!(
+            "NOT COALESCE({}, FALSE)",
+            p.either(VISITOR_COLUMNS, Class::Prefix)
+        ),
+    };
+    let order = "ORDER BY v.checked_in_at DESC, v.id DESC";
+    let sqlite = backend == DatabaseBackend::Sqlite;
+    let ranked = if matching <= INDEXED_AT_MOST {
+        let narrow = sources.narrow(class, &p);
+        if sqlite {
+            // The class's visitors as an `IN` list: each probes `visits(visitor_id)`.
+            format!(
+                "SELECT v.* FROM visits v WHERE v.tenant_id = {t} AND v.visitor_id IN \
+                 (SELECT vr.id FROM {} WHERE {base} AND {narrow} AND {only}) {order} LIMIT {n}",
+                sources.visitors(class)
+            )
+        } else {
+            // `LATERAL … LIMIT` keeps PostgreSQL on one index probe per visitor.
+            format!(
+                "SELECT v.* FROM visitors vr CROSS JOIN LATERAL (SELECT * FROM visits vv \
+                 WHERE vv.visitor_id = vr.id AND vv.tenant_id = {t} \
+                 ORDER BY vv.checked_in_at DESC, vv.id DESC LIMIT {n}) v \
+                 WHERE {base} AND {narrow} AND {only} {order} LIMIT {n}"
+            )
+        }
+    } else {
+        // A correlated `EXISTS` per visit, not a join: SQLite would first build a Bloom
+        // filter over every visitor, and PostgreSQL could turn the join around. Each
+        // database keeps a subquery correlated when it has a limit it cannot drop: SQLite
+        // `LIMIT 1`, PostgreSQL `OFFSET 0`.
+        let matched = p.either(VISITOR_COLUMNS, class);
+        let fence = if sqlite { " LIMIT 1" } else { " OFFSET 0" };
+        format!(
+            "SELECT v.* FROM visits v WHERE v.tenant_id = {t} AND EXISTS (SELECT 1 FROM \
+             visitors vr WHERE vr.id = v.visitor_id AND {base} AND {matched} AND {only}{fence}) \
+             {order} LIMIT {n}"
+        )
+    };
+    let join = if sqlite { "CROSS JOIN" } else { "JOIN" };
+    let sql = format!(
+        "SELECT {} AS search_class, {}, {}, {} FROM ({ranked}) AS v \
+         {join} visitors vr ON vr.id = v.visitor_id AND vr.tenant_id = {t} \
+         {join} locations l ON l.id = v.location_id AND l.tenant_id = {t}",
+        class as u8,
+        columns::<visits::Column>("v", ""),
+        columns::<visitors::Column>("vr", "vr_"),
+        columns::<locations::Column>("l", "l_"),
+    );
+    Statement::from_sql_and_values(backend, sql, args.values)
 }
 
 fn visit_hit(row: &QueryResult) -> AppResult<Ranked> {
