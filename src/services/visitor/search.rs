@@ -459,7 +459,17 @@ async fn find_visits(
         if !adds {
             continue;
         }
-        let statement = rank_class(backend, scope, q, class, matching, first - found.len());
+        // Nothing matches a better class: this class need not exclude it.
+        let alone = better_count_is_zero(&counts, class);
+        let statement = rank_class(
+            backend,
+            scope,
+            q,
+            class,
+            matching,
+            alone,
+            first - found.len(),
+        );
         for row in db.query_all_raw(statement).await? {
             found.push(visit_hit(&row)?);
         }
@@ -470,8 +480,17 @@ async fn find_visits(
     Ok(found)
 }
 
-/// The newest `wanted` visits whose visitor matches as `class` and no better, with their
-/// visitor and location: one statement. A class of at most [`INDEXED_AT_MOST`] visitors
+/// Whether no visitor matches a class better than `class`.
+fn better_count_is_zero(counts: &HashMap<Class, u64>, class: Class) -> bool {
+    Class::ALL
+        .iter()
+        .filter(|c| **c < class)
+        .all(|c| counts.get(c).copied().unwrap_or(0) == 0)
+}
+
+/// The newest `wanted` visits whose visitor matches as `class` and no better (`alone`: no
+/// visitor matches better, so that need not be tested), with their visitor and location:
+/// one statement. A class of at most [`INDEXED_AT_MOST`] visitors
 /// (`matching`, this class or better) is read from its visitors through the indexes; a
 /// larger one by walking the tenant's visits newest first, each visit's visitor checked by
 /// its primary key, which for so common a match finds `wanted` soon.
@@ -481,6 +500,7 @@ fn rank_class(
     q: &str,
     class: Class,
     matching: u64,
+    alone: bool,
     wanted: usize,
 ) -> Statement {
     let mut args = Args::default();
@@ -493,6 +513,7 @@ fn rank_class(
     // better match for it).
     let only = match class {
         Class::Exact => "TRUE".to_owned(),
+        _ if alone => "TRUE".to_owned(),
         Class::Prefix => format!(
             "NOT COALESCE({}, FALSE)",
             p.either(VISITOR_COLUMNS, Class::Exact)
