@@ -20,16 +20,21 @@
 //! Shorter substrings (1 or 2 characters, below the trigram) are read without the FTS
 //! index, by scanning the tenant's rows.
 //!
-//! **Visits: two statements, whatever the data.** A class may hold three visitors or thirty
-//! thousand. The first statement counts, per class, the matching visitors up to
-//! [`INDEXED_AT_MOST`] + 1 through the indexes. The second ranks the visits, one branch per
-//! class: a class of at most [`INDEXED_AT_MOST`] visitors is read from its visitors (their
-//! visits newest first, through `visits(visitor_id)`), a larger one by walking the tenant's
-//! visits newest first (`visits(tenant_id, checked_in_at, id)`) until `first` match, which
-//! for so common a match takes a few hundred rows. Locations are one statement of their
-//! own. The statements fix their join order themselves (SQLite `CROSS JOIN`, PostgreSQL
-//! `LATERAL`), so that a planner's guess at a pattern's selectivity cannot turn a
-//! millisecond into a scan of every visit. Every statement is confined to the tenant.
+//! **Visits: a few statements, whatever the data.** A class may hold three visitors or
+//! thirty thousand. The first statement counts, per class, the matching visitors up to
+//! [`INDEXED_AT_MOST`] + 1 through the indexes (a worse class only while the better ones
+//! are few). Then one statement per class, best first, ranks the visits of visitors matching
+//! that class and no better one, until `first` results are found: a class that the counts
+//! show adds no visitor is skipped, and once the better classes filled `first`, the worse
+//! ones are not read. A class of at most [`INDEXED_AT_MOST`] visitors is read from its
+//! visitors (their visits newest first, through `visits(visitor_id)`); a larger one by
+//! walking the tenant's visits newest first (`visits(tenant_id, checked_in_at, id)`) until
+//! `first` match, which for so common a match takes a few hundred rows. Locations are one
+//! statement of their own, run beside the visits'. So a search costs two to five
+//! statements (three as a rule), never one per result. The statements fix their join
+//! order themselves (SQLite `CROSS JOIN`, a correlated subquery with `LIMIT 1`; PostgreSQL
+//! `LATERAL`, `OFFSET 0`), so that a planner's guess at a pattern's selectivity cannot turn
+//! a millisecond into a scan of every visit.
 
 use std::collections::HashMap;
 
@@ -273,8 +278,8 @@ fn columns<C: Iterable + IdenStatic>(alias: &str, prefix: &str) -> String {
 }
 
 /// Searches `scope`'s tenant for `query` (validated here): at most `first` results, best
-/// first. A constant number of statements: one for locations, and for visits (when the
-/// scope finds them) one to count and one to rank.
+/// first. At most five statements, whatever the data: one for locations and, when the scope
+/// finds visits, one to count and one per class that can add results.
 pub async fn search(
     db: &DatabaseConnection,
     scope: &Scope,
@@ -459,7 +464,17 @@ async fn find_visits(
         if !adds {
             continue;
         }
-        let statement = rank_class(backend, scope, q, class, matching, first - found.len());
+        // Nothing matches a better class: this class need not exclude it.
+        let alone = better_count_is_zero(&counts, class);
+        let statement = rank_class(
+            backend,
+            scope,
+            q,
+            class,
+            matching,
+            alone,
+            first - found.len(),
+        );
         for row in db.query_all_raw(statement).await? {
             found.push(visit_hit(&row)?);
         }
@@ -470,8 +485,17 @@ async fn find_visits(
     Ok(found)
 }
 
-/// The newest `wanted` visits whose visitor matches as `class` and no better, with their
-/// visitor and location: one statement. A class of at most [`INDEXED_AT_MOST`] visitors
+/// Whether no visitor matches a class better than `class`.
+fn better_count_is_zero(counts: &HashMap<Class, u64>, class: Class) -> bool {
+    Class::ALL
+        .iter()
+        .filter(|c| **c < class)
+        .all(|c| counts.get(c).copied().unwrap_or(0) == 0)
+}
+
+/// The newest `wanted` visits whose visitor matches as `class` and no better (`alone`: no
+/// visitor matches better, so that need not be tested), with their visitor and location:
+/// one statement. A class of at most [`INDEXED_AT_MOST`] visitors
 /// (`matching`, this class or better) is read from its visitors through the indexes; a
 /// larger one by walking the tenant's visits newest first, each visit's visitor checked by
 /// its primary key, which for so common a match finds `wanted` soon.
@@ -481,6 +505,7 @@ fn rank_class(
     q: &str,
     class: Class,
     matching: u64,
+    alone: bool,
     wanted: usize,
 ) -> Statement {
     let mut args = Args::default();
@@ -493,6 +518,7 @@ fn rank_class(
     // better match for it).
     let only = match class {
         Class::Exact => "TRUE".to_owned(),
+        _ if alone => "TRUE".to_owned(),
         Class::Prefix => format!(
             "NOT COALESCE({}, FALSE)",
             p.either(VISITOR_COLUMNS, Class::Exact)
